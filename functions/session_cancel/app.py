@@ -1,0 +1,30 @@
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+
+from eid_broker import api
+from eid_broker.observability import logger
+from eid_broker.sessions import SessionOut
+
+app = api.make_resolver()
+
+
+@app.delete(
+    "/v1/sessions/<session_id>",
+    summary="Cancel a pending session",
+    description="Polling stops at the next poll at the latest. Cancelling a cancelled session is 200 again.",
+    tags=["sessions"],
+    responses={
+        200: {"description": "The cancelled session", "content": {"application/json": {"model": SessionOut}}},
+        **api.problem_responses(404, 409),
+    },
+)
+def cancel_session(session_id: Annotated[str, Path(max_length=64)]) -> Response:
+    return api.json_response(api.session_service().cancel(session_id, api.caller(app)).to_out())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return api.resolve(app, event, context)

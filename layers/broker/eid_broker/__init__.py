@@ -1,0 +1,1 @@
+"""eid-broker's shared package: one import path in Lambda (the layer) and in tests."""

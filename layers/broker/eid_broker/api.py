@@ -1,0 +1,201 @@
+"""What every API function shares: the resolver, request guards, problem+json, idempotent starts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from pydantic import BaseModel
+
+from eid_broker import aws
+from eid_broker.config import get_settings
+from eid_broker.errors import (
+    BodyTooLarge,
+    BrokerError,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidInput,
+    UnreadableBody,
+    UnsupportedMediaType,
+)
+from eid_broker.observability import logger
+from eid_broker.sessions import SessionRecord
+from eid_broker.sessions.service import default_service as session_service
+
+PROBLEM = "application/problem+json"
+_JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.I)
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of the API is shaped."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, str]] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"description": "Problem details (RFC 9457)", "content": {PROBLEM: {"model": Problem}}}
+        for status in statuses
+    }
+
+
+def problem_response(error: BrokerError) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else None
+    return Response(
+        status_code=error.status, content_type=PROBLEM, body=json.dumps(error.problem()), headers=headers
+    )
+
+
+def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status, content_type="application/json", body=model.model_dump_json(), headers=headers
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _message(error: dict[str, Any]) -> str:
+    return str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+
+
+def make_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(BrokerError)
+    def _broker_error(error: BrokerError) -> Response:
+        return problem_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response:
+        details = error.errors()
+        if any(item.get("type") == "json_invalid" for item in details):
+            return problem_response(UnreadableBody("The body is not valid JSON."))
+        fields = [
+            {"field": _field(tuple(item.get("loc", ()))), "message": _message(item)} for item in details
+        ]
+        names = ", ".join(sorted({item["field"] for item in fields}))
+        return problem_response(InvalidInput(f"Invalid input: {names}.", errors=fields))
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return problem_response(BrokerError("The broker failed unexpectedly; nothing was changed."))
+
+    return app
+
+
+def _guard(event: dict[str, Any]) -> BrokerError | None:
+    """Refuse what Powertools would turn into a 5xx: non-UTF-8, non-JSON, oversized bodies."""
+    body = event.get("body")
+    if body is None or event.get("httpMethod") not in ("POST", "PUT", "PATCH"):
+        return None
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return UnreadableBody("The body could not be decoded.")
+    if len(raw) > get_settings().max_body_bytes:
+        return BodyTooLarge(f"The body must be at most {get_settings().max_body_bytes} bytes.")
+    if not raw.strip():
+        return None
+    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    if not _JSON_TYPE.match(headers.get("content-type", "")):
+        return UnsupportedMediaType("Send the body as application/json.")
+    try:
+        text = raw.decode("utf-8")
+        json.loads(text)
+    except (UnicodeDecodeError, ValueError):
+        return UnreadableBody("The body is not valid UTF-8 JSON.")
+    event["body"], event["isBase64Encoded"] = text, False
+    return None
+
+
+def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    refusal = _guard(event)
+    if refusal is None:
+        return app.resolve(event, context)
+    response = problem_response(refusal)
+    return {
+        "statusCode": response.status_code,
+        "headers": {
+            "Content-Type": PROBLEM,
+            **{k: str(v) for k, v in response.headers.items() if k != "Content-Type"},
+        },
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
+
+
+def caller(app: APIGatewayRestResolver) -> str:
+    """Sessions belong to the API key that created them; another key sees 404."""
+    identity = app.current_event.request_context.identity
+    return identity.api_key_id or identity.api_key or "anonymous"
+
+
+@lru_cache(maxsize=1)
+def _idempotency_store() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(
+        table_name=get_settings().idempotency_table or "", boto3_client=aws.client("dynamodb")
+    )
+
+
+_IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="key", payload_validation_jmespath="payload", expires_after_seconds=24 * 3600
+)
+
+
+def idempotent_start(
+    key: str | None, *, owner: str, method: str, payload: dict[str, Any], start: Callable[[], SessionRecord]
+) -> tuple[SessionRecord, bool]:
+    """Start once per Idempotency-Key; a replay returns the first session as it stands now (and True)."""
+    if key is None:
+        return start(), False
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise InvalidInput(
+            "Idempotency-Key must be 1-255 visible ASCII characters.",
+            errors=[{"field": "Idempotency-Key", "message": "must be 1-255 visible ASCII characters"}],
+        )
+    started: list[SessionRecord] = []
+
+    def start_once(request: dict[str, Any]) -> dict[str, str]:
+        started.append(start())
+        return {"session_id": started[0].session_id}
+
+    wrapped = idempotent_function(
+        data_keyword_argument="request", persistence_store=_idempotency_store(), config=_IDEMPOTENCY
+    )(start_once)
+    try:
+        result = wrapped(request={"key": f"{owner}:{method}:{key}", "payload": payload})
+    except IdempotencyValidationError as exc:
+        raise IdempotencyKeyReused("This Idempotency-Key was used with a different body.") from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise IdempotencyInProgress("A request with this Idempotency-Key is still in progress.") from exc
+    if started:
+        return started[0], False
+    return session_service().read(result["session_id"], owner), True

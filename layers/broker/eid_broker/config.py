@@ -1,0 +1,81 @@
+"""Settings, built once per cold start from the function's environment (logic never reads os.environ)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Express workflows stop at 5 minutes; a polling deadline must leave room for the last poll.
+MAX_POLLED_SESSION_SECONDS = 280
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
+        return url.rstrip("/")
+    raise ValueError("provider base URLs must be https (plain http only for loopback)")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", frozen=True)
+
+    stage: str = "dev"
+    sessions_table: str = "eid-broker-sessions"
+    idempotency_table: str | None = None
+    session_poll_state_machine_arn: str | None = None
+    poll_function_arn: str | None = None
+    session_retention_days: int = 30
+    poll_interval_seconds: float | None = None
+    session_timeout_seconds: float | None = None
+    max_body_bytes: int = 16 * 1024
+    secrets_max_age_seconds: int = 300
+
+    dokobit_base_url: str | None = None
+    dokobit_secret_name: str | None = None
+
+    @field_validator("dokobit_base_url")
+    @classmethod
+    def _base_urls(cls, value: str | None) -> str | None:
+        return check_base_url(value)
+
+    @field_validator("poll_interval_seconds")
+    @classmethod
+    def _interval(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= 60:
+            raise ValueError("POLL_INTERVAL_SECONDS must be in (0, 60]")
+        return value
+
+    @field_validator("session_timeout_seconds")
+    @classmethod
+    def _timeout(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= MAX_POLLED_SESSION_SECONDS:
+            raise ValueError(f"SESSION_TIMEOUT_SECONDS must be in (0, {MAX_POLLED_SESSION_SECONDS}]")
+        return value
+
+    def interval_for(self, default: float) -> float:
+        return self.poll_interval_seconds if self.poll_interval_seconds is not None else default
+
+    def timeout_for(self, default: float) -> float:
+        return self.session_timeout_seconds if self.session_timeout_seconds is not None else default
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

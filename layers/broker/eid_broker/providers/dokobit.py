@@ -1,0 +1,154 @@
+"""Dokobit Identity API, Mobile-ID login (seed 000, PROVIDERS.md §1).
+
+Form-encoded bodies, `access_token` in the query of every call. The token never leaves this module:
+errors and logs name the provider and the HTTP status only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import textwrap
+from typing import Literal
+
+import requests
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
+from eid_broker.http import json_body, send
+
+PROVIDER = "dokobit"
+
+# Dokobit error_code → (broker code, message, final session status).
+ERROR_CODES: dict[int, tuple[str, str, str]] = {
+    6001: ("NOT_MOBILE_ID_USER", "The person is not a Mobile-ID user.", "failed"),
+    6005: ("TIMEOUT", "The person did not confirm in time.", "expired"),
+    7022: ("PHONE_UNREACHABLE", "The request could not be sent to the phone.", "failed"),
+    7023: ("USER_CANCELLED", "The person cancelled on the phone.", "failed"),
+}
+
+
+class DokobitCertificate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = None
+    subject: dict[str, str] = {}
+    issuer: dict[str, str] = {}
+    valid_from: str | None = None
+    valid_to: str | None = None
+    value: str | None = None
+
+    def pem(self) -> str | None:
+        """`value` is base64 of the PEM text; some responses carry base64 DER instead."""
+        if not self.value:
+            return None
+        try:
+            decoded = base64.b64decode(self.value, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        if decoded.lstrip().startswith(b"-----BEGIN"):
+            return decoded.decode("ascii", "replace").strip() + "\n"
+        body = "\n".join(textwrap.wrap(self.value, 64))
+        return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+
+
+class DokobitPerson(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = None
+    surname: str | None = None
+    code: str | None = None
+    country: str | None = None
+    certificate: DokobitCertificate | None = None
+
+
+class LoginResponse(DokobitPerson):
+    status: Literal["ok", "error"]
+    token: str | None = None
+    control_code: str | None = None
+    message: str | None = None
+    error_code: int | None = None
+
+
+class StatusResponse(DokobitPerson):
+    status: Literal["ok", "waiting", "error", "unknown", "canceled"]
+    message: str | None = None
+    error_code: int | None = None
+
+
+class LoginStarted(BaseModel):
+    token: str
+    control_code: str
+
+
+def outcome_error(error_code: int | None) -> SessionOutcomeError:
+    code, message, status = ERROR_CODES.get(
+        error_code or 0, ("PROVIDER_ERROR", "Dokobit refused the request.", "failed")
+    )
+    provider_code = str(error_code) if error_code is not None else None
+    return SessionOutcomeError(code, message, provider=PROVIDER, provider_code=provider_code, status=status)
+
+
+def misconfigured(status_code: int) -> SessionOutcomeError:
+    return SessionOutcomeError(
+        "PROVIDER_MISCONFIGURED",
+        "The broker's Dokobit credentials or configuration were refused.",
+        provider=PROVIDER,
+        provider_code=f"HTTP_{status_code}",
+    )
+
+
+class DokobitClient:
+    def __init__(self, base_url: str, access_token: str, http: requests.Session) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = access_token
+        self._http = http
+
+    def _call(self, method: str, path: str, **kwargs: object) -> dict:
+        response = send(
+            self._http,
+            method,
+            f"{self._base}{path}",
+            provider=PROVIDER,
+            params={"access_token": self._token},
+            **kwargs,
+        )
+        if response.status_code in (401, 403):
+            raise misconfigured(response.status_code)
+        body = json_body(response, provider=PROVIDER)
+        if response.status_code == 400 or response.status_code == 404:
+            raise SessionOutcomeError(
+                "PROVIDER_ERROR",
+                "Dokobit refused the request.",
+                provider=PROVIDER,
+                provider_code=str(body.get("error_code") or f"HTTP_{response.status_code}"),
+            )
+        if response.status_code != 200:
+            raise ProviderBadResponse(f"Dokobit answered HTTP {response.status_code}.")
+        return body
+
+    def start_login(self, phone: str, personal_code: str) -> tuple[LoginStarted, LoginResponse]:
+        """POST /v2/mobile/login.json. Not retried: a second POST would push a second request to the phone."""
+        body = self._call("POST", "/v2/mobile/login.json", data={"phone": phone, "code": personal_code})
+        try:
+            parsed = LoginResponse.model_validate(body)
+        except ValidationError as exc:
+            raise ProviderBadResponse("Dokobit answered an unreadable login response.") from exc
+        if parsed.status != "ok":
+            raise outcome_error(parsed.error_code)
+        if not parsed.token or not parsed.control_code:
+            raise ProviderBadResponse("Dokobit's login response lacks the token or control code.")
+        return LoginStarted(token=parsed.token, control_code=parsed.control_code), parsed
+
+    def login_status(self, token: str) -> StatusResponse:
+        """GET /v2/mobile/login/status/{token}.json (idempotent: retried on 5xx and connection errors)."""
+        body = self._call("GET", f"/v2/mobile/login/status/{token}.json")
+        try:
+            parsed = StatusResponse.model_validate(body)
+        except ValidationError as exc:
+            raise ProviderBadResponse("Dokobit answered an unreadable status response.") from exc
+        if parsed.status == "error":
+            raise outcome_error(parsed.error_code)
+        if parsed.status == "canceled":
+            raise outcome_error(7023)
+        return parsed

@@ -1,0 +1,110 @@
+"""The session: what is stored (SessionRecord) and what the API shows (SessionOut), mapped explicitly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+Status = Literal["pending", "completed", "failed", "expired", "cancelled"]
+FINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "expired", "cancelled"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class NextAction(BaseModel):
+    """What the integrator shows the person while the session is pending."""
+
+    type: Literal["show_control_code", "redirect", "enter_otp"]
+    control_code: str | None = None
+    url: str | None = None
+    expires_at: str | None = None
+    channels: list[str] | None = None
+    attempts_left: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: Any) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+
+class SessionError(BaseModel):
+    code: str = Field(examples=["NOT_MOBILE_ID_USER"])
+    message: str
+    provider: str | None = Field(default=None, examples=["dokobit"])
+    provider_code: str | None = Field(default=None, examples=["6001"])
+
+
+class Certificate(BaseModel):
+    subject: dict[str, str] = {}
+    issuer: dict[str, str] = {}
+    valid_from: str | None = None
+    valid_to: str | None = None
+    pem: str | None = None
+
+
+class Identity(BaseModel):
+    country: str | None = None
+    personal_code: str | None = None
+    given_name: str | None = None
+    surname: str | None = None
+    date_of_birth: str | None = None
+    subject: str | None = None
+    certificate: Certificate | None = None
+    evidence: dict[str, Any] = {}
+
+
+class SessionOut(BaseModel):
+    """The public session object (API.md)."""
+
+    session_id: str
+    method: str
+    status: Status
+    reference: str | None = None
+    created_at: str
+    updated_at: str
+    expires_at: str
+    next_action: NextAction | None = None
+    identity: Identity | None = None
+    error: SessionError | None = None
+
+
+class SessionRecord(BaseModel):
+    """The stored session: the public fields plus what only the broker needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    method: str
+    status: Status
+    owner: str
+    reference: str | None = None
+    created_at: str
+    updated_at: str
+    expires_at: str
+    next_action: NextAction | None = None
+    identity: Identity | None = None
+    error: SessionError | None = None
+    # Provider handles needed to poll (never placed in execution state or logs).
+    provider_ref: dict[str, str] = {}
+    # sha256 of what was asked for, so the result can be checked without storing the request.
+    expected_subject_sha256: str | None = None
+    ttl: int
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def expires_at_dt(self) -> datetime:
+        return datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
+
+    def to_out(self) -> SessionOut:
+        return SessionOut.model_validate(
+            self.model_dump(exclude={"owner", "provider_ref", "expected_subject_sha256", "ttl"})
+        )

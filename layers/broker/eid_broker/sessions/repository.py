@@ -1,0 +1,121 @@
+"""DynamoDB access for sessions. Only pending → final transitions, enforced by conditional writes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from eid_broker.errors import InternalUnavailable
+from eid_broker.sessions.models import Identity, SessionError, SessionRecord, Status, iso
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_PENDING = {":pending": {"S": "pending"}}
+
+
+def _attribute(model: Any, **dump: Any) -> Any:
+    # DynamoDB numbers must be Decimal, never float.
+    return json.loads(model.model_dump_json(**dump), parse_float=Decimal)
+
+
+def _item(record: SessionRecord) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in _attribute(record, exclude_none=True).items()}
+
+
+def _record(item: dict[str, Any]) -> SessionRecord:
+    data = {key: _deserializer.deserialize(value) for key, value in item.items()}
+    data["ttl"] = int(data["ttl"])
+    return SessionRecord.model_validate(data)
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in (
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+    )
+
+
+class SessionRepository:
+    def __init__(self, table_name: str, client: Any, retention_days: int = 30) -> None:
+        self._table = table_name
+        self._client = client
+        self._retention = timedelta(days=retention_days)
+
+    def ttl_for(self, expires_at: datetime) -> int:
+        return int((expires_at + self._retention).timestamp())
+
+    def create(self, record: SessionRecord) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_item(record),
+                ConditionExpression="attribute_not_exists(session_id)",
+            )
+        except ClientError as exc:
+            raise InternalUnavailable("Sessions could not be stored.") from exc
+
+    def delete_pending(self, session_id: str) -> None:
+        """Undo a start whose polling could not be launched (nothing of it may stay behind)."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"session_id": {"S": session_id}},
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_PENDING,
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise InternalUnavailable("Sessions could not be updated.") from exc
+
+    def get(self, session_id: str) -> SessionRecord | None:
+        try:
+            response = self._client.get_item(
+                TableName=self._table, Key={"session_id": {"S": session_id}}, ConsistentRead=True
+            )
+        except ClientError as exc:
+            raise InternalUnavailable("Sessions could not be read.") from exc
+        item = response.get("Item")
+        return _record(item) if item else None
+
+    def finish(
+        self,
+        session_id: str,
+        status: Status,
+        now: datetime,
+        *,
+        identity: Identity | None = None,
+        error: SessionError | None = None,
+    ) -> SessionRecord | None:
+        """Move a pending session to a final status; None if it was not pending (the earlier outcome wins)."""
+        names = {"#status": "status", "#updated": "updated_at", "#next": "next_action"}
+        values = {**_PENDING, ":status": {"S": status}, ":updated": {"S": iso(now)}}
+        sets = ["#status = :status", "#updated = :updated"]
+        if identity is not None:
+            names["#identity"] = "identity"
+            values[":identity"] = _serializer.serialize(_attribute(identity))
+            sets.append("#identity = :identity")
+        if error is not None:
+            names["#error"] = "error"
+            values[":error"] = _serializer.serialize(_attribute(error))
+            sets.append("#error = :error")
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"session_id": {"S": session_id}},
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE #next, provider_ref",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise InternalUnavailable("Sessions could not be updated.") from exc
+        return _record(response["Attributes"])

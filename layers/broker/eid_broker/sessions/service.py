@@ -1,0 +1,192 @@
+"""Session life cycle shared by every method: open (store + start polling), read, cancel, poll step."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from eid_broker import aws
+from eid_broker.config import get_settings
+from eid_broker.errors import ActionNotAllowed, InternalUnavailable, SessionNotFound, SessionOutcomeError
+from eid_broker.observability import logger
+from eid_broker.sessions.models import Identity, NextAction, SessionError, SessionRecord, iso, utcnow
+from eid_broker.sessions.repository import SessionRepository
+
+# A pending session read this long after expires_at is recorded as expired (API.md).
+EXPIRY_GRACE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    poll_function_arn: str
+    interval_seconds: float
+    timeout_seconds: float
+
+
+def subject_digest(country: str, code: str) -> str:
+    return hashlib.sha256(f"{country}:{code}".encode()).hexdigest()
+
+
+def timeout_error(provider: str | None = None) -> SessionOutcomeError:
+    return SessionOutcomeError(
+        "TIMEOUT",
+        "The person did not finish before the session expired.",
+        provider=provider,
+        status="expired",
+    )
+
+
+def as_session_error(outcome: SessionOutcomeError) -> SessionError:
+    return SessionError(
+        code=outcome.code,
+        message=outcome.message,
+        provider=outcome.provider,
+        provider_code=outcome.provider_code,
+    )
+
+
+class SessionService:
+    def __init__(
+        self,
+        repo: SessionRepository,
+        stepfunctions: Any,
+        state_machine_arn: str | None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.repo = repo
+        self._sfn = stepfunctions
+        self._state_machine = state_machine_arn
+        self._clock = clock
+
+    def _new_record(
+        self, *, method: str, owner: str, reference: str | None, lifetime: float, **fields: Any
+    ) -> SessionRecord:
+        now = self._clock()
+        expires = now + timedelta(seconds=lifetime)
+        return SessionRecord(
+            session_id=str(uuid.uuid4()),
+            method=method,
+            owner=owner,
+            reference=reference,
+            created_at=iso(now),
+            updated_at=iso(now),
+            expires_at=iso(expires),
+            ttl=self.repo.ttl_for(expires),
+            **fields,
+        )
+
+    def open_polled(
+        self,
+        *,
+        method: str,
+        owner: str,
+        reference: str | None,
+        next_action: NextAction,
+        provider_ref: dict[str, str],
+        plan: PollPlan,
+        expected_subject_sha256: str | None = None,
+    ) -> SessionRecord:
+        """Store a pending session and start its poll execution; undo the store if polling cannot start."""
+        record = self._new_record(
+            method=method,
+            owner=owner,
+            reference=reference,
+            lifetime=plan.timeout_seconds,
+            status="pending",
+            next_action=next_action,
+            provider_ref=provider_ref,
+            expected_subject_sha256=expected_subject_sha256,
+        )
+        self.repo.create(record)
+        execution_input = {
+            "session_id": record.session_id,
+            "method": method,
+            "poll_function": plan.poll_function_arn,
+            "interval_seconds": max(1, round(plan.interval_seconds)),
+            "deadline": record.expires_at,
+        }
+        try:
+            self._sfn.start_execution(
+                stateMachineArn=self._state_machine, name=record.session_id, input=json.dumps(execution_input)
+            )
+        except ClientError as exc:
+            logger.error("poll execution could not start", extra={"session_id": record.session_id})
+            self.repo.delete_pending(record.session_id)
+            raise InternalUnavailable("The session could not be started; nothing was stored.") from exc
+        return record
+
+    def record_refusal(
+        self, *, method: str, owner: str, reference: str | None, refusal: SessionOutcomeError, lifetime: float
+    ) -> SessionRecord:
+        """A provider refusal at start is still a session, final from birth: every attempt is on record."""
+        record = self._new_record(
+            method=method,
+            owner=owner,
+            reference=reference,
+            lifetime=lifetime,
+            status=refusal.status,
+            error=as_session_error(refusal),
+        )
+        self.repo.create(record)
+        return record
+
+    def read(self, session_id: str, owner: str) -> SessionRecord:
+        record = self.repo.get(session_id)
+        if record is None or record.owner != owner:
+            raise SessionNotFound("No session with this id.")
+        if record.status == "pending" and self._clock() > record.expires_at_dt() + EXPIRY_GRACE:
+            self.repo.finish(session_id, "expired", self._clock(), error=as_session_error(timeout_error()))
+            record = self.repo.get(session_id) or record
+        return record
+
+    def cancel(self, session_id: str, owner: str) -> SessionRecord:
+        record = self.read(session_id, owner)
+        if record.status == "pending":
+            finished = self.repo.finish(session_id, "cancelled", self._clock())
+            record = finished or self.read(session_id, owner)
+        if record.status != "cancelled":
+            raise ActionNotAllowed(f"A {record.status} session cannot be cancelled.")
+        return record
+
+    def poll_step(
+        self, session_id: str, deadline: str, check: Callable[[SessionRecord], Identity | None]
+    ) -> dict[str, Any]:
+        """One poll: ask the provider, record a final outcome. `final` tells the state machine to stop."""
+        record = self.repo.get(session_id)
+        if record is None or record.is_final:
+            return {"final": True, "status": record.status if record else "missing"}
+        try:
+            identity = check(record)
+        except SessionOutcomeError as outcome:
+            return self._finish(session_id, outcome.status, error=as_session_error(outcome))
+        if identity is not None:
+            return self._finish(session_id, "completed", identity=identity)
+        if self._clock() >= datetime.fromisoformat(deadline.replace("Z", "+00:00")):
+            return self._finish(session_id, "expired", error=as_session_error(timeout_error()))
+        return {"final": False, "status": "pending"}
+
+    def fail(self, session_id: str, error: SessionError) -> dict[str, Any]:
+        return self._finish(session_id, "failed", error=error)
+
+    def _finish(self, session_id: str, status: str, **outcome: Any) -> dict[str, Any]:
+        finished = self.repo.finish(session_id, status, self._clock(), **outcome)  # type: ignore[arg-type]
+        if finished is None:
+            current = self.repo.get(session_id)
+            return {"final": True, "status": current.status if current else "missing"}
+        logger.info("session finished", extra={"session_id": session_id, "status": status})
+        return {"final": True, "status": status}
+
+
+@lru_cache(maxsize=1)
+def default_service() -> SessionService:
+    settings = get_settings()
+    repo = SessionRepository(settings.sessions_table, aws.client("dynamodb"), settings.session_retention_days)
+    return SessionService(repo, aws.client("stepfunctions"), settings.session_poll_state_machine_arn)
