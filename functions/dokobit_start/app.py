@@ -29,7 +29,7 @@ app = api.make_resolver()
 def start(
     body: Annotated[MobileIdStart, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> Response:
+) -> Response[SessionOut]:
     owner = api.caller(app)
     record, replayed = api.idempotent_start(
         idempotency_key,

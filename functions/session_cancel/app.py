@@ -21,7 +21,7 @@ app = api.make_resolver()
         **api.problem_responses(404, 409),
     },
 )
-def cancel_session(session_id: Annotated[str, Path(max_length=64)]) -> Response:
+def cancel_session(session_id: Annotated[str, Path(max_length=64)]) -> Response[SessionOut]:
     return api.json_response(api.session_service().cancel(session_id, api.caller(app)).to_out())
 
 

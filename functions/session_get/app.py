@@ -20,7 +20,7 @@ app = api.make_resolver()
         **api.problem_responses(404),
     },
 )
-def get_session(session_id: Annotated[str, Path(max_length=64)]) -> Response:
+def get_session(session_id: Annotated[str, Path(max_length=64)]) -> Response[SessionOut]:
     return api.json_response(api.session_service().read(session_id, api.caller(app)).to_out())
 
 

@@ -68,10 +68,8 @@ def problem_response(error: BrokerError) -> Response:
     )
 
 
-def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        status_code=status, content_type="application/json", body=model.model_dump_json(), headers=headers
-    )
+def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(status_code=status, content_type="application/json", body=model, headers=headers)
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -1,0 +1,76 @@
+# The Makefile is the interface: run, test, lint, bench, build, deploy. Every target sets itself up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs python3.12: prefer pyenv's 3.12 when the machine has it, else any python3 >= 3.11.
+PYENV_ROOT ?= $(HOME)/.pyenv
+PYTHON ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.12*/bin/python3) $(shell command -v python3.12 python3))
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+SAM := SAM_CLI_TELEMETRY=0 PYENV_VERSION=$(shell ls $(PYENV_ROOT)/versions 2>/dev/null | grep -E '^3\.1[123]\.' | paste -sd: -) $(SAM_VENV)/bin/sam
+PORT ?= 3000
+ENV ?= default
+
+.PHONY: help setup run test lint check unit integration e2e bench openapi build deploy clean
+
+help:
+	@echo "make run    - serve eid-broker offline on http://127.0.0.1:$(PORT) with built-in provider sandboxes"
+	@echo "make test   - lint, template/ASL checks, unit, integration and end-to-end tests"
+	@echo "make bench  - concurrent sessions through the local stack: calls, transitions, latency, cost"
+	@echo "make build / make deploy ENV=prod - sam build / sam deploy"
+
+$(VENV)/.installed: requirements-dev.txt layers/broker/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	exec $(BIN)/python -m local --port $(PORT)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed
+	$(SAM) validate --lint
+	$(BIN)/cfn-lint template.yaml -a cfn_lint_serverless.rules --ignore-checks WS1004
+	npx --no-install asl-validator --json-path statemachines/session_poll.asl.json
+
+unit: $(VENV)/.installed
+	$(BIN)/python -m pytest tests/unit tests/infra -q
+
+integration: $(VENV)/.installed
+	$(BIN)/python -m pytest tests/integration -q
+
+e2e: $(VENV)/.installed
+	$(BIN)/python -m pytest tests/e2e -q
+
+test: lint check
+	$(BIN)/python -m pytest -q --timeout=300
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+openapi: $(VENV)/.installed
+	$(BIN)/python -m local.openapi > openapi.json
+
+build: $(SAM_VENV)/.installed
+	$(SAM) build
+
+deploy: build
+	$(SAM) deploy --config-env $(ENV)
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam node_modules .pytest_cache .ruff_cache
