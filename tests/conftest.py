@@ -1,0 +1,58 @@
+"""Shared fixtures: fake AWS credentials, fresh caches per test, a real Dokobit sandbox over loopback HTTP."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from eid_broker import aws
+from eid_broker.config import get_settings
+from eid_broker.sessions import service
+from local.sandboxes.dokobit import DokobitSandbox
+
+ACCESS_TOKEN = "sandbox-dokobit-token"
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key, value in {
+        "AWS_DEFAULT_REGION": "eu-north-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_SERVICE_NAME": "eid-broker",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    _clear_caches()
+    yield
+    _clear_caches()
+
+
+def _clear_caches() -> None:
+    get_settings.cache_clear()
+    aws.client.cache_clear()
+    service.default_service.cache_clear()
+    parameters.clear_caches()
+
+
+class Served:
+    def __init__(self, app: DokobitSandbox, server: BaseWSGIServer) -> None:
+        self.app = app
+        self.server = server
+        self.url = f"http://127.0.0.1:{server.server_port}"
+
+
+@pytest.fixture
+def dokobit() -> Iterator[Served]:
+    """The Dokobit sandbox on a loopback port; the person confirms 0.5 s after login."""
+    app = DokobitSandbox(access_token=ACCESS_TOKEN, ok_after=0.5, session_ttl=60)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Served(app, server)
+    server.shutdown()

@@ -1,0 +1,165 @@
+"""Sessions on moto DynamoDB: only pending → final, enforced by conditional writes, in every interleaving."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from eid_broker.errors import ActionNotAllowed, SessionNotFound, SessionOutcomeError
+from eid_broker.sessions import Identity, NextAction, SessionError, SessionRepository
+from eid_broker.sessions.service import PollPlan, SessionService
+
+TABLE = "sessions"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class FakeStepFunctions:
+    def __init__(self) -> None:
+        self.started: list[dict] = []
+
+    def start_execution(self, **kwargs: str) -> dict:
+        self.started.append(kwargs)
+        return {"executionArn": "arn:x"}
+
+
+@pytest.fixture
+def service() -> Iterator[tuple[SessionService, Clock, FakeStepFunctions]]:
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        clock, sfn = Clock(), FakeStepFunctions()
+        yield SessionService(SessionRepository(TABLE, client), sfn, "arn:sm", clock), clock, sfn
+
+
+def open_session(svc: SessionService) -> str:
+    record = svc.open_polled(
+        method="dokobit-mobile-id",
+        owner="key-1",
+        reference="order-17",
+        next_action=NextAction(type="show_control_code", control_code="4231"),
+        provider_ref={"token": "provider-token"},
+        plan=PollPlan(poll_function_arn="arn:poll", interval_seconds=3, timeout_seconds=120),
+    )
+    return record.session_id
+
+
+IDENTITY = Identity(country="EE", personal_code="60001019906", given_name="MARY ÄNN", surname="X")
+
+
+def test_open_stores_pending_and_starts_polling_with_identifiers_only(service) -> None:
+    svc, _, sfn = service
+    session_id = open_session(svc)
+    record = svc.read(session_id, "key-1")
+    assert record.status == "pending" and record.next_action is not None
+    assert record.to_out().model_dump()["next_action"] == {"type": "show_control_code", "control_code": "4231"}
+    (started,) = sfn.started
+    assert started["name"] == session_id
+    assert "provider-token" not in started["input"]
+    assert '"interval_seconds": 3' in started["input"] and record.expires_at in started["input"]
+
+
+def test_another_api_key_cannot_see_the_session(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+    with pytest.raises(SessionNotFound):
+        svc.read(session_id, "key-2")
+
+
+def test_a_late_poll_result_never_overwrites_cancelled(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+    # Given the integrator cancels while a poll is in flight
+    assert svc.cancel(session_id, "key-1").status == "cancelled"
+    # When the in-flight poll's result arrives
+    answer = svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda record: IDENTITY)
+    # Then the cancel stands and the machine is told to stop
+    assert answer == {"final": True, "status": "cancelled"}
+    assert svc.read(session_id, "key-1").identity is None
+
+
+def test_the_provider_checked_while_pending_but_cancel_won_the_write(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+
+    def check_and_meanwhile_cancel(record):
+        assert record.status == "pending"
+        svc.cancel(session_id, "key-1")
+        return IDENTITY
+
+    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", check_and_meanwhile_cancel)["status"] == "cancelled"
+    assert svc.read(session_id, "key-1").status == "cancelled"
+
+
+def test_cancel_after_completion_is_409_and_changes_nothing(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda r: IDENTITY)["status"] == "completed"
+    with pytest.raises(ActionNotAllowed):
+        svc.cancel(session_id, "key-1")
+    record = svc.read(session_id, "key-1")
+    assert record.status == "completed" and record.next_action is None and record.provider_ref == {}
+    assert record.identity == IDENTITY
+
+
+def test_cancelling_twice_is_fine(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+    svc.cancel(session_id, "key-1")
+    assert svc.cancel(session_id, "key-1").status == "cancelled"
+
+
+def test_provider_outcome_fails_the_session_with_its_codes(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+
+    def refuse(record):
+        raise SessionOutcomeError("USER_CANCELLED", "cancelled", provider="dokobit", provider_code="7023")
+
+    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", refuse) == {"final": True, "status": "failed"}
+    error = svc.read(session_id, "key-1").error
+    assert error == SessionError(code="USER_CANCELLED", message="cancelled", provider="dokobit", provider_code="7023")
+
+
+def test_still_waiting_at_the_deadline_expires_with_timeout(service) -> None:
+    svc, clock, _ = service
+    session_id = open_session(svc)
+    deadline = svc.read(session_id, "key-1").expires_at
+    assert svc.poll_step(session_id, deadline, lambda r: None) == {"final": False, "status": "pending"}
+    clock.now += timedelta(seconds=120)
+    assert svc.poll_step(session_id, deadline, lambda r: None) == {"final": True, "status": "expired"}
+    error = svc.read(session_id, "key-1").error
+    assert error is not None and error.code == "TIMEOUT"
+
+
+def test_reading_a_stranded_pending_session_records_expired(service) -> None:
+    svc, clock, _ = service
+    session_id = open_session(svc)
+    clock.now += timedelta(seconds=120 + 29)
+    assert svc.read(session_id, "key-1").status == "pending"
+    clock.now += timedelta(seconds=2)
+    record = svc.read(session_id, "key-1")
+    assert record.status == "expired" and record.error is not None and record.error.code == "TIMEOUT"
+
+
+def test_a_failure_recorded_by_the_state_machine_never_replaces_an_outcome(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+    svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda r: IDENTITY)
+    answer = svc.fail(session_id, SessionError(code="INTERNAL_ERROR", message="x"))
+    assert answer == {"final": True, "status": "completed"}
