@@ -64,7 +64,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 openapi: $(VENV)/.installed
-	$(BIN)/python -m local.openapi > openapi.json
+	PYTHONPATH=layers/broker $(BIN)/python -m local.openapi > openapi.json
 
 build: $(SAM_VENV)/.installed
 	$(SAM) build

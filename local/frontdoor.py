@@ -16,6 +16,7 @@ import fnmatch
 import hashlib
 import json
 import re
+import socket
 import sys
 import time
 import uuid
@@ -503,6 +504,16 @@ class _RequestHandler(WSGIRequestHandler):
         pass
 
 
-def serve(host: str, port: int, app: Callable[..., Any]) -> BaseWSGIServer:
-    """Bind now (so a taken port fails here, with ``OSError``); call ``serve_forever`` later."""
-    return make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
+def serve(
+    host: str, port: int, app: Callable[..., Any], handler: type[WSGIRequestHandler] = _RequestHandler
+) -> BaseWSGIServer:
+    """A threaded server bound now, so that a taken port fails here with ``OSError`` (werkzeug itself
+    would print two lines and ``sys.exit``); the caller runs ``serve_forever`` when ready."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        return make_server(host, port, app, threaded=True, request_handler=handler, fd=sock.fileno())
+    finally:
+        sock.close()

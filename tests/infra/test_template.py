@@ -1,0 +1,97 @@
+"""Assertions on template.yaml and the ASL that the linters cannot make."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from local.cfn import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = Template.load(ROOT / "template.yaml")
+MACHINES = TEMPLATE.of_type("AWS::Serverless::StateMachine")
+FUNCTIONS = TEMPLATE.of_type("AWS::Serverless::Function")
+
+
+def definition(machine: dict) -> dict:
+    return json.loads((ROOT / machine["Properties"]["DefinitionUri"]).read_text())
+
+
+def tasks(machine: dict) -> dict[str, dict]:
+    return {name: state for name, state in definition(machine)["States"].items() if state["Type"] == "Task"}
+
+
+@pytest.mark.parametrize(("logical_id", "machine"), MACHINES)
+def test_every_substitution_is_defined_and_used(logical_id: str, machine: dict) -> None:
+    used = set(re.findall(r"\$\{(\w+)\}", (ROOT / machine["Properties"]["DefinitionUri"]).read_text()))
+    assert used == set(machine["Properties"]["DefinitionSubstitutions"])
+
+
+@pytest.mark.parametrize(("logical_id", "machine"), MACHINES)
+def test_every_task_retries_and_every_poll_failure_is_recorded(logical_id: str, machine: dict) -> None:
+    states = definition(machine)["States"]
+    for name, state in tasks(machine).items():
+        assert state.get("Retry"), f"{name} has no Retry"
+        if name != "RecordFailure":
+            (catch,) = state["Catch"]
+            assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "RecordFailure", name
+    assert states["RecordFailure"]["Next"] == "Done"
+
+
+def test_the_poll_machine_is_express_and_its_policy_covers_every_poll_function() -> None:
+    ((_, machine),) = MACHINES
+    assert machine["Properties"]["Type"] == "EXPRESS"
+    invokable = {
+        policy["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for policy in machine["Properties"]["Policies"]
+        if isinstance(policy, dict) and "LambdaInvokePolicy" in policy
+    }
+    pollers = {
+        fn["Properties"]["Environment"]["Variables"]["POLL_FUNCTION_ARN"]["Fn::GetAtt"][0]
+        for _, fn in FUNCTIONS
+        if "POLL_FUNCTION_ARN" in fn["Properties"]["Environment"]["Variables"]
+    }
+    assert pollers and pollers <= invokable
+    assert "PollFailedFunction" in invokable
+
+
+def test_execution_input_carries_identifiers_and_timing_only() -> None:
+    ((_, machine),) = MACHINES
+    text = json.dumps(definition(machine))
+    for forbidden in ("phone", "personal_code", "token", "secret", "password"):
+        assert forbidden not in text.lower()
+
+
+@pytest.mark.parametrize(("logical_id", "function"), FUNCTIONS)
+def test_functions_have_explicit_limits_and_the_shared_layer(logical_id: str, function: dict) -> None:
+    props = function["Properties"]
+    assert props["Timeout"] <= 29 and props["MemorySize"] >= 128
+    assert props["Runtime"] == "python3.12"
+    assert props["Layers"] == [{"Ref": "BrokerLayer"}]
+    assert (ROOT / props["CodeUri"] / "app.py").is_file()
+    for event in (props.get("Events") or {}).values():
+        assert event["Type"] == "Api" and event["Properties"]["RestApiId"] == {"Ref": "BrokerApi"}
+
+
+def test_sessions_table_is_on_demand_with_ttl_pitr_and_encryption() -> None:
+    props = TEMPLATE.resources["SessionsTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_one_secret_per_provider_named_by_stage() -> None:
+    names = [res["Properties"]["Name"] for _, res in TEMPLATE.of_type("AWS::SecretsManager::Secret")]
+    assert names and all(re.fullmatch(r"eid-broker/\$\{Stage\}/[a-z]+", n["Fn::Sub"]) for n in names)
+
+
+def test_the_api_requires_keys_and_answers_its_own_errors_as_problem_json() -> None:
+    api = TEMPLATE.resources["BrokerApi"]["Properties"]
+    assert api["Auth"]["ApiKeyRequired"] is True
+    assert set(api["Auth"]["UsagePlan"]["Throttle"]) == {"RateLimit", "BurstLimit"}
+    for name, response in api["GatewayResponses"].items():
+        assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/problem+json'", name

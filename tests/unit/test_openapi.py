@@ -1,0 +1,15 @@
+from pathlib import Path
+
+from local import openapi
+
+
+def test_committed_openapi_matches_the_code() -> None:
+    committed = (Path(openapi.ROOT) / "openapi.json").read_text()
+    assert committed == openapi.render(), "openapi.json is stale: run `make openapi` and commit it"
+
+
+def test_every_api_route_of_the_template_is_documented() -> None:
+    document = openapi.build()
+    assert set(document["paths"]) == {"/v1/sessions/dokobit-mobile-id", "/v1/sessions/{session_id}"}
+    assert set(document["paths"]["/v1/sessions/{session_id}"]) == {"get", "delete"}
+    assert document["security"] == [{"apiKey": []}]
