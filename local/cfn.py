@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from samtranslator.plugins.globals.globals import Globals
@@ -31,8 +31,8 @@ from samtranslator.plugins.globals.globals import Globals
 from local.lambda_runtime import FunctionConfig
 
 __all__ = [
-    "CfnError",
     "NO_VALUE",
+    "CfnError",
     "Physical",
     "Provisioner",
     "Resolver",
@@ -230,7 +230,9 @@ def default_physical(resolver: Resolver, logical_id: str, resource: dict[str, An
         arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-{_short_hash(name, length=6)}"
         return Physical(arn, {"Id": arn})
     if rtype in STATE_MACHINE_TYPES:
-        name = prop("Name" if "Name" in props else "StateMachineName", f"{logical_id}-{_short_hash(logical_id)}")
+        name = prop(
+            "Name" if "Name" in props else "StateMachineName", f"{logical_id}-{_short_hash(logical_id)}"
+        )
         arn = f"arn:aws:states:{region}:{account}:stateMachine:{name}"
         return Physical(arn, {"Arn": arn, "Name": name})
     if rtype == "AWS::Logs::LogGroup":
@@ -302,7 +304,7 @@ class Resolver:
         if logical_id not in self.template.resources:
             raise CfnError(f"unknown resource or parameter: {logical_id}")
         if logical_id in self._pending:
-            cycle = " -> ".join([*self._pending[self._pending.index(logical_id):], logical_id])
+            cycle = " -> ".join([*self._pending[self._pending.index(logical_id) :], logical_id])
             raise CfnError(f"circular reference: {cycle}")
         self._pending.append(logical_id)
         try:
@@ -364,7 +366,7 @@ class Resolver:
         if isinstance(expression, str) and expression.lower() in ("true", "false"):
             return expression.lower() == "true"
         if isinstance(expression, dict) and len(expression) == 1:
-            (key, arg), = expression.items()
+            ((key, arg),) = expression.items()
             if key == "Condition":
                 return self.condition(str(arg))
             if key == "Fn::Equals":
@@ -383,7 +385,7 @@ class Resolver:
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict):
             if len(value) == 1:
-                (key, arg), = value.items()
+                ((key, arg),) = value.items()
                 handler = self._INTRINSICS.get(key)
                 if handler is not None:
                     return handler(self, arg)
@@ -478,7 +480,7 @@ class Resolver:
     def _fn_unsupported(self, arg: Any) -> Any:
         raise CfnError(f"intrinsic not available locally: {arg!r}")
 
-    _INTRINSICS: dict[str, Callable[[Resolver, Any], Any]] = {
+    _INTRINSICS: ClassVar[dict[str, Callable[[Resolver, Any], Any]]] = {
         "Ref": _fn_ref,
         "Fn::GetAtt": _fn_get_att,
         "Fn::Sub": _fn_sub,

@@ -46,7 +46,11 @@ RAW_HEADERS_KEY = "eid_broker.raw_headers"
 
 # API Gateway's built-in status, message and x-amzn-ErrorType per gateway response type.
 _GATEWAY_DEFAULTS: dict[str, tuple[int, str, str]] = {
-    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token", "MissingAuthenticationTokenException"),
+    "MISSING_AUTHENTICATION_TOKEN": (
+        403,
+        "Missing Authentication Token",
+        "MissingAuthenticationTokenException",
+    ),
     "INVALID_API_KEY": (403, "Forbidden", "ForbiddenException"),
     "REQUEST_TOO_LARGE": (413, "Request Too Long", "RequestTooLongException"),
     "DEFAULT_5XX": (502, "Internal server error", "InternalServerErrorException"),
@@ -126,13 +130,15 @@ def api_routes(resolver: Resolver) -> list[Route]:
                 apis[api_logical_id] = _api_config(resolver, api_logical_id)
             api = apis[api_logical_id]
             auth = resolver.resolve(props.get("Auth") or {})
-            routes.append(Route(
-                api=api,
-                path="/" + "/".join(s for s in str(resolver.resolve(props["Path"])).split("/") if s),
-                method=str(resolver.resolve(props["Method"])).upper(),
-                function_name=str(resolver.ref(logical_id)),
-                api_key_required=bool(auth.get("ApiKeyRequired", api.api_key_required)),
-            ))
+            routes.append(
+                Route(
+                    api=api,
+                    path="/" + "/".join(s for s in str(resolver.resolve(props["Path"])).split("/") if s),
+                    method=str(resolver.resolve(props["Method"])).upper(),
+                    function_name=str(resolver.ref(logical_id)),
+                    api_key_required=bool(auth.get("ApiKeyRequired", api.api_key_required)),
+                )
+            )
     return routes
 
 
@@ -171,6 +177,10 @@ def _match(resource: tuple[str, ...], segments: list[str]) -> tuple[tuple[int, .
 
 
 # --- the WSGI app ---------------------------------------------------------------------------------
+
+
+class MalformedProxyResponse(ValueError):
+    """API Gateway would answer 502 to this Lambda proxy result."""
 
 
 class _GatewayError(Exception):
@@ -214,7 +224,9 @@ class FrontDoor:
         response = self.handle(request)
         if self.log:
             elapsed = (time.perf_counter() - started) * 1000
-            self.log(f"{request.method} {request.full_path.rstrip('?')} {response.status_code} ({elapsed:.0f} ms)")
+            self.log(
+                f"{request.method} {request.full_path.rstrip('?')} {response.status_code} ({elapsed:.0f} ms)"
+            )
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
@@ -222,7 +234,9 @@ class FrontDoor:
         if admin is not None:
             return Response(json.dumps(admin()), 200, content_type="application/json")
         if any(key.endswith(f" {request.path}") for key in self.admin):
-            return Response(json.dumps({"message": "method not allowed"}), 405, content_type="application/json")
+            return Response(
+                json.dumps({"message": "method not allowed"}), 405, content_type="application/json"
+            )
 
         request_id = str(uuid.uuid4())
         route: Route | None = None
@@ -369,52 +383,58 @@ class FrontDoor:
     def _call_function(self, route: Route, event: dict[str, Any], request_id: str) -> Response:
         try:
             payload, function_error = self.invoke(route.function_name, json.dumps(event).encode("utf-8"))
-        except Exception as exc:
-            print(f"[api] invoking {route.function_name} failed: {type(exc).__name__}", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - any integration failure is a 5XX, never a trace
+            self._note(f"invoking {route.function_name} failed: {type(exc).__name__}")
             return self._gateway_5xx(route, request_id)
         if function_error:
             return self._gateway_5xx(route, request_id)
         try:
             return self.proxy_response(payload, request_id)
-        except ValueError as exc:
-            print(f"[api] malformed Lambda proxy response from {route.function_name}: {exc}", file=sys.stderr)
+        except MalformedProxyResponse as exc:
+            self._note(f"malformed Lambda proxy response from {route.function_name}: {exc}")
             return self._gateway_5xx(route, request_id)
+
+    def _note(self, line: str) -> None:
+        if self.log:
+            self.log(line)
+        else:
+            print(line, file=sys.stderr)
 
     def _gateway_5xx(self, route: Route, request_id: str) -> Response:
         return self.gateway_response("DEFAULT_5XX", None, route, request_id)
 
     @staticmethod
     def proxy_response(payload: bytes, request_id: str) -> Response:
-        """Map a Lambda proxy result to HTTP; ``ValueError`` when API Gateway would call it malformed."""
+        """Map a Lambda proxy result to HTTP; ``MalformedProxyResponse`` when API Gateway would answer 502."""
         try:
             result = json.loads(payload)
         except ValueError:
-            raise ValueError("not JSON") from None
+            raise MalformedProxyResponse("not JSON") from None
         if not isinstance(result, dict):
-            raise ValueError("not an object")
+            raise MalformedProxyResponse("not an object")
         try:
             status = int(result["statusCode"])
         except (KeyError, TypeError, ValueError):
-            raise ValueError("missing or invalid statusCode") from None
+            raise MalformedProxyResponse("missing or invalid statusCode") from None
         if not 100 <= status <= 599:
-            raise ValueError("statusCode out of range")
+            raise MalformedProxyResponse("statusCode out of range")
         body = result.get("body")
         if body is not None and not isinstance(body, str):
-            raise ValueError("body is not a string")
+            raise MalformedProxyResponse("body is not a string")
         data = (body or "").encode("utf-8")
         if result.get("isBase64Encoded") and body:
             try:
                 data = base64.b64decode(body, validate=True)
             except (binascii.Error, ValueError):
-                raise ValueError("body is not valid base64") from None
+                raise MalformedProxyResponse("body is not valid base64") from None
         headers = Headers()
         multi = result.get("multiValueHeaders") or {}
         single = result.get("headers") or {}
         if not isinstance(multi, dict) or not isinstance(single, dict):
-            raise ValueError("headers must be objects")
+            raise MalformedProxyResponse("headers must be objects")
         for name, values in multi.items():
             if not isinstance(values, list):
-                raise ValueError("multiValueHeaders values must be lists")
+                raise MalformedProxyResponse("multiValueHeaders values must be lists")
             for value in values:
                 headers.add(str(name), _header_value(value))
         for name, value in single.items():
@@ -430,12 +450,18 @@ class FrontDoor:
     ) -> Response:
         api = route.api if route else self._default_api
         status, message, error_type = _GATEWAY_DEFAULTS.get(
-            response_type, (500, "Internal server error", "InternalServerErrorException"))
+            response_type, (500, "Internal server error", "InternalServerErrorException")
+        )
         responses = api.gateway_responses
-        spec = responses.get(response_type) or responses.get("DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX") or {}
+        spec = (
+            responses.get(response_type)
+            or responses.get("DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX")
+            or {}
+        )
         status = int(spec.get("StatusCode", status))
         template = (spec.get("ResponseTemplates") or {}).get("application/json") or (
-            '{"message":$context.error.messageString}')
+            '{"message":$context.error.messageString}'
+        )
         context = {
             "error.messageString": json.dumps(message),
             "error.message": message,
@@ -472,7 +498,7 @@ def _header_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)) or value is None:
-        raise ValueError("header values must be scalars")
+        raise MalformedProxyResponse("header values must be scalars")
     return str(value)
 
 
@@ -481,7 +507,7 @@ def _gateway_header_value(source: str, request: Request | None) -> str | None:
         return source[1:-1]
     prefix = "method.request.header."
     if request is not None and source.startswith(prefix):
-        return request.headers.get(source[len(prefix):])
+        return request.headers.get(source[len(prefix) :])
     return None
 
 

@@ -127,7 +127,7 @@ def worker_main(argv: list[str]) -> int:
     started = time.perf_counter()
     try:
         handler = _load_handler(handler_spec)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any init failure is reported to the caller, as Lambda does
         traceback.print_exc()
         send({"ready": False, **_init_error(exc, handler_spec)})
         return 1
@@ -143,13 +143,15 @@ def worker_main(argv: list[str]) -> int:
             try:
                 send({"ok": True, "payload": result, "duration_ms": elapsed})
             except (TypeError, ValueError) as exc:
-                send({
-                    "ok": False,
-                    "errorType": "Runtime.MarshalError",
-                    "errorMessage": f"Unable to marshal response: {exc}",
-                    "duration_ms": elapsed,
-                })
-        except Exception as exc:
+                send(
+                    {
+                        "ok": False,
+                        "errorType": "Runtime.MarshalError",
+                        "errorMessage": f"Unable to marshal response: {exc}",
+                        "duration_ms": elapsed,
+                    }
+                )
+        except Exception as exc:  # noqa: BLE001 - a handler's exception is the invocation's error result
             elapsed = round((time.perf_counter() - started) * 1000, 3)
             traceback.print_exc()
             send({"ok": False, **_error_body(exc), "duration_ms": elapsed})
@@ -175,7 +177,7 @@ class _Worker:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._capture: list[str] | None = None
         self._capture_lock = threading.Lock()
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "local.lambda_runtime", str(config.code_dir), config.handler],
             cwd=repo_root,
             env=dict(env),
@@ -308,8 +310,9 @@ class _FunctionPool:
                     return worker, False
                 self._all.discard(worker)
                 worker.kill()
-            worker = _Worker(self.config, self.runtime.worker_env(self.config), self.runtime.repo_root,
-                             self.runtime.log)
+            worker = _Worker(
+                self.config, self.runtime.worker_env(self.config), self.runtime.repo_root, self.runtime.log
+            )
             self._all.add(worker)
             return worker, True
 
@@ -336,16 +339,31 @@ class _FunctionPool:
                 ready = worker.receive(timeout=max(INIT_TIMEOUT_SECONDS, float(config.timeout)))
             except queue.Empty:
                 self._discard(worker)
-                return self._record(cold, None, None, _error_payload(
-                    "Runtime.InitError", f"Init timed out after {INIT_TIMEOUT_SECONDS:.0f} seconds"), "")
+                return self._record(
+                    cold,
+                    None,
+                    None,
+                    _error_payload(
+                        "Runtime.InitError", f"Init timed out after {INIT_TIMEOUT_SECONDS:.0f} seconds"
+                    ),
+                    "",
+                )
             except (_WorkerDied, ValueError):
                 self._discard(worker)
-                return self._record(cold, None, None, _error_payload(
-                    "Runtime.ExitError", "Runtime exited during init"), "")
+                return self._record(
+                    cold, None, None, _error_payload("Runtime.ExitError", "Runtime exited during init"), ""
+                )
             if not ready.get("ready"):
                 self._discard(worker)
-                return self._record(cold, None, None, _error_payload(
-                    str(ready.get("errorType", "Runtime.Unknown")), str(ready.get("errorMessage", ""))), "")
+                return self._record(
+                    cold,
+                    None,
+                    None,
+                    _error_payload(
+                        str(ready.get("errorType", "Runtime.Unknown")), str(ready.get("errorMessage", ""))
+                    ),
+                    "",
+                )
             init_ms = float(ready.get("init_ms", 0.0))
 
         deadline = time.time() + config.timeout
@@ -357,26 +375,49 @@ class _FunctionPool:
             self._discard(worker)
             logs = worker.stop_capture()
             self.runtime.log(config.label, f"{request_id} Task timed out after {config.timeout} seconds")
-            return self._record(cold, init_ms, None, _error_payload(
-                "TimeoutError", f"Task timed out after {config.timeout} seconds"), logs)
+            return self._record(
+                cold,
+                init_ms,
+                None,
+                _error_payload("TimeoutError", f"Task timed out after {config.timeout} seconds"),
+                logs,
+            )
         except (_WorkerDied, ValueError):
+            try:
+                code: int | None = worker.process.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                code = None
             self._discard(worker)
-            code = worker.process.returncode
-            return self._record(cold, init_ms, None, _error_payload(
-                "Runtime.ExitError",
-                f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"),
-                worker.stop_capture())
+            return self._record(
+                cold,
+                init_ms,
+                None,
+                _error_payload(
+                    "Runtime.ExitError",
+                    f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}",
+                ),
+                worker.stop_capture(),
+            )
         logs = worker.stop_capture()
         self._release(worker)
         duration = float(result.get("duration_ms", 0.0))
-        self.runtime.log(config.label, (
-            f"REPORT RequestId: {request_id} Duration: {duration:.2f} ms Memory Size: {config.memory_size} MB"
-            + (f" Init Duration: {init_ms:.2f} ms" if init_ms is not None else "")
-        ))
+        self.runtime.log(
+            config.label,
+            (
+                f"REPORT RequestId: {request_id} Duration: {duration:.2f} ms"
+                f" Memory Size: {config.memory_size} MB"
+                + (f" Init Duration: {init_ms:.2f} ms" if init_ms is not None else "")
+            ),
+        )
         if result.get("ok"):
             return self._record(cold, init_ms, duration, (json.dumps(result.get("payload")), False), logs)
-        return self._record(cold, init_ms, duration, _error_payload(
-            str(result.get("errorType", "Exception")), str(result.get("errorMessage", ""))), logs)
+        return self._record(
+            cold,
+            init_ms,
+            duration,
+            _error_payload(str(result.get("errorType", "Exception")), str(result.get("errorMessage", ""))),
+            logs,
+        )
 
     def _record(
         self, cold: bool, init_ms: float | None, duration: float | None, outcome: tuple[str, bool], logs: str
@@ -453,28 +494,30 @@ class LambdaRuntime:
         env = dict(self._base_env)
         env.update(config.environment)
         stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
-        env.update({
-            "PYTHONPATH": os.pathsep.join(str(p) for p in (*config.python_path, config.code_dir)),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONIOENCODING": "utf-8",
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_LAMBDA_FUNCTION_NAME": config.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group,
-            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
-            "LAMBDA_TASK_ROOT": str(config.code_dir),
-            "_HANDLER": config.handler,
-            "LOCAL_LAMBDA_FUNCTION_ARN": config.arn,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        })
+        env.update(
+            {
+                "PYTHONPATH": os.pathsep.join(str(p) for p in (*config.python_path, config.code_dir)),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONIOENCODING": "utf-8",
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_LAMBDA_FUNCTION_NAME": config.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
+                "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group,
+                "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
+                "LAMBDA_TASK_ROOT": str(config.code_dir),
+                "_HANDLER": config.handler,
+                "LOCAL_LAMBDA_FUNCTION_ARN": config.arn,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
         return env
 
     def invoke(self, function_name: str, event: Any) -> Invocation:
@@ -522,7 +565,8 @@ class LambdaRuntime:
 
     def shutdown(self, grace: float = 3.0) -> None:
         self.closing = True
-        threads = [threading.Thread(target=p.shutdown, args=(grace,), daemon=True) for p in self._pools.values()]
+        pools = list(self._pools.values())
+        threads = [threading.Thread(target=p.shutdown, args=(grace,), daemon=True) for p in pools]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -48,7 +48,9 @@ def build() -> dict[str, Any]:
         for route, operations in schema["paths"].items():
             document["paths"].setdefault(route, {}).update(operations)
         document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
-    document["components"]["securitySchemes"] = {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
+    document["components"]["securitySchemes"] = {
+        "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}
+    }
     document["security"] = [{"apiKey": []}]
     document["servers"] = [{"url": "http://127.0.0.1:3000", "description": "make run"}]
     return document

@@ -37,6 +37,7 @@ def start(
         method=dokobit_mobile_id.METHOD,
         payload=body.model_dump(),
         start=lambda: dokobit_mobile_id.start(body, owner=owner, sessions=api.session_service()),
+        context=app.lambda_context,
     )
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return api.json_response(record.to_out(), 201, headers)

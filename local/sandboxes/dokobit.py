@@ -333,6 +333,7 @@ class _Session:
     persona: _Persona
     created_at: float
     ready_at: float | None
+    control_code: str = ""
     status_calls: int = 0
     first_final_served_at: float | None = None
 
@@ -390,6 +391,7 @@ class DokobitSandbox:
                         "ready_at": s.ready_at,
                         "status_calls": s.status_calls,
                         "first_final_served_at": s.first_final_served_at,
+                        "control_code": s.control_code,
                     }
                     for s in self._sessions.values()
                 ],
@@ -448,12 +450,15 @@ class DokobitSandbox:
         # Built before taking the state lock: the first call per person generates keys.
         identity = self._identity(persona) if persona.outcome in (OK, FLAKY) else {}
         token = secrets.token_hex(20)
+        control_code = f"{secrets.randbelow(10000):04d}"
         with self._lock:
             now = self._clock()
             ready_at = None if persona.outcome == NEVER else now + self._ok_after
-            self._sessions[token] = _Session(token=token, persona=persona, created_at=now, ready_at=ready_at)
+            self._sessions[token] = _Session(
+                token=token, persona=persona, created_at=now, ready_at=ready_at, control_code=control_code
+            )
         body["token"] = token
-        body["control_code"] = f"{secrets.randbelow(10000):04d}"
+        body["control_code"] = control_code
         body.update(identity)
         return _json(body)
 

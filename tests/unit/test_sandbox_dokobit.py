@@ -359,7 +359,8 @@ def test_stats_count_calls_and_record_timings_without_personal_data(
     client: Client, sandbox: DokobitSandbox, clock: FakeClock
 ) -> None:
     # Given one finished success session, one waiting failure session and a 6001 login
-    token = start(client, MARY)
+    started = body(login(client, *MARY))
+    token = started["token"]
     failed = start(client, PHONE_FAILED)
     login(client, *NOT_USER)
     assert body(status(client, token)) == {"status": "waiting"}
@@ -386,6 +387,7 @@ def test_stats_count_calls_and_record_timings_without_personal_data(
         "ready_at": START + OK_AFTER,
         "status_calls": 3,
         "first_final_served_at": START + OK_AFTER + 2,
+        "control_code": started["control_code"],
     }
     pending = by_sha[hashlib.sha256(failed.encode()).hexdigest()[:12]]
     assert (pending["persona"], pending["status_calls"], pending["first_final_served_at"]) == (

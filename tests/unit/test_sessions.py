@@ -67,7 +67,10 @@ def test_open_stores_pending_and_starts_polling_with_identifiers_only(service) -
     session_id = open_session(svc)
     record = svc.read(session_id, "key-1")
     assert record.status == "pending" and record.next_action is not None
-    assert record.to_out().model_dump()["next_action"] == {"type": "show_control_code", "control_code": "4231"}
+    assert record.to_out().model_dump()["next_action"] == {
+        "type": "show_control_code",
+        "control_code": "4231",
+    }
     (started,) = sfn.started
     assert started["name"] == session_id
     assert "provider-token" not in started["input"]
@@ -102,7 +105,9 @@ def test_the_provider_checked_while_pending_but_cancel_won_the_write(service) ->
         svc.cancel(session_id, "key-1")
         return IDENTITY
 
-    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", check_and_meanwhile_cancel)["status"] == "cancelled"
+    assert (
+        svc.poll_step(session_id, "2099-01-01T00:00:00Z", check_and_meanwhile_cancel)["status"] == "cancelled"
+    )
     assert svc.read(session_id, "key-1").status == "cancelled"
 
 
@@ -133,7 +138,9 @@ def test_provider_outcome_fails_the_session_with_its_codes(service) -> None:
 
     assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", refuse) == {"final": True, "status": "failed"}
     error = svc.read(session_id, "key-1").error
-    assert error == SessionError(code="USER_CANCELLED", message="cancelled", provider="dokobit", provider_code="7023")
+    assert error == SessionError(
+        code="USER_CANCELLED", message="cancelled", provider="dokobit", provider_code="7023"
+    )
 
 
 def test_still_waiting_at_the_deadline_expires_with_timeout(service) -> None:

@@ -68,7 +68,9 @@ def problem_response(error: BrokerError) -> Response:
     )
 
 
-def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response[Any]:
+def json_response(
+    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=model, headers=headers)
 
 
@@ -169,7 +171,13 @@ _IDEMPOTENCY = IdempotencyConfig(
 
 
 def idempotent_start(
-    key: str | None, *, owner: str, method: str, payload: dict[str, Any], start: Callable[[], SessionRecord]
+    key: str | None,
+    *,
+    owner: str,
+    method: str,
+    payload: dict[str, Any],
+    start: Callable[[], SessionRecord],
+    context: Any = None,
 ) -> tuple[SessionRecord, bool]:
     """Start once per Idempotency-Key; a replay returns the first session as it stands now (and True)."""
     if key is None:
@@ -179,6 +187,8 @@ def idempotent_start(
             "Idempotency-Key must be 1-255 visible ASCII characters.",
             errors=[{"field": "Idempotency-Key", "message": "must be 1-255 visible ASCII characters"}],
         )
+    if context is not None:
+        _IDEMPOTENCY.register_lambda_context(context)
     started: list[SessionRecord] = []
 
     def start_once(request: dict[str, Any]) -> dict[str, str]:

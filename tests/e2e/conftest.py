@@ -1,0 +1,109 @@
+"""Starts the real `make run` stack (python -m local) once per test session, and stops it."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "e2e-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, process: subprocess.Popen[str], url: str, output: list[str]) -> None:
+        self.process = process
+        self.url = url
+        self.output = output
+        self.http = requests.Session()
+        self.http.headers["x-api-key"] = API_KEY
+
+    def start(self, method: str, body: dict, **headers: str) -> requests.Response:
+        return self.http.post(f"{self.url}/v1/sessions/{method}", json=body, headers=headers, timeout=30)
+
+    def get(self, session_id: str) -> requests.Response:
+        return self.http.get(f"{self.url}/v1/sessions/{session_id}", timeout=30)
+
+    def wait_final(self, session_id: str, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            session = self.get(session_id).json()
+            if session["status"] != "pending":
+                return session
+            time.sleep(0.25)
+        raise AssertionError(f"session still pending after {timeout} s")
+
+    def stats(self) -> dict:
+        return requests.get(f"{self.url}/_local/stats", timeout=10).json()
+
+    def logs(self) -> str:
+        return "\n".join(self.output)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "LOCAL_API_KEY": API_KEY,
+        "POLL_INTERVAL_SECONDS": "1",
+        "SESSION_TIMEOUT_SECONDS": "6",
+        "DOKOBIT_SANDBOX_OK_AFTER": "1.5",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DOKOBIT_BASE_URL", None)
+    env.pop("DOKOBIT_ACCESS_TOKEN", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line.rstrip("\n"))
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            line = ""
+        if "eid-broker is ready on" in line:
+            break
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("local stack did not start:\n" + "\n".join(output[-40:]))
+    stack = Stack(process, f"http://127.0.0.1:{port}", output)
+    yield stack
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise

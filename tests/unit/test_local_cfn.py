@@ -1,0 +1,271 @@
+"""The local stack reads template.yaml itself: loading, Globals, parameters and intrinsic resolution."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.cfn import (
+    CfnError,
+    Physical,
+    Resolver,
+    Template,
+    default_physical,
+    env_name,
+    function_config,
+    load_yaml,
+    state_machine_config,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+REGION = "eu-north-1"
+ACCOUNT = "123456789012"
+SANDBOX_URL = "http://127.0.0.1:9/dokobit"
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return Template.load(REPO / "template.yaml")
+
+
+def resolver_for(template: Template, environ: dict[str, str] | None = None, **kwargs: Any) -> Resolver:
+    parameters = template.parameter_values(environ or {}, {"Stage": "local", "DokobitBaseUrl": SANDBOX_URL})
+    return Resolver(
+        template, parameters, region=REGION, account_id=ACCOUNT, stack_name="eid-broker-local", **kwargs
+    )
+
+
+def write_template(tmp_path: Path, text: str) -> Template:
+    path = tmp_path / "template.yaml"
+    path.write_text(text, encoding="utf-8")
+    return Template.load(path)
+
+
+# --- the real template -------------------------------------------------------------------------
+
+
+def test_globals_are_merged_into_every_function(template: Template) -> None:
+    # Given the real template, When loaded, Then each function carries the Globals.Function properties
+    for _, resource in template.of_type("AWS::Serverless::Function"):
+        props = resource["Properties"]
+        assert props["Runtime"] == "python3.12"
+        assert props["Handler"] == "app.lambda_handler"
+        assert props["Layers"] == [{"Ref": "BrokerLayer"}]
+        assert "SESSIONS_TABLE" in props["Environment"]["Variables"]
+
+
+def test_environment_variables_merge_per_key(template: Template) -> None:
+    variables = template.resources["DokobitStartFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["STAGE"] == {"Ref": "Stage"}  # from Globals
+    assert variables["DOKOBIT_BASE_URL"] == {"Ref": "DokobitBaseUrl"}  # from the function
+
+
+def test_dokobit_start_function_resolves_against_the_template(template: Template) -> None:
+    # Given parameters with the local overrides, When the function is resolved
+    config = function_config(resolver_for(template), "DokobitStartFunction")
+    # Then every Ref/GetAtt in its environment became a local name or ARN
+    env = config.environment
+    assert config.name == "eid-broker-local-dokobit-start"
+    assert env["SESSIONS_TABLE"] == "eid-broker-local-SessionsTable"
+    assert env["IDEMPOTENCY_TABLE"] == "eid-broker-local-IdempotencyTable"
+    assert env["STAGE"] == "local"
+    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert env["SESSION_RETENTION_DAYS"] == "30"
+    assert env["POLL_INTERVAL_SECONDS"] == ""
+    assert env["DOKOBIT_BASE_URL"] == SANDBOX_URL
+    assert (
+        env["POLL_FUNCTION_ARN"]
+        == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:eid-broker-local-dokobit-poll"
+    )
+    assert env["SESSION_POLL_STATE_MACHINE_ARN"] == (
+        f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:eid-broker-local-session-poll"
+    )
+    assert env["DOKOBIT_SECRET_NAME"].startswith(
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:eid-broker/local/dokobit-"
+    )
+    assert config.code_dir == REPO / "functions" / "dokobit_start"
+    assert config.python_path == (REPO / "layers" / "broker",)
+    assert (config.handler, config.timeout, config.memory_size) == ("app.lambda_handler", 15, 256)
+    assert config.log_group == "/eid-broker/local/functions"
+
+
+def test_every_function_of_the_template_resolves(template: Template) -> None:
+    resolver = resolver_for(template)
+    names = {function_config(resolver, lid).name for lid, _ in template.of_type("AWS::Serverless::Function")}
+    assert len(names) == len(template.of_type("AWS::Serverless::Function"))
+
+
+def test_state_machine_definition_gets_its_substitutions(template: Template) -> None:
+    # Given the session poll state machine, When its definition is prepared
+    config = state_machine_config(resolver_for(template), "SessionPollStateMachine")
+    # Then DefinitionUri was read and ${RecordFailureFunctionArn} became the PollFailedFunction ARN
+    definition = json.loads(config.definition)
+    record = definition["States"]["RecordFailure"]["Parameters"]["FunctionName"]
+    assert record == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:eid-broker-local-poll-failed"
+    assert "${" not in config.definition
+    assert (config.name, config.type) == ("eid-broker-local-session-poll", "EXPRESS")
+
+
+def test_environment_variable_beats_override_beats_default(template: Template) -> None:
+    values = template.parameter_values(
+        {"STAGE": "ci", "LOG_LEVEL": "DEBUG"}, {"Stage": "local", "PollIntervalSeconds": "1"}
+    )
+    assert values["Stage"] == "ci"
+    assert values["LogLevel"] == "DEBUG"
+    assert values["PollIntervalSeconds"] == "1"
+    assert values["DokobitBaseUrl"] == "https://developers.dokobit.com"
+
+
+def test_a_parameter_outside_its_allowed_values_is_refused(template: Template) -> None:
+    with pytest.raises(CfnError, match="LOG_LEVEL"):
+        template.parameter_values({"LOG_LEVEL": "LOUD"})
+
+
+@pytest.mark.parametrize(
+    ("parameter", "variable"),
+    [
+        ("DokobitBaseUrl", "DOKOBIT_BASE_URL"),
+        ("Stage", "STAGE"),
+        ("SessionTimeoutSeconds", "SESSION_TIMEOUT_SECONDS"),
+        ("ApiURLPrefix", "API_URL_PREFIX"),
+        ("Mosip2FaUrl", "MOSIP2_FA_URL"),
+    ],
+)
+def test_parameter_environment_names(parameter: str, variable: str) -> None:
+    assert env_name(parameter) == variable
+
+
+def test_resources_are_provisioned_lazily_in_dependency_order(template: Template) -> None:
+    # Given a provisioner that, like the stack's, prepares a state machine's definition and records
+    # the order in which resources were created
+    created: list[str] = []
+
+    def provision(resolver: Resolver, logical_id: str, resource: dict[str, Any]) -> Physical:
+        if resource["Type"] == "AWS::Serverless::StateMachine":
+            state_machine_config(resolver, logical_id)
+        created.append(logical_id)
+        return default_physical(resolver, logical_id, resource)
+
+    # When only the start function's environment is resolved
+    function_config(resolver_for(template, provision=provision), "DokobitStartFunction")
+    # Then the function the state machine's definition references was created before it
+    assert created.index("PollFailedFunction") < created.index("SessionPollStateMachine")
+    assert "SessionCancelFunction" not in created
+
+
+# --- intrinsic functions on small templates ----------------------------------------------------
+
+SMALL = """
+AWSTemplateFormatVersion: 2010-09-09
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: dev}
+  Names: {Type: CommaDelimitedList, Default: "a,b,c"}
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  NotProd: !Not [!Condition IsProd]
+Mappings:
+  Sizes: {dev: {memory: 128}, prod: {memory: 1024}}
+Globals:
+  Function:
+    Layers: [arn:aws:lambda:eu-north-1:1:layer:global:1]
+    Environment: {Variables: {A: global, B: global}}
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties: {TableName: !Sub "t-${Stage}"}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      Handler: app.handler
+      Runtime: python3.12
+      Layers: [arn:aws:lambda:eu-north-1:1:layer:local:1]
+      Environment:
+        Variables:
+          B: local
+          SUB: !Sub "${AWS::Region}/${AWS::AccountId}/${Table}/${Table.Arn}/${!Literal}"
+          SUB_LIST: !Sub ["${x}-${Stage}", {x: !Select [1, !Ref Names]}]
+          JOIN: !Join ["+", !Split [",", "p,q"]]
+          IF: !If [IsProd, big, small]
+          MAP: !FindInMap [Sizes, !Ref Stage, memory]
+          GONE: !If [NotProd, !Ref AWS::NoValue, kept]
+          VERSION: 2012-10-17
+          ATT: !GetAtt Table.Arn
+  Loop1:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: !GetAtt Loop2.QueueName}
+  Loop2:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: !GetAtt Loop1.QueueName}
+"""
+
+
+def test_intrinsics_resolve(tmp_path: Path) -> None:
+    template = write_template(tmp_path, SMALL)
+    resolver = Resolver(
+        template, template.parameter_values({}), region=REGION, account_id=ACCOUNT, stack_name="s"
+    )
+    config = function_config(resolver, "Fn")
+    table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t-dev"
+    assert config.environment == {
+        "A": "global",
+        "B": "local",
+        "SUB": f"{REGION}/{ACCOUNT}/t-dev/{table_arn}/${{Literal}}",
+        "SUB_LIST": "b-dev",
+        "JOIN": "p+q",
+        "IF": "small",
+        "MAP": "128",
+        "VERSION": "2012-10-17",
+        "ATT": table_arn,
+    }
+    assert config.code_dir == tmp_path / "fn"
+    assert config.name == "s-Fn"
+    # Globals lists are concatenated (SAM's rule); an external layer ARN puts nothing on the path
+    layers = template.resources["Fn"]["Properties"]["Layers"]
+    assert layers == [
+        "arn:aws:lambda:eu-north-1:1:layer:global:1",
+        "arn:aws:lambda:eu-north-1:1:layer:local:1",
+    ]
+    assert config.python_path == ()
+
+
+def test_a_circular_reference_is_reported(tmp_path: Path) -> None:
+    template = write_template(tmp_path, SMALL)
+    resolver = Resolver(
+        template, template.parameter_values({}), region=REGION, account_id=ACCOUNT, stack_name="s"
+    )
+    with pytest.raises(CfnError, match="circular reference: Loop1 -> Loop2 -> Loop1"):
+        resolver.ref("Loop1")
+
+
+def test_unknown_references_are_errors(tmp_path: Path) -> None:
+    template = write_template(tmp_path, SMALL)
+    resolver = Resolver(
+        template, template.parameter_values({}), region=REGION, account_id=ACCOUNT, stack_name="s"
+    )
+    with pytest.raises(CfnError, match="Nope"):
+        resolver.resolve({"Ref": "Nope"})
+    with pytest.raises(CfnError, match="Nope"):
+        resolver.resolve({"Fn::Sub": "${Nope}"})
+    with pytest.raises(CfnError, match="not known locally"):
+        resolver.resolve({"Fn::GetAtt": ["Table", "Bogus"]})
+
+
+def test_short_form_tags_become_long_form() -> None:
+    document = load_yaml("a: !GetAtt X.Arn\nb: !Ref Y\nc: !Sub [x, {}]\nd: !Condition C\ne: 2012-10-17\n")
+    assert document == {
+        "a": {"Fn::GetAtt": ["X", "Arn"]},
+        "b": {"Ref": "Y"},
+        "c": {"Fn::Sub": ["x", {}]},
+        "d": {"Condition": "C"},
+        "e": "2012-10-17",
+    }
+
+
+def test_a_file_without_resources_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CfnError, match="not a CloudFormation template"):
+        write_template(tmp_path, "Parameters: {}\n")
