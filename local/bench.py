@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict, deque
@@ -115,6 +116,9 @@ class Stack:
         self.ok_after = ok_after
         self.banner: list[str] = []
         self.tail: deque[str] = deque(maxlen=200)
+        handle, name = tempfile.mkstemp(prefix="eid-broker-bench-", suffix=".log")
+        self.log = os.fdopen(handle, "w", encoding="utf-8")
+        self.log_path = Path(name)
         self.process: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
 
@@ -151,6 +155,7 @@ class Stack:
         for raw in process.stdout:
             line = raw.rstrip("\n")
             self.tail.append(line)
+            self.log.write(raw)
             if not self._ready.is_set():
                 self.banner.append(line)
                 if "eid-broker is ready on" in line:
@@ -158,14 +163,18 @@ class Stack:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.log.flush()
+
+    def forget_log(self) -> None:
+        self.log.close()
+        self.log_path.unlink(missing_ok=True)
 
     def _from_banner(self, pattern: str) -> str | None:
         regex = re.compile(pattern)
@@ -197,7 +206,7 @@ class SessionRun:
     status: str
     finished_at: float | None  # broker updated_at of the final record
     gets: int
-    client_seen_final_at: float
+    get_errors: int
 
 
 def client(url: str) -> requests.Session:
@@ -222,15 +231,17 @@ def run_session(
     started = start_session(http, url)
     session_id = started["session_id"]
     deadline = time.monotonic() + give_up_after
-    gets = 0
+    gets = get_errors = 0
     while True:
         time.sleep(CLIENT_POLL_SECONDS)
         answer = http.get(f"{url}/v1/sessions/{session_id}", timeout=60)
         gets += 1
-        if answer.status_code != 200:
+        # A 5xx is the stack straining under load, as a client would see it: counted, then read again.
+        if answer.status_code >= 500:
+            get_errors += 1
+        elif answer.status_code != 200:
             raise BenchError(f"GET session answered {answer.status_code}: {answer.text[:300]}")
-        session = answer.json()
-        if session["status"] != "pending":
+        elif (session := answer.json())["status"] != "pending":
             break
         if time.monotonic() > deadline:
             raise BenchError(f"session {session_id} still pending after {give_up_after:.0f} s")
@@ -243,7 +254,7 @@ def run_session(
         status=session["status"],
         finished_at=epoch(session["updated_at"]) if session["status"] == "completed" else None,
         gets=gets,
-        client_seen_final_at=time.time(),
+        get_errors=get_errors,
     )
 
 
@@ -439,40 +450,72 @@ def print_cost_table(title: str, table: dict[str, dict[str, float]]) -> None:
 # --- the run --------------------------------------------------------------------------------------------
 
 
+def wave(
+    stack: Stack, n: int, ok_after: float, *, tolerant: bool = False
+) -> tuple[list[SessionRun], float, int]:
+    """N sessions started together, each read until final: the runs, the wall time, how many broke.
+
+    Only a tolerant wave survives a session that broke; the others stop at the first one.
+    """
+    barrier = threading.Barrier(n)
+    abort = threading.Event()
+    began = time.monotonic()
+    runs: list[SessionRun] = []
+    broke = 0
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        futures = [pool.submit(run_session, stack.url, barrier, ok_after + 90, abort) for _ in range(n)]
+        for future in futures:
+            try:
+                runs.append(future.result())
+            except (BenchError, requests.RequestException) as exc:
+                if not tolerant:
+                    abort.set()
+                    barrier.abort()
+                    raise BenchError(str(exc)) from exc
+                broke += 1
+            except BaseException:
+                abort.set()
+                barrier.abort()
+                raise
+    return runs, time.monotonic() - began, broke
+
+
 def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     n = args.sessions
     get_fn = stack.route_function("GET", GET_PATH) or ""
     start_fn = stack.route_function("POST", START_PATH) or ""
+    moto = stack.moto_url()
     stack.reset()
-    before = stack.stats()
+    cold: dict[str, Any] | None = None
+    warmup_failed = 0
+    if args.warmup:
+        # A deployed broker reuses warm workers; a burst of N cold starts on a small machine measures
+        # process spawning instead. The warm-up wave's cold starts are reported on their own.
+        before = stack.stats()
+        warmup, _, warmup_broke = wave(stack, n, args.ok_after, tolerant=True)
+        warmup_failed = warmup_broke + sum(r.status != "completed" for r in warmup)
+        wait_for_executions(moto, {r.session_id for r in warmup}, timeout=30)
+        cold = diff_stats(before, stack.stats())
+        stack.reset()
 
-    barrier = threading.Barrier(n)
-    give_up_after = args.ok_after + 90
-    began = time.monotonic()
-    abort = threading.Event()
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        futures = [pool.submit(run_session, stack.url, barrier, give_up_after, abort) for _ in range(n)]
-        try:
-            runs = [f.result() for f in futures]
-        except BaseException:
-            abort.set()
-            barrier.abort()
-            raise
-    wall = time.monotonic() - began
-    execs = wait_for_executions(stack.moto_url(), {r.session_id for r in runs}, timeout=30)
+    before = stack.stats()
+    runs, wall, _ = wave(stack, n, args.ok_after)
+    execs = wait_for_executions(moto, {r.session_id for r in runs}, timeout=30)
     after = stack.stats()
     run = diff_stats(before, after)
     sandbox = after["sandboxes"].get("dokobit", {})
 
-    # Probes after the measured window: what one GET costs, and start's warm time (all N starts were cold).
+    # Probes after the measured window: what one GET costs, and start's warm time if every start was cold.
     http = client(stack.url)
     for _ in range(GET_PROBES):
         http.get(f"{stack.url}/v1/sessions/{runs[0].session_id}", timeout=60).raise_for_status()
     after_gets = stack.stats()
     get_probe = diff_stats(after, after_gets)
-    for _ in range(START_PROBES):
-        start_session(http, stack.url)
-    start_probe = diff_stats(after_gets, stack.stats())
+    start_probe = None
+    if start_fn in run["lambda"] and not warm_samples(run["lambda"][start_fn]):
+        for _ in range(START_PROBES):
+            start_session(http, stack.url)
+        start_probe = diff_stats(after_gets, stack.stats())
 
     return {
         "n": n,
@@ -480,6 +523,9 @@ def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "runs": runs,
         "executions": execs,
         "run": run,
+        "cold": cold or run,
+        "warmed_up": cold is not None,
+        "warmup_failed": warmup_failed,
         "sandbox": sandbox,
         "get_probe": get_probe,
         "start_probe": start_probe,
@@ -490,27 +536,30 @@ def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
 
 @dataclass
 class Timing:
-    """One function's handler time: median of first calls per worker and of warm calls."""
+    """One function's handler time: warm median, and what a new worker costs (init, first call)."""
 
-    cold_ms: float | None
     warm_ms: float | None
     warm_samples: int
     warm_source: str
+    cold_starts: int
     init_ms: float | None
+    first_call_ms: float | None
 
 
-def timings(run: dict[str, Any], start_probe: dict[str, Any], start_fn: str) -> dict[str, Timing]:
+def timings(m: dict[str, Any]) -> dict[str, Timing]:
     found = {}
-    for name, entry in run["lambda"].items():
-        samples, source = warm_samples(entry), "run"
-        if not samples and name == start_fn:
-            samples, source = warm_samples(start_probe["lambda"][name]), f"{START_PROBES} sequential"
+    for name, entry in m["run"]["lambda"].items():
+        samples, source = warm_samples(entry), "measured"
+        if not samples and m["start_probe"] and name in m["start_probe"]["lambda"]:
+            samples, source = warm_samples(m["start_probe"]["lambda"][name]), f"{START_PROBES} sequential"
+        cold = m["cold"]["lambda"].get(name, entry)
         found[name] = Timing(
-            cold_ms=median(entry["handler_ms"][: entry["cold_starts"]]),
             warm_ms=median(samples),
             warm_samples=len(samples),
             warm_source=source,
-            init_ms=median(entry.get("init_ms", [])),
+            cold_starts=cold["cold_starts"],
+            init_ms=median(cold.get("init_ms", [])),
+            first_call_ms=median(cold["handler_ms"][: cold["cold_starts"]]),
         )
     return found
 
@@ -535,8 +584,13 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
     )
     print(
         f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()};"
-        f" wall {m['wall_seconds']:.1f} s; sessions {dict(statuses)}"
+        f" measured wave {m['wall_seconds']:.1f} s; sessions {dict(statuses)}"
     )
+    if m["warmed_up"]:
+        print(
+            f"warm-up: one unmeasured wave of {n} sessions first (so workers are warm),"
+            f" {m['warmup_failed']} of them failed under its cold-start burst"
+        )
     out["machine"] = {
         "cores": os.cpu_count(),
         "arch": platform.machine(),
@@ -545,6 +599,7 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
     out["config"] = {"sessions": n, "ok_after": args.ok_after, "interval": interval, "memory_mb": memory_mb}
     out["statuses"] = dict(statuses)
     out["wall_seconds"] = m["wall_seconds"]
+    out["warmup"] = {"done": m["warmed_up"], "failed_sessions": m["warmup_failed"]}
 
     # per-session counts
     calls = sandbox.get("calls", {})
@@ -580,6 +635,9 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
         f"  client GETs (apart)   {gets / n:.2f} per session ({gets} in all); each GET = 1 λ {short(get_fn)}"
         f" + DynamoDB " + ", ".join(f"{op} {k:g}" for op, k in sorted(per_get_ddb.items()))
     )
+    get_errors = sum(r.get_errors for r in runs)
+    if get_errors:
+        print(f"  client GET 5xx        {get_errors} of {gets} (read again next tick)")
     out["per_session"] = {
         "provider_calls": provider,
         "provider_calls_target": target_calls,
@@ -588,6 +646,7 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
         "lambda_invocations": lambdas_per_session,
         "dynamodb_requests": {op: k / n for op, k in ddb.items()},
         "client_gets": gets / n,
+        "client_get_5xx": sum(r.get_errors for r in runs),
         "session_get_invocations": get_entry["invocations"],
         "dynamodb_per_get": per_get_ddb,
     }
@@ -616,23 +675,28 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
     }
 
     # handler time
-    times = timings(run, m["start_probe"], start_fn)
+    times = timings(m)
     notes = {
         start_fn: "provider login + DynamoDB put + StartExecution",
         get_fn: "API event → DynamoDB get → JSON",
     }
-    print("\nhandler time p50, warm (first call per worker dropped; init not included)")
+    print("\nwarm handler time p50 (handler only; first call per worker dropped)")
     for name, t in sorted(times.items()):
-        if t.warm_ms is None:
-            continue
-        note = notes.get(
-            name, "1 provider HTTP call to the loopback sandbox + DynamoDB get (+ update if final)"
-        )
-        print(
-            f"  {short(name):<15} {t.warm_ms:6.1f} ms  n={t.warm_samples:<4} {t.warm_source:<13}"
-            f" first call {t.cold_ms or 0:6.1f} ms, init {t.init_ms or 0:5.0f} ms — {note}"
-        )
+        if t.warm_ms is not None:
+            note = notes.get(name, "1 provider HTTP call to the loopback sandbox + DynamoDB get (+ update)")
+            print(
+                f"  {short(name):<15} {t.warm_ms:6.1f} ms  n={t.warm_samples:<4} {t.warm_source:<12} {note}"
+            )
+    where = f"warm-up wave of {n}" if m["warmed_up"] else "the measured wave"
+    print(f"cold starts ({where}): new workers, init p50 (imports), first call p50 (lazy clients, secret)")
+    for name, t in sorted(times.items()):
+        if t.cold_starts:
+            print(
+                f"  {short(name):<15} {t.cold_starts:4d} ×   init {t.init_ms or 0:6.0f} ms"
+                f"   first call {t.first_call_ms or 0:6.0f} ms"
+            )
     out["handler_ms"] = {name: asdict(t) for name, t in times.items()}
+    out["warmed_up"] = m["warmed_up"]
 
     # import time
     print(f"\nimport time of app (-X importtime, min of {IMPORT_RUNS}), target ≤ {IMPORT_TARGET_MS:g} ms")
@@ -656,16 +720,15 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
 
     def warm(name: str) -> float:
         t = times[name]
-        return t.warm_ms if t.warm_ms is not None else t.cold_ms or 0.0
+        return t.warm_ms if t.warm_ms is not None else t.first_call_ms or 0.0
 
     measured_lambdas = {}
     for name, k in lambdas_per_session.items():
         cold = run["lambda"][name]["cold_starts"] / n
-        measured_lambdas[name] = [(cold, times[name].cold_ms or 0.0), (k - cold, warm(name))]
+        measured_lambdas[name] = [(cold, times[name].first_call_ms or 0.0), (k - cold, warm(name))]
     measured = cost_table(SessionShape(polls, exec_median, measured_lambdas, writes, reads), memory_mb)
 
-    # A longer session repeats what one poll does; the start and the final write happen once. Warm figures:
-    # a deployed broker reuses its workers, which this bench's cold burst of N sessions cannot show.
+    # A longer session repeats what one poll does; the start and the final write happen once.
     long_polls = LONG_SESSION_SECONDS / interval
     scale = long_polls / polls if polls else 0.0
     long_lambdas = {
@@ -681,16 +744,17 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
         + sum(k * (DDB_PER_WRITE if op in WRITE_OPS else DDB_PER_READ) for op, k in per_get_ddb.items())
     )
     cold_extra = {
-        name: lambda_cost(1, (t.init_ms or 0) + (t.cold_ms or 0) - warm(name), memory_mb) - LAMBDA_PER_REQUEST
+        name: lambda_cost(1, (t.init_ms or 0) + (t.first_call_ms or 0) - warm(name), memory_mb)
+        - LAMBDA_PER_REQUEST
         for name, t in times.items()
-        if name in lambdas_per_session and t.cold_ms is not None
+        if name in lambdas_per_session and t.first_call_ms is not None
     }
 
     print(
         f"\nAWS cost per session, us-east-1 list prices; measured: {polls:.2f} polls,"
         f" execution {exec_median:.2f} s ({duration_source}, median), λ at {memory_mb} MB"
     )
-    print_cost_table("this run (cold burst)", measured)
+    print_cost_table("measured session" if m["warmed_up"] else "measured (cold burst)", measured)
     print(f"\n  extrapolated: {LONG_SESSION_SECONDS:g} s session, poll every {interval:g} s, warm workers")
     print_cost_table(f"{LONG_SESSION_SECONDS:g} s session", long)
     print(
@@ -752,6 +816,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ok-after", type=float, default=7.0, help="seconds until the sandbox says ok")
     parser.add_argument("--json", type=Path, help="also write every figure as JSON to this path")
     parser.add_argument("--port", type=int, default=0, help="port of the local stack (default: a free one)")
+    parser.add_argument(
+        "--warmup",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run one unmeasured wave first so the measured one meets warm workers (default on)",
+    )
     args = parser.parse_args(argv)
     if args.sessions < 1 or args.ok_after <= 0:
         parser.error("--sessions must be >= 1 and --ok-after > 0")
@@ -770,8 +840,9 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         measured = measure(args, stack)
     except (BenchError, requests.RequestException, threading.BrokenBarrierError) as exc:
-        print(f"bench: the run broke: {exc}", file=sys.stderr)
-        print("\n".join(list(stack.tail)[-30:]), file=sys.stderr)
+        stack.stop()
+        print("\n".join(list(stack.tail)[-15:]), file=sys.stderr)
+        print(f"bench: the run broke: {exc}\nbench: stack log kept in {stack.log_path}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
@@ -789,8 +860,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"\nJSON: {args.json}")
     if figures["statuses"] != {"completed": args.sessions}:
-        print(f"bench: not every session completed: {figures['statuses']}", file=sys.stderr)
+        print(f"bench: not every session completed; stack log kept in {stack.log_path}", file=sys.stderr)
         return 1
+    stack.forget_log()
     return 0
 
 
