@@ -61,7 +61,7 @@ test: lint check
 	$(BIN)/python -m pytest -q --timeout=300
 
 bench: $(VENV)/.installed
-	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+	$(BIN)/python -m local.bench $(BENCH_ARGS)
 
 openapi: $(VENV)/.installed
 	PYTHONPATH=layers/broker $(BIN)/python -m local.openapi > openapi.json

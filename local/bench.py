@@ -337,24 +337,24 @@ def warm_samples(entry: dict[str, Any]) -> list[float]:
     return list(entry["handler_ms"][entry["cold_starts"] :])
 
 
-def pair_latencies(runs: list[SessionRun], sandbox_sessions: list[dict[str, Any]]) -> tuple[list[float], int]:
-    """Broker completion minus sandbox readiness per session; pairs by control code, then creation order."""
+def pair_sessions(
+    runs: list[SessionRun], sandbox_sessions: list[dict[str, Any]]
+) -> tuple[list[tuple[SessionRun, dict[str, Any]]], int]:
+    """Each broker session with its sandbox session: by control code, then by creation order among equals."""
     broker: dict[str, list[SessionRun]] = defaultdict(list)
     provider: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
         broker[run.control_code].append(run)
     for session in sandbox_sessions:
         provider[str(session.get("control_code", ""))].append(session)
-    latencies: list[float] = []
+    pairs = []
     by_order = 0
     for code, group in broker.items():
         candidates = sorted(provider.get(code, []), key=lambda s: s["created_at"])
         if len(group) > 1 or len(candidates) > 1:
             by_order += len(group)
-        for run, session in zip(sorted(group, key=lambda r: r.created_at), candidates, strict=False):
-            if run.finished_at is not None and session.get("ready_at") is not None:
-                latencies.append(run.finished_at - session["ready_at"])
-    return latencies, by_order
+        pairs += zip(sorted(group, key=lambda r: r.created_at), candidates, strict=False)
+    return pairs, by_order
 
 
 # --- import time ----------------------------------------------------------------------------------------
@@ -613,9 +613,17 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
         f"  provider calls        {provider:.2f}  (login {logins} + status {status_calls})   target"
         f" 1+ceil({args.ok_after:g}/{interval:g}) = {target_calls}   {verdict(provider <= target_calls)}"
     )
+    pairs, by_order = pair_sessions(runs, sandbox.get("sessions", []))
+    periods = [
+        execution.seconds / session["status_calls"]
+        for run_, session in pairs
+        if (execution := execs.get(run_.session_id)) and execution.seconds and session["status_calls"]
+    ]
+    period = median(periods)
     print(
         f"  Step Functions        {run['stepfunctions'].get('executions', 0) / n:.2f} executions,"
-        f" {transitions:.2f} state transitions"
+        f" {transitions:.2f} state transitions; loop period p50 "
+        + (f"{period:.2f} s (execution ÷ polls)" if period else "n/a")
     )
     lambdas_per_session = {}
     for name, entry in sorted(run["lambda"].items()):
@@ -643,6 +651,7 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
         "provider_calls_target": target_calls,
         "provider_calls_pass": provider <= target_calls,
         "state_transitions": transitions,
+        "loop_period_p50_seconds": period,
         "lambda_invocations": lambdas_per_session,
         "dynamodb_requests": {op: k / n for op, k in ddb.items()},
         "client_gets": gets / n,
@@ -652,7 +661,11 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
     }
 
     # detection latency
-    latencies, by_order = pair_latencies(runs, sandbox.get("sessions", []))
+    latencies = [
+        run.finished_at - session["ready_at"]
+        for run, session in pairs
+        if run.finished_at is not None and session.get("ready_at") is not None
+    ]
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     target_latency = interval + LATENCY_SLACK_SECONDS
     latency_ok = p95 is not None and len(latencies) == n and p95 <= target_latency
@@ -791,9 +804,9 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
     )
     secret_bound = sum(run["lambda"][name]["cold_starts"] for name in lambdas_per_session) / n
     print(
-        "    Secrets Manager: not measured (the local stack counts DynamoDB calls only)."
-        " Powertools caches the secret 300 s per worker: ≤ 1 GetSecretValue per cold start,"
-        f" ≤ {secret_bound:.2f}/session here (${secret_bound * SECRETS_PER_CALL:.7f}), ≈ 0 with warm workers"
+        "    Secrets Manager: not measured (the local stack counts DynamoDB calls only);"
+        " Powertools caches the secret 300 s per worker, so ≤ 1 GetSecretValue per new worker:"
+        f" {secret_bound:.2f}/session in the measured wave (${secret_bound * SECRETS_PER_CALL:.7f})"
     )
     out["cost_usd"] = {
         "this_run": measured,

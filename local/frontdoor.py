@@ -26,7 +26,6 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -244,11 +243,9 @@ class FrontDoor:
             route, path_params = self._route(request)
             if request.content_length is not None and request.content_length > self.max_body_bytes:
                 raise _GatewayError("REQUEST_TOO_LARGE", route)
-            request.max_content_length = self.max_body_bytes
-            try:
-                body = request.get_data(cache=True)
-            except RequestEntityTooLarge:
-                raise _GatewayError("REQUEST_TOO_LARGE", route) from None
+            body = request.stream.read(self.max_body_bytes + 1)  # chunked bodies carry no length
+            if len(body) > self.max_body_bytes:
+                raise _GatewayError("REQUEST_TOO_LARGE", route)
             if route.api_key_required and request.headers.get("x-api-key") != self.api_key:
                 raise _GatewayError("INVALID_API_KEY", route)
             event = self.build_event(request, route, path_params, body, request_id)

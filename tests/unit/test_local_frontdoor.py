@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import uuid
 from pathlib import Path
@@ -198,6 +199,18 @@ def test_a_body_over_the_limit_is_413(routes: list[Route]) -> None:
     )
     assert response.status_code == 413
     assert problem(response)["code"] == "BODY_TOO_LARGE"
+    assert invoke.calls == []
+
+
+def test_a_chunked_body_over_the_limit_is_413(routes: list[Route]) -> None:
+    invoke = FakeInvoke()
+    response = client_for(routes, invoke, max_body_bytes=16).post(
+        "/v1/sessions/dokobit-mobile-id",
+        input_stream=io.BytesIO(b"x" * 17),
+        headers={"x-api-key": KEY, "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # as werkzeug's server sets for chunked input
+    )
+    assert response.status_code == 413
     assert invoke.calls == []
 
 

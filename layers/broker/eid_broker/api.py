@@ -12,15 +12,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from pydantic import BaseModel
 
 from eid_broker import aws
@@ -159,15 +150,17 @@ def caller(app: APIGatewayRestResolver) -> str:
 
 
 @lru_cache(maxsize=1)
-def _idempotency_store() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(
+def _idempotency() -> tuple[Any, Any]:
+    """Powertools Idempotency (store, config), loaded only by requests that carry a key."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+    store = DynamoDBPersistenceLayer(
         table_name=get_settings().idempotency_table or "", boto3_client=aws.client("dynamodb")
     )
-
-
-_IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="key", payload_validation_jmespath="payload", expires_after_seconds=24 * 3600
-)
+    config = IdempotencyConfig(
+        event_key_jmespath="key", payload_validation_jmespath="payload", expires_after_seconds=24 * 3600
+    )
+    return store, config
 
 
 def idempotent_start(
@@ -187,17 +180,24 @@ def idempotent_start(
             "Idempotency-Key must be 1-255 visible ASCII characters.",
             errors=[{"field": "Idempotency-Key", "message": "must be 1-255 visible ASCII characters"}],
         )
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    store, config = _idempotency()
     if context is not None:
-        _IDEMPOTENCY.register_lambda_context(context)
+        config.register_lambda_context(context)
     started: list[SessionRecord] = []
 
     def start_once(request: dict[str, Any]) -> dict[str, str]:
         started.append(start())
         return {"session_id": started[0].session_id}
 
-    wrapped = idempotent_function(
-        data_keyword_argument="request", persistence_store=_idempotency_store(), config=_IDEMPOTENCY
-    )(start_once)
+    wrapped = idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)(
+        start_once
+    )
     try:
         result = wrapped(request={"key": f"{owner}:{method}:{key}", "payload": payload})
     except IdempotencyValidationError as exc:

@@ -5,23 +5,24 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
-from aws_lambda_powertools.utilities import parameters
-from botocore.config import Config
-
 from eid_broker.errors import InternalUnavailable
 from eid_broker.observability import logger
-
-_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
 
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)
+    # boto3 is imported on first use, so a function pays its ~120 ms only on the path that needs AWS.
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client(service, config=config)
 
 
 def provider_secret(name: str | None, *, required: tuple[str, ...], max_age: int) -> dict[str, str]:
     """The provider's credentials (a JSON secret), cached by Powertools Parameters for max_age seconds."""
+    from aws_lambda_powertools.utilities import parameters
+
     try:
         if not name:
             raise KeyError("secret name not configured")

@@ -5,17 +5,26 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from eid_broker.errors import InternalUnavailable
 from eid_broker.sessions.models import Identity, SessionError, SessionRecord, Status, iso
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 _PENDING = {":pending": {"S": "pending"}}
+
+
+@lru_cache(maxsize=1)
+def _codec() -> tuple[Any, Any]:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def _serialize(value: Any) -> dict[str, Any]:
+    return _codec()[0].serialize(value)
 
 
 def _attribute(model: Any, **dump: Any) -> Any:
@@ -24,11 +33,12 @@ def _attribute(model: Any, **dump: Any) -> Any:
 
 
 def _item(record: SessionRecord) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in _attribute(record, exclude_none=True).items()}
+    return {key: _serialize(value) for key, value in _attribute(record, exclude_none=True).items()}
 
 
 def _record(item: dict[str, Any]) -> SessionRecord:
-    data = {key: _deserializer.deserialize(value) for key, value in item.items()}
+    deserializer = _codec()[1]
+    data = {key: deserializer.deserialize(value) for key, value in item.items()}
     data["ttl"] = int(data["ttl"])
     return SessionRecord.model_validate(data)
 
@@ -98,11 +108,11 @@ class SessionRepository:
         sets = ["#status = :status", "#updated = :updated"]
         if identity is not None:
             names["#identity"] = "identity"
-            values[":identity"] = _serializer.serialize(_attribute(identity))
+            values[":identity"] = _serialize(_attribute(identity))
             sets.append("#identity = :identity")
         if error is not None:
             names["#error"] = "error"
-            values[":error"] = _serializer.serialize(_attribute(error))
+            values[":error"] = _serialize(_attribute(error))
             sets.append("#error = :error")
         try:
             response = self._client.update_item(
