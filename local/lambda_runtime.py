@@ -15,6 +15,7 @@ This module is also the worker's ``__main__``, so it imports nothing outside the
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -33,7 +34,9 @@ from typing import IO, Any
 
 __all__ = ["FunctionConfig", "LambdaContext", "LambdaRuntime", "worker_main"]
 
-INIT_TIMEOUT_SECONDS = 10.0
+# Lambda allows 10 s of init; a loaded 2-core machine starting many interpreters at once needs more.
+INIT_TIMEOUT_SECONDS = 30.0
+MAX_WORKERS_PER_FUNCTION = max(1, int(os.environ.get("LOCAL_LAMBDA_CONCURRENCY", "4")))
 
 
 @dataclass(frozen=True)
@@ -193,18 +196,20 @@ class _Worker:
 
     def _read_stdout(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(line)
+        with contextlib.suppress(ValueError, OSError):  # the pipe is closed under us when a worker is killed
+            for line in self.process.stdout:
+                self._lines.put(line)
         self._lines.put(None)
 
     def _read_stderr(self) -> None:
         assert self.process.stderr is not None
-        for line in self.process.stderr:
-            line = line.rstrip("\n")
-            with self._capture_lock:
-                if self._capture is not None:
-                    self._capture.append(line)
-            self._log(self.config.label, line)
+        with contextlib.suppress(ValueError, OSError):
+            for line in self.process.stderr:
+                line = line.rstrip("\n")
+                with self._capture_lock:
+                    if self._capture is not None:
+                        self._capture.append(line)
+                self._log(self.config.label, line)
 
     def receive(self, timeout: float) -> dict[str, Any]:
         """The next protocol message; raises ``queue.Empty`` on timeout, ``_WorkerDied`` on exit."""
@@ -299,6 +304,9 @@ class _FunctionPool:
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
+        # Like reserved concurrency: beyond it invocations queue instead of starting more interpreters,
+        # which on a 2-core machine would only starve each other into init timeouts.
+        self._slots = threading.BoundedSemaphore(MAX_WORKERS_PER_FUNCTION)
 
     def _acquire(self) -> tuple[_Worker, bool]:
         with self._lock:
@@ -330,6 +338,10 @@ class _FunctionPool:
         worker.kill()
 
     def invoke(self, event: Any) -> Invocation:
+        with self._slots:
+            return self._invoke(event)
+
+    def _invoke(self, event: Any) -> Invocation:
         config = self.config
         request_id = str(uuid.uuid4())
         worker, cold = self._acquire()

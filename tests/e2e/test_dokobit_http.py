@@ -135,11 +135,12 @@ def test_malformed_requests_get_problem_json_never_5xx(
 def test_api_gateway_refusals_are_problem_json(stack: Stack) -> None:
     no_key = requests.get(f"{stack.url}/v1/sessions/abc", timeout=10)
     wrong_key = requests.get(f"{stack.url}/v1/sessions/abc", headers={"x-api-key": "nope"}, timeout=10)
-    unknown = stack.http.get(f"{stack.url}/v1/nothing-here", timeout=10)
-    for response in (no_key, wrong_key, unknown):
+    for response in (no_key, wrong_key):
         assert response.status_code == 403
         assert response.headers["Content-Type"] == "application/problem+json"
-        assert response.json()["status"] == 403
+        assert response.json()["status"] == 403 and response.json()["code"] == "FORBIDDEN"
+    unknown = stack.http.get(f"{stack.url}/v1/nothing-here", timeout=10)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "ROUTE_NOT_FOUND"
     missing = stack.get("00000000-0000-0000-0000-000000000000")
     assert missing.status_code == 404 and missing.json()["code"] == "SESSION_NOT_FOUND"
 

@@ -181,13 +181,13 @@ def test_a_missing_or_wrong_key_is_refused_with_the_gateway_response(
         ("GET", "/v1/sessions/dokobit-mobile-id"),
     ],
 )
-def test_an_unknown_route_is_403(routes: list[Route], method: str, path: str) -> None:
+def test_an_unknown_route_is_the_templates_404(routes: list[Route], method: str, path: str) -> None:
     invoke = FakeInvoke()
     response = client_for(routes, invoke).open(path, method=method, headers={"x-api-key": KEY})
-    assert response.status_code == 403
+    assert response.status_code == 404
     body = problem(response)
-    assert body["code"] == "FORBIDDEN"
-    assert "no such route" in body["detail"]
+    assert body["code"] == "ROUTE_NOT_FOUND"
+    assert body["detail"] == "No such route."
     assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
     assert invoke.calls == []
 

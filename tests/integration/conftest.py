@@ -1,0 +1,190 @@
+"""The real template and ASL on moto (`mock_aws`), moto's Step Functions interpreter running the
+state machine, and Lambda invocations served in-process by the functions' own handlers."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.awslambda.models import LambdaFunction
+
+from eid_broker.config import get_settings
+from local.cfn import Physical, Resolver, Template, default_physical, function_config, state_machine_config
+from tests.conftest import ACCESS_TOKEN, Served
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "eu-north-1"
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/eid-broker-it"
+
+
+class Deployed:
+    """What the tests need of the provisioned template."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self.handlers: dict[str, Any] = {}
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.state_machine_arn = resolver.physical("SessionPollStateMachine").ref
+
+    def handler(self, logical_id: str) -> Any:
+        return self.handlers[function_config(self.resolver, logical_id).name]
+
+    def api(self, logical_id: str, method: str, path: str, body: Any = None, **path_params: str) -> dict:
+        event = {
+            "resource": path,
+            "path": path.format(**path_params),
+            "httpMethod": method,
+            "headers": {"Content-Type": "application/json"},
+            "multiValueHeaders": {"Content-Type": ["application/json"]},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": path_params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": path,
+                "httpMethod": method,
+                "stage": "it",
+                "requestId": "it-request",
+                "identity": {"apiKeyId": "it-key-id", "apiKey": "it-key", "sourceIp": "127.0.0.1"},
+            },
+            "body": json.dumps(body) if body is not None else None,
+            "isBase64Encoded": False,
+        }
+        response = self.handler(logical_id).lambda_handler(event, _Context(logical_id))
+        return {"status": response["statusCode"], "body": json.loads(response["body"])}
+
+    def start(self, body: dict) -> dict:
+        return self.api("DokobitStartFunction", "POST", "/v1/sessions/dokobit-mobile-id", body)
+
+    def session(self, session_id: str) -> dict:
+        return self.api("SessionGetFunction", "GET", "/v1/sessions/{session_id}", session_id=session_id)[
+            "body"
+        ]
+
+    def execution(self, session_id: str, timeout: float = 30) -> dict:
+        arn = f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{session_id}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = self.sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                events = self.sfn.get_execution_history(executionArn=arn)["events"]
+                return {**described, "events": events}
+            time.sleep(0.1)
+        raise AssertionError("execution still running")
+
+
+class _Context:
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.memory_limit_in_mb = 256
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        self.aws_request_id = "it-request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 15_000
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "")
+    return buffer.getvalue()
+
+
+def _provision(resolver: Resolver, logical_id: str, resource: dict[str, Any]) -> Physical:
+    kind, props = resource["Type"], resolver.resolve(resource.get("Properties") or {})
+    if kind == "AWS::DynamoDB::Table":
+        name = default_physical(resolver, logical_id, resource).ref
+        keys = {k: props[k] for k in ("KeySchema", "AttributeDefinitions", "BillingMode")}
+        arn = boto3.client("dynamodb", region_name=REGION).create_table(TableName=name, **keys)
+        return Physical(name, {"Arn": arn["TableDescription"]["TableArn"]})
+    if kind == "AWS::SecretsManager::Secret":
+        secret = json.dumps({"access_token": ACCESS_TOKEN})
+        arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name=props["Name"], SecretString=secret
+        )
+        return Physical(arn["ARN"], {"Id": arn["ARN"]})
+    if kind == "AWS::Serverless::Function":
+        config = function_config(resolver, logical_id)
+        created = boto3.client("lambda", region_name=REGION).create_function(
+            FunctionName=config.name,
+            Runtime=config.runtime,
+            Role=ROLE,
+            Handler=config.handler,
+            Code={"ZipFile": _zip()},
+        )
+        return Physical(config.name, {"Arn": created["FunctionArn"]})
+    if kind == "AWS::Serverless::StateMachine":
+        config = state_machine_config(resolver, logical_id)
+        arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name=config.name, definition=config.definition, roleArn=ROLE, type=config.type
+        )["stateMachineArn"]
+        return Physical(arn, {"Arn": arn, "Name": config.name})
+    return default_physical(resolver, logical_id, resource)
+
+
+def _load(code_dir: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"_it_{name}", code_dir / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def deployed(dokobit: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+    template = Template.load(ROOT / "template.yaml")
+    parameters = template.parameter_values(
+        {},
+        {
+            "Stage": "it",
+            "DokobitBaseUrl": dokobit.url,
+            "PollIntervalSeconds": "1",
+            "SessionTimeoutSeconds": "4",
+        },
+    )
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        boto3.client("iam", region_name=REGION).create_role(
+            RoleName="eid-broker-it", AssumeRolePolicyDocument="{}"
+        )
+        resolver = Resolver(
+            template,
+            parameters,
+            region=REGION,
+            account_id=ACCOUNT,
+            stack_name="eid-broker-it",
+            provision=_provision,
+        )
+        for logical_id in template.resources:
+            resolver.physical(logical_id)
+        deployed = Deployed(resolver)
+        # One process serves every function, so it gets the union of their (non-conflicting) variables.
+        for logical_id, _ in template.of_type("AWS::Serverless::Function"):
+            config = function_config(resolver, logical_id)
+            for key, value in config.environment.items():
+                monkeypatch.setenv(key, value)
+            deployed.handlers[config.name] = _load(config.code_dir, config.name)
+        get_settings.cache_clear()
+
+        def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
+            payload = json.loads(event) if isinstance(event, (str, bytes)) else event
+            try:
+                answer = deployed.handlers[function.function_name].lambda_handler(
+                    payload, _Context(function.function_name)
+                )
+            except Exception as exc:  # noqa: BLE001 - becomes Lambda's error payload, as in AWS
+                return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
+            return json.dumps(answer), False, ""
+
+        monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke)
+        yield deployed

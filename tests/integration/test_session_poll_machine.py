@@ -1,0 +1,99 @@
+"""The real session_poll.asl.json under moto's Step Functions interpreter, with the real handlers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from eid_broker.errors import ProviderUnavailable
+from eid_broker.methods import dokobit_mobile_id
+from tests.conftest import Served
+from tests.integration.conftest import Deployed
+
+EE = {"phone": "+37200000766", "personal_code": "60001019906"}
+NEVER = {"phone": "+37213100266", "personal_code": "60001019961"}
+
+
+def entered(execution: dict) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in execution["events"] if "stateEnteredEventDetails" in e
+    ]
+
+
+def test_a_session_is_polled_to_completion_by_the_state_machine(deployed: Deployed, dokobit: Served) -> None:
+    started = deployed.start(EE)
+    assert started["status"] == 201
+    session_id = started["body"]["session_id"]
+
+    execution = deployed.execution(session_id)
+
+    assert execution["status"] == "SUCCEEDED"
+    assert deployed.session(session_id)["status"] == "completed"
+    # Wait → Poll → Final? per poll, then Done; the sandbox answers ok 0.5 s after login, interval 1 s
+    states = entered(execution)
+    assert states[:3] == ["Wait", "Poll", "Final?"] and states[-1] == "Done"
+    assert states.count("Poll") == dokobit.app.stats()["calls"]["status"] == 1
+    # identifiers and timing only in execution state
+    execution_input = json.loads(execution["input"])
+    assert set(execution_input) == {"session_id", "method", "poll_function", "interval_seconds", "deadline"}
+    history = json.dumps(execution["events"], default=str)
+    for personal in ("60001019906", "+37200000766", "MARY", "sandbox-dokobit-token"):
+        assert personal not in history
+
+
+def test_the_deadline_expires_the_session_with_timeout(deployed: Deployed) -> None:
+    session_id = deployed.start(NEVER)["body"]["session_id"]
+    execution = deployed.execution(session_id)
+    session = deployed.session(session_id)
+    assert execution["status"] == "SUCCEEDED"
+    assert session["status"] == "expired" and session["error"]["code"] == "TIMEOUT"
+    assert 3 <= entered(execution).count("Poll") <= 5  # 4 s deadline, 1 s interval
+
+
+def test_cancel_stops_the_execution_at_the_next_poll(deployed: Deployed, dokobit: Served) -> None:
+    session_id = deployed.start(NEVER)["body"]["session_id"]
+    time.sleep(0.5)
+    cancelled = deployed.api(
+        "SessionCancelFunction", "DELETE", "/v1/sessions/{session_id}", session_id=session_id
+    )
+    assert cancelled["status"] == 200 and cancelled["body"]["status"] == "cancelled"
+    execution = deployed.execution(session_id)
+    assert execution["status"] == "SUCCEEDED"
+    assert entered(execution).count("Poll") <= 2
+    assert deployed.session(session_id)["status"] == "cancelled"
+
+
+def test_an_unexpected_failure_fails_the_session_instead_of_stranding_it(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(record: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(dokobit_mobile_id, "check", broken)
+    session_id = deployed.start(EE)["body"]["session_id"]
+    execution = deployed.execution(session_id)
+    session = deployed.session(session_id)
+    assert "RecordFailure" in entered(execution) and execution["status"] == "SUCCEEDED"
+    assert session["status"] == "failed" and session["error"]["code"] == "INTERNAL_ERROR"
+    assert "a bug" not in json.dumps(session)
+
+
+def test_an_unreachable_provider_is_retried_then_recorded(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[float] = []
+
+    def unreachable(record: object) -> None:
+        calls.append(time.monotonic())
+        raise ProviderUnavailable("dokobit could not be reached (ConnectionError).")
+
+    monkeypatch.setattr(dokobit_mobile_id, "check", unreachable)
+    session_id = deployed.start(EE)["body"]["session_id"]
+    execution = deployed.execution(session_id, timeout=60)
+    session = deployed.session(session_id)
+    assert session["status"] == "failed" and session["error"]["code"] == "PROVIDER_UNAVAILABLE"
+    assert len(calls) == 4  # the first try and the ASL's three retries
+    assert calls[-1] - calls[0] >= 2 + 3 + 4.5 - 0.5  # IntervalSeconds 2, BackoffRate 1.5
+    assert execution["status"] == "SUCCEEDED"
