@@ -422,7 +422,7 @@ class LocalStack:
         arn = self._clients["secretsmanager"].create_secret(Name=name, SecretString=text)["ARN"]
         for key in sorted(value):
             variable = f"{provider}_{key}".upper().replace("-", "_")
-            shown = "(from environment, not shown)" if key in from_env else value[key]
+            shown = "(from the environment)" if key in from_env else "(built-in sandbox default)"
             self._secret_notes.append(f"{name}: {key} = {shown}   [{variable}]")
         return Physical(arn, {"Id": arn})
 

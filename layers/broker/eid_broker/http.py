@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from typing import TYPE_CHECKING, Any
 
 from eid_broker.errors import ProviderBadResponse, ProviderUnavailable
 
@@ -14,9 +10,17 @@ CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
+if TYPE_CHECKING:
+    import requests
+
 
 def make_session(*, retries: int = 3, backoff: float = 0.3) -> requests.Session:
     """Retries cover idempotent methods only (GET/HEAD): a retried POST could push twice to a phone."""
+    # Imported here, not at module load: ~50 ms that only the first provider call of a container pays.
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
     retry = Retry(
         total=retries,
         connect=retries,
@@ -40,6 +44,8 @@ def send(
     session: requests.Session, method: str, url: str, *, provider: str, **kwargs: Any
 ) -> requests.Response:
     """Send one request. Transport failures and 5xx become ProviderUnavailable, never naming the URL."""
+    import requests
+
     kwargs.setdefault("timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
     try:
         response = session.request(method, url, **kwargs)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import textwrap
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import requests
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
 from eid_broker.http import json_body, send
+
+if TYPE_CHECKING:
+    import requests
 
 PROVIDER = "dokobit"
 

@@ -60,9 +60,7 @@ class Identity(BaseModel):
     evidence: dict[str, Any] = {}
 
 
-class SessionOut(BaseModel):
-    """The public session object (API.md)."""
-
+class _SessionFields(BaseModel):
     session_id: str
     method: str
     status: Status
@@ -75,22 +73,16 @@ class SessionOut(BaseModel):
     error: SessionError | None = None
 
 
-class SessionRecord(BaseModel):
-    """The stored session: the public fields plus what only the broker needs."""
+class SessionOut(_SessionFields):
+    """The public session object (API.md)."""
+
+
+class SessionRecord(_SessionFields):
+    """The stored session: the public fields plus what only the broker needs. Shown only via to_out()."""
 
     model_config = ConfigDict(frozen=True)
 
-    session_id: str
-    method: str
-    status: Status
     owner: str
-    reference: str | None = None
-    created_at: str
-    updated_at: str
-    expires_at: str
-    next_action: NextAction | None = None
-    identity: Identity | None = None
-    error: SessionError | None = None
     # Provider handles needed to poll (never placed in execution state or logs).
     provider_ref: dict[str, str] = {}
     # sha256 of what was asked for, so the result can be checked without storing the request.
@@ -105,6 +97,4 @@ class SessionRecord(BaseModel):
         return datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
 
     def to_out(self) -> SessionOut:
-        return SessionOut.model_validate(
-            self.model_dump(exclude={"owner", "provider_ref", "expected_subject_sha256", "ttl"})
-        )
+        return SessionOut.model_validate(self.model_dump(include=set(_SessionFields.model_fields)))
