@@ -56,8 +56,8 @@ class Stack:
         return "\n".join(self.output)
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def launch(**overrides: str) -> Stack:
+    """`python -m local` in its own process group, as `make run` runs it; returns once it is ready."""
     port = free_port()
     env = {
         **os.environ,
@@ -66,6 +66,7 @@ def stack() -> Iterator[Stack]:
         "SESSION_TIMEOUT_SECONDS": "6",
         "DOKOBIT_SANDBOX_OK_AFTER": "1.5",
         "PYTHONUNBUFFERED": "1",
+        **overrides,
     }
     env.pop("DOKOBIT_BASE_URL", None)
     env.pop("DOKOBIT_ACCESS_TOKEN", None)
@@ -95,15 +96,32 @@ def stack() -> Iterator[Stack]:
         except queue.Empty:
             line = ""
         if "eid-broker is ready on" in line:
-            break
+            return Stack(process, f"http://127.0.0.1:{port}", output)
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError("local stack did not start:\n" + "\n".join(output[-40:]))
-    stack = Stack(process, f"http://127.0.0.1:{port}", output)
-    yield stack
-    process.send_signal(signal.SIGTERM)
+
+
+def stop(stack: Stack, sig: int = signal.SIGTERM) -> int:
+    """Signal the stack and wait for it; returns its exit code. Kills the whole group if it hangs."""
+    stack.process.send_signal(sig)
     try:
-        process.wait(timeout=20)
+        return stack.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(stack.process.pid, signal.SIGKILL)
         raise
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    running = launch()
+    yield running
+    stop(running)
