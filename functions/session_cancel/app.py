@@ -1,11 +1,9 @@
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from aws_lambda_powertools.logging import correlation_paths
 
-from eid_broker import api
-from eid_broker.observability import logger
+from eid_broker import api, routes
 from eid_broker.sessions import SessionOut
 
 app = api.make_resolver()
@@ -25,6 +23,4 @@ def cancel_session(session_id: Annotated[str, Path(max_length=64)]) -> Response[
     return api.json_response(api.session_service().cancel(session_id, api.caller(app)).to_out())
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return api.resolve(app, event, context)
+lambda_handler = routes.api_handler(app)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from eid_broker.errors import ProviderUnavailable
-from eid_broker.methods import dokobit_mobile_id
+from eid_broker.methods.mobile_id import MobileIdMethod
 from tests.conftest import Served
 from tests.integration.conftest import Deployed
 
@@ -71,7 +71,7 @@ def test_an_unexpected_failure_fails_the_session_instead_of_stranding_it(
     def broken(record: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(dokobit_mobile_id, "check", broken)
+    monkeypatch.setattr(MobileIdMethod, "check", lambda self, record: broken(record))
     session_id = deployed.start(EE)["body"]["session_id"]
     execution = deployed.execution(session_id)
     session = deployed.session(session_id)
@@ -89,7 +89,7 @@ def test_an_unreachable_provider_is_retried_then_recorded(
         calls.append(time.monotonic())
         raise ProviderUnavailable("dokobit could not be reached (ConnectionError).")
 
-    monkeypatch.setattr(dokobit_mobile_id, "check", unreachable)
+    monkeypatch.setattr(MobileIdMethod, "check", lambda self, record: unreachable(record))
     session_id = deployed.start(EE)["body"]["session_id"]
     execution = deployed.execution(session_id, timeout=60)
     session = deployed.session(session_id)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 import requests
+from cryptography import x509
 
 from eid_broker.errors import ProviderUnavailable, SessionOutcomeError
 from eid_broker.http import make_session
@@ -20,18 +21,19 @@ def client_for(url: str, token: str = ACCESS_TOKEN) -> DokobitClient:
 
 def test_login_then_status_yields_person_and_certificate(dokobit: Served) -> None:
     client = client_for(dokobit.url)
-    started, login = client.start_login("+37200000766", "60001019906")
+    started = client.start_login("+37200000766", "60001019906")
     assert started.control_code.isdigit() and len(started.control_code) == 4
-    assert client.login_status(started.token).status == "waiting"
+    assert client.login_status(started.token) is None  # waiting
     time.sleep(0.6)
-    status = client.login_status(started.token)
-    assert (status.status, status.code, status.country) == ("ok", "60001019906", "EE")
-    assert status.name == "MARY ÄNN" and status.surname == "O’CONNEŽ-ŠUSLIK TESTNUMBER"
-    assert status.certificate is not None
-    assert status.certificate.issuer["common_name"] == "TEST of ESTEID-SK 2015"
-    pem = status.certificate.pem()
+    person = client.login_status(started.token)
+    assert person is not None and (person.code, person.country) == ("60001019906", "EE")
+    assert person.name == "MARY ÄNN" and person.surname == "O’CONNEŽ-ŠUSLIK TESTNUMBER"
+    assert person.certificate is not None
+    assert person.certificate.issuer["common_name"] == "TEST of ESTEID-SK 2015"
+    assert person.certificate.subject["serial_number"] == "PNOEE-60001019906"
+    pem = person.certificate.pem
     assert pem is not None and pem.startswith("-----BEGIN CERTIFICATE-----")
-    assert login.certificate is not None
+    x509.load_pem_x509_certificate(pem.encode())
 
 
 @pytest.mark.parametrize(
@@ -46,7 +48,7 @@ def test_status_errors_map_to_the_broker_vocabulary(
     dokobit: Served, phone: str, code: str, expected: tuple[str, str], status: str
 ) -> None:
     client = client_for(dokobit.url)
-    started, _ = client.start_login(phone, code)
+    started = client.start_login(phone, code)
     time.sleep(0.6)
     with pytest.raises(SessionOutcomeError) as raised:
         client.login_status(started.token)
@@ -68,8 +70,8 @@ def test_a_wrong_access_token_is_a_misconfiguration_that_never_shows_the_token(d
 
 def test_status_retries_a_5xx_and_succeeds(dokobit: Served) -> None:
     client = client_for(dokobit.url)
-    started, _ = client.start_login("+37200000466", "60001019994")  # flaky: first status call is 503
-    assert client.login_status(started.token).status == "waiting"
+    started = client.start_login("+37200000466", "60001019994")  # flaky: first status call is 503
+    assert client.login_status(started.token) is None
     assert dokobit.app.stats()["sessions"][0]["status_calls"] == 2
 
 

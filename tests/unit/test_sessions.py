@@ -170,3 +170,32 @@ def test_a_failure_recorded_by_the_state_machine_never_replaces_an_outcome(servi
     svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda r: IDENTITY)
     answer = svc.fail(session_id, SessionError(code="INTERNAL_ERROR", message="x"))
     assert answer == {"final": True, "status": "completed"}
+
+
+def test_a_cancelled_session_is_abandoned_at_the_provider_once(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+    svc.cancel(session_id, "key-1")
+    abandoned: list[str] = []
+
+    def abandon(record):
+        abandoned.append(record.provider_ref["token"])
+
+    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda r: None, abandon)["status"] == "cancelled"
+    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda r: None, abandon)["status"] == "cancelled"
+    assert abandoned == ["provider-token"]
+    assert svc.read(session_id, "key-1").provider_ref == {}
+
+
+def test_a_failing_abandon_still_stops_polling(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+    svc.cancel(session_id, "key-1")
+
+    def abandon(record):
+        raise ConnectionError("provider down")
+
+    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda r: None, abandon) == {
+        "final": True,
+        "status": "cancelled",
+    }

@@ -1,10 +1,23 @@
-"""The start body shared by the Mobile-ID methods (Dokobit, MarkSign), validated before any provider call."""
+"""What every Mobile-ID method shares: the start body, the start flow, one poll check, the identity.
+
+A provider plugs in with a client that speaks `MobileIdClient`; nothing here knows a provider's API.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from eid_broker.validation import mobile_country, personal_code_problem
+from eid_broker.certificates import serial_matches
+from eid_broker.config import get_settings
+from eid_broker.errors import SessionOutcomeError
+from eid_broker.observability import logger
+from eid_broker.sessions import Certificate, Identity, NextAction, SessionRecord
+from eid_broker.sessions.service import PollPlan, SessionService, default_service, subject_digest
+from eid_broker.validation import birth_date, mobile_country, personal_code_problem
 
 
 class MobileIdStart(BaseModel):
@@ -49,3 +62,115 @@ class MobileIdStart(BaseModel):
         country = mobile_country(self.phone)
         assert country is not None  # validated above
         return country
+
+
+class LoginStarted(BaseModel):
+    token: str
+    control_code: str
+
+
+class MobileIdPerson(BaseModel):
+    """A confirmed login, as any Mobile-ID provider reports it."""
+
+    country: str
+    code: str
+    name: str | None = None
+    surname: str | None = None
+    certificate: Certificate | None = None
+    evidence: dict[str, Any] = {}
+
+
+class MobileIdClient(Protocol):
+    provider: str
+
+    def start_login(self, phone: str, personal_code: str) -> LoginStarted:
+        """Start a login; raises SessionOutcomeError for a refusal, ProviderUnavailable for an outage."""
+
+    def login_status(self, token: str) -> MobileIdPerson | None:
+        """None while the person has not answered; raises SessionOutcomeError for a final refusal."""
+
+    def abandon(self, token: str) -> None:
+        """Tell the provider the broker no longer waits (after a cancel)."""
+
+
+def identity_of(person: MobileIdPerson) -> Identity:
+    country, code = person.country.upper(), person.code
+    born = birth_date(country, code)
+    return Identity(
+        country=country,
+        personal_code=code,
+        given_name=person.name,
+        surname=person.surname,
+        date_of_birth=born.isoformat() if born else None,
+        subject=f"PNO{country}-{code}",
+        certificate=person.certificate,
+        evidence=person.evidence,
+    )
+
+
+@dataclass(frozen=True)
+class MobileIdMethod:
+    name: str
+    client: Callable[[], MobileIdClient]
+    interval_seconds: float = 3.0
+    timeout_seconds: float = 120.0
+
+    def start(self, request: MobileIdStart, *, owner: str, sessions: SessionService) -> SessionRecord:
+        settings = get_settings()
+        timeout = settings.timeout_for(self.timeout_seconds)
+        try:
+            started = self.client().start_login(request.phone, request.personal_code)
+        except SessionOutcomeError as refusal:
+            if refusal.code == "PROVIDER_MISCONFIGURED":
+                logger.error(
+                    "provider refused the broker's configuration",
+                    extra={"provider": refusal.provider, "provider_code": refusal.provider_code},
+                )
+            return sessions.record_refusal(
+                method=self.name, owner=owner, reference=request.reference, refusal=refusal, lifetime=timeout
+            )
+        return sessions.open_polled(
+            method=self.name,
+            owner=owner,
+            reference=request.reference,
+            next_action=NextAction(type="show_control_code", control_code=started.control_code),
+            provider_ref={"token": started.token},
+            expected_subject_sha256=subject_digest(request.country, request.personal_code),
+            plan=PollPlan(
+                poll_function_arn=settings.poll_function_arn or "",
+                interval_seconds=settings.interval_for(self.interval_seconds),
+                timeout_seconds=timeout,
+            ),
+        )
+
+    def check(self, record: SessionRecord) -> Identity | None:
+        """One status call. None while the person has not answered."""
+        client = self.client()
+        person = client.login_status(record.provider_ref["token"])
+        if person is None:
+            return None
+        identity = identity_of(person)
+        serial = person.certificate.subject.get("serial_number") if person.certificate else None
+        if record.expected_subject_sha256 != subject_digest(identity.country or "", person.code) or not (
+            serial_matches(serial, person.country.upper(), person.code)
+        ):
+            raise SessionOutcomeError(
+                "IDENTITY_MISMATCH",
+                "The provider confirmed a different person than the one asked for.",
+                provider=client.provider,
+            )
+        return identity
+
+    def abandon(self, record: SessionRecord) -> None:
+        self.client().abandon(record.provider_ref["token"])
+
+    def poll_handler(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        """The Step Functions task of this method: one poll step (see statemachines/session_poll.asl.json)."""
+
+        @logger.inject_lambda_context
+        def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            logger.append_keys(session_id=event["session_id"])
+            session_id, deadline = event["session_id"], event["deadline"]
+            return default_service().poll_step(session_id, deadline, self.check, self.abandon)
+
+        return lambda_handler

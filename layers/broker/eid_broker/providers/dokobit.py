@@ -6,15 +6,15 @@ errors and logs name the provider and the HTTP status only.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import textwrap
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from eid_broker.certificates import pem_from_value
 from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
 from eid_broker.http import json_body, send
+from eid_broker.methods.mobile_id import LoginStarted, MobileIdPerson
+from eid_broker.sessions import Certificate
 
 if TYPE_CHECKING:
     import requests
@@ -40,18 +40,14 @@ class DokobitCertificate(BaseModel):
     valid_to: str | None = None
     value: str | None = None
 
-    def pem(self) -> str | None:
-        """`value` is base64 of the PEM text; some responses carry base64 DER instead."""
-        if not self.value:
-            return None
-        try:
-            decoded = base64.b64decode(self.value, validate=True)
-        except (binascii.Error, ValueError):
-            return None
-        if decoded.lstrip().startswith(b"-----BEGIN"):
-            return decoded.decode("ascii", "replace").strip() + "\n"
-        body = "\n".join(textwrap.wrap(self.value, 64))
-        return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+    def broker(self) -> Certificate:
+        return Certificate(
+            subject=self.subject,
+            issuer=self.issuer,
+            valid_from=self.valid_from,
+            valid_to=self.valid_to,
+            pem=pem_from_value(self.value),
+        )
 
 
 class DokobitPerson(BaseModel):
@@ -78,11 +74,6 @@ class StatusResponse(DokobitPerson):
     error_code: int | None = None
 
 
-class LoginStarted(BaseModel):
-    token: str
-    control_code: str
-
-
 def outcome_error(error_code: int | None) -> SessionOutcomeError:
     code, message, status = ERROR_CODES.get(
         error_code or 0, ("PROVIDER_ERROR", "Dokobit refused the request.", "failed")
@@ -101,6 +92,8 @@ def misconfigured(status_code: int) -> SessionOutcomeError:
 
 
 class DokobitClient:
+    provider = PROVIDER
+
     def __init__(self, base_url: str, access_token: str, http: requests.Session) -> None:
         self._base = base_url.rstrip("/")
         self._token = access_token
@@ -129,7 +122,7 @@ class DokobitClient:
             raise ProviderBadResponse(f"Dokobit answered HTTP {response.status_code}.")
         return body
 
-    def start_login(self, phone: str, personal_code: str) -> tuple[LoginStarted, LoginResponse]:
+    def start_login(self, phone: str, personal_code: str) -> LoginStarted:
         """POST /v2/mobile/login.json. Not retried: a second POST would push a second request to the phone."""
         body = self._call("POST", "/v2/mobile/login.json", data={"phone": phone, "code": personal_code})
         try:
@@ -140,9 +133,9 @@ class DokobitClient:
             raise outcome_error(parsed.error_code)
         if not parsed.token or not parsed.control_code:
             raise ProviderBadResponse("Dokobit's login response lacks the token or control code.")
-        return LoginStarted(token=parsed.token, control_code=parsed.control_code), parsed
+        return LoginStarted(token=parsed.token, control_code=parsed.control_code)
 
-    def login_status(self, token: str) -> StatusResponse:
+    def login_status(self, token: str) -> MobileIdPerson | None:
         """GET /v2/mobile/login/status/{token}.json (idempotent: retried on 5xx and connection errors)."""
         body = self._call("GET", f"/v2/mobile/login/status/{token}.json")
         try:
@@ -153,4 +146,17 @@ class DokobitClient:
             raise outcome_error(parsed.error_code)
         if parsed.status == "canceled":
             raise outcome_error(7023)
-        return parsed
+        if parsed.status != "ok":
+            return None
+        if not parsed.country or not parsed.code:
+            raise ProviderBadResponse("Dokobit's ok response lacks the person's country or code.")
+        return MobileIdPerson(
+            country=parsed.country,
+            code=parsed.code,
+            name=parsed.name,
+            surname=parsed.surname,
+            certificate=parsed.certificate.broker() if parsed.certificate else None,
+        )
+
+    def abandon(self, token: str) -> None:
+        """Dokobit's Mobile-ID login has no cancel call; the session expires at the provider."""

@@ -104,6 +104,7 @@ class SessionRepository:
     ) -> SessionRecord | None:
         """Move a pending session to a final status; None if it was not pending (the earlier outcome wins)."""
         names = {"#status": "status", "#updated": "updated_at", "#next": "next_action"}
+        removed = "#next" if status == "cancelled" else "#next, provider_ref"
         values = {**_PENDING, ":status": {"S": status}, ":updated": {"S": iso(now)}}
         sets = ["#status = :status", "#updated = :updated"]
         if identity is not None:
@@ -118,7 +119,8 @@ class SessionRepository:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"session_id": {"S": session_id}},
-                UpdateExpression=f"SET {', '.join(sets)} REMOVE #next, provider_ref",
+                # A cancelled session keeps its provider handle until the next poll abandons it there.
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE {removed}",
                 ConditionExpression="#status = :pending",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -129,3 +131,15 @@ class SessionRepository:
                 return None
             raise InternalUnavailable("Sessions could not be updated.") from exc
         return _record(response["Attributes"])
+
+    def forget_provider_ref(self, session_id: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"session_id": {"S": session_id}},
+                UpdateExpression="REMOVE provider_ref",
+                ConditionExpression="attribute_exists(session_id)",
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise InternalUnavailable("Sessions could not be updated.") from exc

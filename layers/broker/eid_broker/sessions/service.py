@@ -157,11 +157,21 @@ class SessionService:
         return record
 
     def poll_step(
-        self, session_id: str, deadline: str, check: Callable[[SessionRecord], Identity | None]
+        self,
+        session_id: str,
+        deadline: str,
+        check: Callable[[SessionRecord], Identity | None],
+        abandon: Callable[[SessionRecord], None] | None = None,
     ) -> dict[str, Any]:
-        """One poll: ask the provider, record a final outcome. `final` tells the state machine to stop."""
+        """One poll: ask the provider, record a final outcome. `final` tells the state machine to stop.
+
+        A session cancelled since the last poll is abandoned at the provider here, so the cancel
+        route itself needs no provider access.
+        """
         record = self.repo.get(session_id)
         if record is None or record.is_final:
+            if record is not None and record.status == "cancelled" and record.provider_ref and abandon:
+                self._abandon(record, abandon)
             return {"final": True, "status": record.status if record else "missing"}
         try:
             identity = check(record)
@@ -172,6 +182,13 @@ class SessionService:
         if self._clock() >= datetime.fromisoformat(deadline.replace("Z", "+00:00")):
             return self._finish(session_id, "expired", error=as_session_error(timeout_error()))
         return {"final": False, "status": "pending"}
+
+    def _abandon(self, record: SessionRecord, abandon: Callable[[SessionRecord], None]) -> None:
+        try:
+            abandon(record)
+        except Exception as exc:  # noqa: BLE001 - best effort: the provider session expires on its own anyway
+            logger.warning("provider session not abandoned", extra={"reason": type(exc).__name__})
+        self.repo.forget_provider_ref(record.session_id)
 
     def fail(self, session_id: str, error: SessionError) -> dict[str, Any]:
         return self._finish(session_id, "failed", error=error)

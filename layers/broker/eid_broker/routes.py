@@ -1,0 +1,70 @@
+"""Route builders shared by the API functions, so each functions/*/app.py stays a few lines.
+
+No `from __future__ import annotations` here: Powertools reads these signatures at runtime, and the
+start body's model is only known when the route is built.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.logging import correlation_paths
+from pydantic import BaseModel
+
+from eid_broker import api
+from eid_broker.observability import logger
+from eid_broker.sessions import SessionOut, SessionRecord
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def start_session(
+    app: APIGatewayRestResolver,
+    method: str,
+    body_model: type[BaseModel],
+    start: Callable[[Any, str], SessionRecord],
+    *,
+    summary: str,
+    description: str,
+) -> None:
+    """`POST /v1/sessions/{method}`: validate, start once per Idempotency-Key, answer 201 + session."""
+
+    def start_route(
+        body: Annotated[body_model, Body()],  # type: ignore[valid-type]
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ) -> Response[SessionOut]:
+        owner = api.caller(app)
+        record, replayed = api.idempotent_start(
+            idempotency_key,
+            owner=owner,
+            method=method,
+            payload=body.model_dump(),
+            start=lambda: start(body, owner),
+            context=app.lambda_context,
+        )
+        headers = {"Idempotent-Replayed": "true"} if replayed else None
+        return api.json_response(record.to_out(), 201, headers)
+
+    app.post(
+        f"/v1/sessions/{method}",
+        summary=summary,
+        description=description,
+        tags=["sessions"],
+        operation_id=f"start_{method.replace('-', '_')}",
+        responses={
+            201: {
+                "description": "Session started (or refused by the provider: status failed)",
+                "content": {"application/json": {"model": SessionOut}},
+            },
+            **api.problem_responses(400, 409, 413, 415, 422, 503),
+        },
+    )(start_route)
+
+
+def api_handler(app: APIGatewayRestResolver) -> Handler:
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return api.resolve(app, event, context)
+
+    return lambda_handler
