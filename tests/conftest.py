@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
@@ -13,8 +14,10 @@ from eid_broker import aws
 from eid_broker.config import get_settings
 from eid_broker.sessions import service
 from local.sandboxes.dokobit import DokobitSandbox
+from local.sandboxes.marksign import MarkSignSandbox
 
 ACCESS_TOKEN = "sandbox-dokobit-token"
+MARKSIGN_TOKEN = "sandbox-marksign-token"
 
 
 @pytest.fixture(autouse=True)
@@ -41,18 +44,27 @@ def _clear_caches() -> None:
 
 
 class Served:
-    def __init__(self, app: DokobitSandbox, server: BaseWSGIServer) -> None:
+    def __init__(self, app: Any, server: BaseWSGIServer) -> None:
         self.app = app
         self.server = server
         self.url = f"http://127.0.0.1:{server.server_port}"
 
 
-@pytest.fixture
-def dokobit() -> Iterator[Served]:
-    """The Dokobit sandbox on a loopback port; the person confirms 0.5 s after login."""
-    app = DokobitSandbox(access_token=ACCESS_TOKEN, ok_after=0.5, session_ttl=60)
+def serve(app: Any) -> Iterator[Served]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield Served(app, server)
     server.shutdown()
+
+
+@pytest.fixture
+def dokobit() -> Iterator[Served]:
+    """The Dokobit sandbox on a loopback port; the person confirms 0.5 s after login."""
+    yield from serve(DokobitSandbox(access_token=ACCESS_TOKEN, ok_after=0.5, session_ttl=60))
+
+
+@pytest.fixture
+def marksign() -> Iterator[Served]:
+    """The MarkSign sandbox on a loopback port; the person confirms 0.5 s after login."""
+    yield from serve(MarkSignSandbox(access_token=MARKSIGN_TOKEN, ok_after=0.5, session_ttl=60))

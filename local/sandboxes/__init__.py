@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local.sandboxes.dokobit import DokobitSandbox
+from local.sandboxes.marksign import MarkSignSandbox
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,24 @@ def _dokobit() -> DokobitSandbox:
     )
 
 
+def _marksign() -> MarkSignSandbox:
+    return MarkSignSandbox(
+        access_token=os.environ.get("MARKSIGN_ACCESS_TOKEN", "sandbox-marksign-token"),
+        ok_after=float(os.environ.get("MARKSIGN_SANDBOX_OK_AFTER", "7")),
+    )
+
+
 SANDBOXES: list[SandboxSpec] = [
     SandboxSpec(
         provider="dokobit",
         base_url_parameter="DokobitBaseUrl",
         credentials={"access_token": "sandbox-dokobit-token"},
         factory=_dokobit,
+    ),
+    SandboxSpec(
+        provider="marksign",
+        base_url_parameter="MarksignBaseUrl",
+        credentials={"access_token": "sandbox-marksign-token"},
+        factory=_marksign,
     ),
 ]

@@ -65,11 +65,19 @@ def launch(**overrides: str) -> Stack:
         "POLL_INTERVAL_SECONDS": "1",
         "SESSION_TIMEOUT_SECONDS": "6",
         "DOKOBIT_SANDBOX_OK_AFTER": "1.5",
+        "MARKSIGN_SANDBOX_OK_AFTER": "1.5",
+        "MARKSIGN_PEPS_CHECK": "true",
+        "MARKSIGN_SANCTIONS_CHECK": "true",
         "PYTHONUNBUFFERED": "1",
         **overrides,
     }
-    env.pop("DOKOBIT_BASE_URL", None)
-    env.pop("DOKOBIT_ACCESS_TOKEN", None)
+    for variable in (
+        "DOKOBIT_BASE_URL",
+        "DOKOBIT_ACCESS_TOKEN",
+        "MARKSIGN_BASE_URL",
+        "MARKSIGN_ACCESS_TOKEN",
+    ):
+        env.pop(variable, None)
     process = subprocess.Popen(
         [sys.executable, "-m", "local", "--port", str(port)],
         cwd=ROOT,

@@ -58,6 +58,7 @@ def client_for(routes: list[Route], invoke: FakeInvoke, **kwargs: Any) -> Client
 def test_routes_come_from_the_template(routes: list[Route]) -> None:
     assert {(r.method, r.path, r.function_name) for r in routes} == {
         ("POST", "/v1/sessions/dokobit-mobile-id", START_FUNCTION),
+        ("POST", "/v1/sessions/marksign-mobile-id", "eid-broker-local-marksign-start"),
         ("GET", "/v1/sessions/{session_id}", GET_FUNCTION),
         ("DELETE", "/v1/sessions/{session_id}", "eid-broker-local-session-cancel"),
     }

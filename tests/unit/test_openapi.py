@@ -10,6 +10,10 @@ def test_committed_openapi_matches_the_code() -> None:
 
 def test_every_api_route_of_the_template_is_documented() -> None:
     document = openapi.build()
-    assert set(document["paths"]) == {"/v1/sessions/dokobit-mobile-id", "/v1/sessions/{session_id}"}
+    assert set(document["paths"]) == {
+        "/v1/sessions/dokobit-mobile-id",
+        "/v1/sessions/marksign-mobile-id",
+        "/v1/sessions/{session_id}",
+    }
     assert set(document["paths"]["/v1/sessions/{session_id}"]) == {"get", "delete"}
     assert document["security"] == [{"apiKey": []}]

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 from ipaddress import ip_address
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -53,7 +54,13 @@ class Settings(BaseModel):
     dokobit_base_url: str | None = None
     dokobit_secret_name: str | None = None
 
-    @field_validator("dokobit_base_url")
+    marksign_base_url: str | None = None
+    marksign_secret_name: str | None = None
+    marksign_locale: Literal["lt", "en"] = "lt"
+    marksign_peps_check: bool = False
+    marksign_sanctions_check: bool = False
+
+    @field_validator("dokobit_base_url", "marksign_base_url")
     @classmethod
     def _base_urls(cls, value: str | None) -> str | None:
         return check_base_url(value)

@@ -41,7 +41,13 @@ def make_session(*, retries: int = 3, backoff: float = 0.3) -> requests.Session:
 
 
 def send(
-    session: requests.Session, method: str, url: str, *, provider: str, **kwargs: Any
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    provider: str,
+    unavailable_on_5xx: bool = True,
+    **kwargs: Any,
 ) -> requests.Response:
     """Send one request. Transport failures and 5xx become ProviderUnavailable, never naming the URL."""
     import requests
@@ -53,7 +59,7 @@ def send(
         raise ProviderUnavailable(f"{provider} did not answer in time.") from exc
     except requests.RequestException as exc:
         raise ProviderUnavailable(f"{provider} could not be reached ({type(exc).__name__}).") from exc
-    if response.status_code in RETRY_STATUSES:
+    if unavailable_on_5xx and response.status_code in RETRY_STATUSES:
         raise ProviderUnavailable(f"{provider} answered HTTP {response.status_code}.")
     return response
 

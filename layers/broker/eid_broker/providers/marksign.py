@@ -1,0 +1,185 @@
+"""MarkSign gateway, mobile-ID login (seed 001, PROVIDERS.md §2).
+
+JSON bodies with `access_token` in the body, also for status and DELETE, so the token never rides in
+a URL. Errors may come with any HTTP status; the body's `error_code` decides.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from eid_broker.certificates import pem_from_value
+from eid_broker.errors import ProviderBadResponse, ProviderUnavailable, SessionOutcomeError
+from eid_broker.http import json_body, send
+from eid_broker.methods.mobile_id import LoginStarted, MobileIdPerson
+from eid_broker.sessions import Certificate
+
+if TYPE_CHECKING:
+    import requests
+
+PROVIDER = "marksign"
+
+# MarkSign error_code → (broker code, message, final session status).
+ERROR_CODES: dict[int, tuple[str, str, str]] = {
+    40001: ("PROVIDER_ERROR", "MarkSign refused a parameter.", "failed"),
+    40003: ("PROVIDER_MISCONFIGURED", "MarkSign refused the broker's access token.", "failed"),
+    40004: ("PROVIDER_ERROR", "MarkSign refused the phone number's format.", "failed"),
+    40005: ("PROVIDER_ERROR", "MarkSign refused the personal code's format.", "failed"),
+    40020: ("USER_CANCELLED", "The person refused on the phone.", "failed"),
+    40021: ("TIMEOUT", "The person did not confirm in time.", "expired"),
+    # No Mobile-ID account for this phone and code: for the integrator the same as Dokobit's 6001.
+    40401: ("NOT_MOBILE_ID_USER", "The person has no Mobile-ID account for this phone.", "failed"),
+    40402: ("PROVIDER_SESSION_NOT_FOUND", "MarkSign no longer knows this session.", "failed"),
+    40403: ("PROVIDER_ERROR", "The person's account is not qualified for this service.", "failed"),
+    # The certificate is fetched from the phone at start: no answer means the phone is out of reach.
+    40801: ("PHONE_UNREACHABLE", "The phone did not answer in time.", "failed"),
+    50003: (
+        "PROVIDER_MISCONFIGURED",
+        "MarkSign says the broker is not authorised for this service.",
+        "failed",
+    ),
+    50004: ("PROVIDER_MISCONFIGURED", "MarkSign says the broker's client configuration is wrong.", "failed"),
+}
+# Processing, technical and connection errors on MarkSign's side: worth retrying, like a 5xx.
+TRANSIENT_CODES = frozenset({50000, 50001, 50002})
+
+
+class MarkSignCertificate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    subject: dict[str, str | None] = {}
+    issuer: dict[str, str | None] = {}
+    valid_from: str | None = None
+    valid_to: str | None = None
+    value: str | None = None
+
+    def broker(self) -> Certificate:
+        return Certificate(
+            subject={k: v for k, v in self.subject.items() if v is not None},
+            issuer={k: v for k, v in self.issuer.items() if v is not None},
+            valid_from=self.valid_from,
+            valid_to=self.valid_to,
+            pem=pem_from_value(self.value),
+        )
+
+
+class StatusResponse(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: Literal["ok", "waiting", "error"]
+    token: str | None = None
+    control_code: str | None = None
+    country: str | None = None
+    code: str | None = None
+    name: str | None = None
+    surname: str | None = None
+    certificate: MarkSignCertificate | None = None
+    sanctions_data: list[Any] | dict[str, Any] | None = None
+    peps_data: list[Any] | dict[str, Any] | None = None
+    message: str | None = None
+    error_code: int | None = None
+
+
+def outcome_error(error_code: int | None, http_status: int) -> Exception:
+    if error_code in TRANSIENT_CODES:
+        return ProviderUnavailable(f"MarkSign reported a temporary error ({error_code}).")
+    if error_code is None and http_status in (401, 403):
+        error_code = 40003
+    code, message, status = ERROR_CODES.get(
+        error_code or 0, ("PROVIDER_ERROR", "MarkSign refused the request.", "failed")
+    )
+    return SessionOutcomeError(
+        code,
+        message,
+        provider=PROVIDER,
+        provider_code=str(error_code) if error_code is not None else f"HTTP_{http_status}",
+        status=status,
+    )
+
+
+class MarkSignClient:
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        http: requests.Session,
+        *,
+        locale_prefix: str = "",
+        peps: bool = False,
+        sanctions: bool = False,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = access_token
+        self._http = http
+        self._prefix = locale_prefix
+        self._checks = {"peps": peps, "sanctions": sanctions}
+
+    def _call(self, method: str, path: str, body: dict[str, Any]) -> StatusResponse:
+        url = f"{self._base}{path}"
+        # 5xx bodies are read too: MarkSign may say there that the broker's configuration is wrong.
+        response = send(
+            self._http,
+            method,
+            url,
+            provider=PROVIDER,
+            unavailable_on_5xx=False,
+            json={"access_token": self._token, **body},
+        )
+        try:
+            parsed = StatusResponse.model_validate(json_body(response, provider=PROVIDER))
+        except (ValidationError, ProviderBadResponse) as exc:
+            if response.status_code >= 500:
+                raise ProviderUnavailable(f"MarkSign answered HTTP {response.status_code}.") from exc
+            raise ProviderBadResponse(f"MarkSign answered HTTP {response.status_code} unreadably.") from exc
+        if parsed.status == "error" or response.status_code != 200:
+            raise outcome_error(parsed.error_code, response.status_code)
+        return parsed
+
+    def start_login(self, phone: str, personal_code: str) -> LoginStarted:
+        """POST /mobile/login.json. Not retried: a second POST would push a second request to the phone."""
+        parsed = self._call(
+            "POST",
+            f"{self._prefix}/mobile/login.json",
+            {"phone": phone, "code": personal_code, **self._checks},
+        )
+        if not parsed.token or not parsed.control_code:
+            raise ProviderBadResponse("MarkSign's login response lacks the token or control code.")
+        return LoginStarted(token=parsed.token, control_code=parsed.control_code)
+
+    def login_status(self, token: str) -> MobileIdPerson | None:
+        """POST /mobile/status/{token}.json: a read despite the verb, so retried on 5xx like a GET."""
+        parsed = self._status_with_retry(token)
+        if parsed.status != "ok":
+            return None
+        if not parsed.country or not parsed.code:
+            raise ProviderBadResponse("MarkSign's ok response lacks the person's country or code.")
+        return MobileIdPerson(
+            country=parsed.country,
+            code=parsed.code,
+            name=parsed.name,
+            surname=parsed.surname,
+            certificate=parsed.certificate.broker() if parsed.certificate else None,
+            evidence={"sanctions": parsed.sanctions_data or [], "peps": parsed.peps_data or []},
+        )
+
+    def _status_with_retry(self, token: str, attempts: int = 3, backoff: float = 0.3) -> StatusResponse:
+        path = f"{self._prefix}/mobile/status/{token}.json"
+        for attempt in range(attempts - 1):
+            try:
+                return self._call("POST", path, {})
+            except ProviderUnavailable:
+                time.sleep(backoff * 2**attempt)
+        return self._call("POST", path, {})
+
+    def abandon(self, token: str) -> None:
+        """DELETE /api/mobile/session/{token}; an already-gone session is fine."""
+        try:
+            self._call("DELETE", f"/api/mobile/session/{token}", {})
+        except SessionOutcomeError as exc:
+            if exc.code != "PROVIDER_SESSION_NOT_FOUND" and exc.provider_code != "HTTP_404":
+                raise
