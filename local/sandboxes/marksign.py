@@ -15,32 +15,33 @@ The outcome of a session is chosen by the (phone, personal code) pair, see ``PER
 
 from __future__ import annotations
 
-import argparse
 import base64
-import datetime as dt
-import hashlib
-import hmac
-import json
-import re
-import secrets
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
-from werkzeug.serving import WSGIRequestHandler, run_simple
+from cryptography.hazmat.primitives import serialization
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from local.sandboxes.dokobit import CODE_RE, PHONE_RE
+from local.sandboxes.base import (
+    CODE_RE,
+    PHONE_RE,
+    CertificateFactory,
+    Phase,
+    Sandbox,
+    Session,
+    error_response,
+    json_response,
+    name_dict,
+    oneline,
+    person_subject,
+    personas_table,
+    serve,
+)
 
 __all__ = ["PERSONAS", "MarkSignSandbox", "main"]
 
@@ -157,175 +158,33 @@ _PERSONA_LIST: tuple[_Persona, ...] = (
 )
 _BY_KEY: dict[tuple[str, str], _Persona] = {(p.phone, p.code): p for p in _PERSONA_LIST}
 
-PERSONAS: list[dict[str, str]] = [
-    {
-        "persona": p.name,
-        "phone": p.phone,
-        "personal_code": p.code,
-        "country": "EE",
-        "outcome": p.description,
+PERSONAS: list[dict[str, str]] = personas_table(
+    ((p.name, p.phone, p.code, "EE", p.description) for p in _PERSONA_LIST),
+    "login answers 40401 (HTTP 404)",
+)
+
+
+def _describe(cert: x509.Certificate) -> dict[str, Any]:
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return {
+        "name": oneline(cert.subject),
+        "subject": name_dict(cert.subject, complete=True),
+        "issuer": name_dict(cert.issuer),
+        "valid_from": cert.not_valid_before_utc.date().isoformat(),
+        "valid_to": cert.not_valid_after_utc.date().isoformat(),
+        # The gateway encodes twice: one decode yields the base64 text "MII…", the second the DER.
+        "value": base64.b64encode(base64.b64encode(der)).decode("ascii"),
     }
-    for p in _PERSONA_LIST
-] + [
-    {
-        "persona": "unknown",
-        "phone": "any other valid phone",
-        "personal_code": "any other valid code",
-        "country": "-",
-        "outcome": "login answers 40401 (HTTP 404)",
-    },
-]
-
-_ONELINE_NAMES: dict[x509.ObjectIdentifier, str] = {
-    NameOID.COUNTRY_NAME: "C",
-    NameOID.ORGANIZATION_NAME: "O",
-    NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
-    NameOID.COMMON_NAME: "CN",
-    NameOID.SURNAME: "SN",
-    NameOID.GIVEN_NAME: "GN",
-    NameOID.SERIAL_NUMBER: "serialNumber",
-}
-_SUBJECT_KEYS: dict[x509.ObjectIdentifier, str] = {
-    NameOID.COUNTRY_NAME: "country",
-    NameOID.ORGANIZATION_NAME: "organisation",
-    NameOID.ORGANIZATIONAL_UNIT_NAME: "organisation_unit",
-    NameOID.COMMON_NAME: "common_name",
-    NameOID.SURNAME: "surname",
-    NameOID.GIVEN_NAME: "name",
-    NameOID.SERIAL_NUMBER: "serial_number",
-}
-_ISSUER_KEYS = (NameOID.COUNTRY_NAME, NameOID.ORGANIZATION_NAME, NameOID.COMMON_NAME)
 
 
-def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
-    values = name.get_attributes_for_oid(oid)
-    return str(values[0].value) if values else None
-
-
-def _key_usage(*, digital_signature: bool, key_agreement: bool, cert_sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=key_agreement,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-class _CertificateFactory:
-    """Demo CA plus one leaf per person, generated on first use and cached."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None = None
-        self._leaves: dict[str, dict[str, Any]] = {}
-
-    def certificate(self, identity: _Identity) -> dict[str, Any]:
-        with self._lock:
-            cached = self._leaves.get(identity.code)
-            if cached is None:
-                cached = self._describe(self._issue(identity))
-                self._leaves[identity.code] = cached
-            return json.loads(json.dumps(cached))
-
-    def _ca_pair(self) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-        if self._ca is None:
-            key = ec.generate_private_key(ec.SECP256R1())
-            name = x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COUNTRY_NAME, "EE"),
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "AS Sertifitseerimiskeskus"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, "TEST of ESTEID-SK 2015"),
-                ]
-            )
-            now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-            cert = (
-                x509.CertificateBuilder()
-                .subject_name(name)
-                .issuer_name(name)
-                .public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - dt.timedelta(days=730))
-                .not_valid_after(now + dt.timedelta(days=3650))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(
-                    _key_usage(digital_signature=False, key_agreement=False, cert_sign=True), critical=True
-                )
-                .sign(key, hashes.SHA256())
-            )
-            self._ca = (key, cert)
-        return self._ca
-
-    def _issue(self, identity: _Identity) -> x509.Certificate:
-        ca_key, ca_cert = self._ca_pair()
-        key = ec.generate_private_key(ec.SECP256R1())
-        # Same attributes and order as the documented sample: no O / OU.
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, identity.country),
-                x509.NameAttribute(
-                    NameOID.COMMON_NAME, f"{identity.surname},{identity.given_name},{identity.code}"
-                ),
-                x509.NameAttribute(NameOID.SURNAME, identity.surname),
-                x509.NameAttribute(NameOID.GIVEN_NAME, identity.given_name),
-                x509.NameAttribute(NameOID.SERIAL_NUMBER, f"PNO{identity.country}-{identity.code}"),
-            ]
-        )
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=365))
-            .not_valid_after(now + dt.timedelta(days=3 * 365))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                _key_usage(digital_signature=True, key_agreement=True, cert_sign=False), critical=True
-            )
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-
-    @staticmethod
-    def _describe(cert: x509.Certificate) -> dict[str, Any]:
-        der = cert.public_bytes(serialization.Encoding.DER)
-        return {
-            "name": "".join(
-                f"/{_ONELINE_NAMES.get(a.oid, a.oid.dotted_string)}={a.value}" for a in cert.subject
-            ),
-            "subject": {key: _attr(cert.subject, oid) for oid, key in _SUBJECT_KEYS.items()},
-            "issuer": {_SUBJECT_KEYS[oid]: _attr(cert.issuer, oid) for oid in _ISSUER_KEYS},
-            "valid_from": cert.not_valid_before_utc.date().isoformat(),
-            "valid_to": cert.not_valid_after_utc.date().isoformat(),
-            # The gateway encodes twice: one decode yields the base64 text "MII…", the second the DER.
-            "value": base64.b64encode(base64.b64encode(der)).decode("ascii"),
-        }
-
-
-@dataclass
-class _Session:
-    token: str
-    persona: _Persona
-    created_at: float
-    ready_at: float | None
-    control_code: str
+@dataclass(kw_only=True)
+class _Session(Session[_Persona]):
     peps: bool
     sanctions: bool
-    status_calls: int = 0
-    first_final_served_at: float | None = None
     deleted_at: float | None = None
 
-
-def _json(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False), status=status, content_type="application/json; charset=utf-8"
-    )
+    def stats(self) -> dict[str, Any]:
+        return {**super().stats(), "deleted_at": self.deleted_at}
 
 
 def _http_status(error_code: int) -> int:
@@ -340,7 +199,7 @@ def _http_status(error_code: int) -> int:
 
 def _error(error: tuple[int, str]) -> Response:
     code, message = error
-    return _json({"status": "error", "message": message, "error_code": code}, _http_status(code))
+    return error_response(message, _http_status(code), error_code=code)
 
 
 def _invalid(parameter: str, reason: str = "") -> Response:
@@ -348,7 +207,7 @@ def _invalid(parameter: str, reason: str = "") -> Response:
     return _error((40001, message))
 
 
-class MarkSignSandbox:
+class MarkSignSandbox(Sandbox[_Session]):
     """WSGI fake of the MarkSign gateway Mobile-ID login flow."""
 
     def __init__(
@@ -358,71 +217,25 @@ class MarkSignSandbox:
         session_ttl: float = 300.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._access_token = access_token.encode("utf-8")
-        self._ok_after = ok_after
-        self._session_ttl = session_ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._certs = _CertificateFactory()
-        self._sessions: dict[str, _Session] = {}
-        self._calls = {"login": 0, "status": 0, "delete": 0}
-        rules = [
-            Rule("/_sandbox/stats", methods=["GET"], endpoint="stats"),
-            Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
-        ]
+        rules = []
         for prefix in ("", "/en"):
             rules += [
                 Rule(f"{prefix}/mobile/login.json", methods=["POST"], endpoint="login"),
                 Rule(f"{prefix}/mobile/status/<token>.json", methods=["POST"], endpoint="status"),
                 Rule(f"{prefix}/api/mobile/session/<token>", methods=["DELETE"], endpoint="delete"),
             ]
-        self._url_map = Map(rules)
+        super().__init__(
+            access_token=access_token,
+            ok_after=ok_after,
+            session_ttl=session_ttl,
+            clock=clock,
+            session_type=_Session,
+            endpoints=("login", "status", "delete"),
+            rules=rules,
+        )
+        self._certs = CertificateFactory(_describe)
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        request = Request(environ)
-        return self._dispatch(request)(environ, start_response)
-
-    def stats(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "calls": dict(self._calls),
-                "sessions": [
-                    {
-                        "token_sha": hashlib.sha256(s.token.encode("ascii")).hexdigest()[:12],
-                        "persona": s.persona.name,
-                        "created_at": s.created_at,
-                        "ready_at": s.ready_at,
-                        "status_calls": s.status_calls,
-                        "first_final_served_at": s.first_final_served_at,
-                        "control_code": s.control_code,
-                        "deleted_at": s.deleted_at,
-                    }
-                    for s in self._sessions.values()
-                ],
-            }
-
-    def reset(self) -> None:
-        with self._lock:
-            self._sessions.clear()
-            self._calls = {"login": 0, "status": 0, "delete": 0}
-
-    def _dispatch(self, request: Request) -> Response:
-        adapter = self._url_map.bind_to_environ(request.environ)
-        try:
-            endpoint, args = adapter.match()
-        except MethodNotAllowed:
-            return _json({"status": "error", "message": "Method not allowed"}, 405)
-        except NotFound:
-            return _json({"status": "error", "message": "Not found"}, 404)
-        except HTTPException as exc:
-            return _json({"status": "error", "message": exc.name}, exc.code or 400)
-        if endpoint == "stats":
-            return _json(self.stats())
-        if endpoint == "reset":
-            self.reset()
-            return _json({"status": "ok"})
-        with self._lock:
-            self._calls[endpoint] += 1
+    def _handle(self, endpoint: str, request: Request, args: dict[str, Any]) -> Response:
         # A token in the URL counts as missing even when the body has one too, so a leak cannot pass.
         if "access_token" in request.args:
             return _error(_INVALID_TOKEN)
@@ -437,6 +250,9 @@ class MarkSignSandbox:
             return self._status(args["token"])
         return self._delete(args["token"])
 
+    def _is_open(self, session: _Session) -> bool:
+        return session.deleted_at is None
+
     @staticmethod
     def _payload(request: Request) -> dict[str, Any] | None:
         if not request.get_data(cache=True):
@@ -445,9 +261,6 @@ class MarkSignSandbox:
             return None
         payload = request.get_json(silent=True)
         return payload if isinstance(payload, dict) else None
-
-    def _token_ok(self, given: object) -> bool:
-        return isinstance(given, str) and hmac.compare_digest(given.encode("utf-8"), self._access_token)
 
     def _login(self, payload: dict[str, Any]) -> Response:
         phone = payload.get("phone")
@@ -471,27 +284,25 @@ class MarkSignSandbox:
             return _error(_LOGIN_ERRORS[persona.outcome])
 
         # Built before taking the state lock: the first call per person generates keys.
-        certificate = self._certs.certificate(persona.identity) if persona.identity else None
-        token = str(uuid.uuid4())
-        control_code = f"{secrets.randbelow(10000):04d}"
-        with self._lock:
-            now = self._clock()
-            self._sessions[token] = _Session(
-                token=token,
-                persona=persona,
-                created_at=now,
-                ready_at=None if persona.outcome == NEVER else now + self._ok_after,
-                control_code=control_code,
-                peps=payload.get("peps") is True,
-                sanctions=payload.get("sanctions") is True,
-            )
+        certificate = self._certificate(persona.identity) if persona.identity else None
+        session = self._start_session(
+            str(uuid.uuid4()),
+            persona,
+            answers=persona.outcome != NEVER,
+            peps=payload.get("peps") is True,
+            sanctions=payload.get("sanctions") is True,
+        )
         body: dict[str, Any] = {"status": "ok"}
         if certificate is not None:
             body["certificate"] = certificate
         body["code"] = persona.identity.code if persona.identity else code
-        body["token"] = token
-        body["control_code"] = control_code
-        return _json(body)
+        body["token"] = session.token
+        body["control_code"] = session.control_code
+        return json_response(body)
+
+    def _certificate(self, identity: _Identity) -> dict[str, Any]:
+        subject = person_subject(identity.country, identity.given_name, identity.surname, identity.code)
+        return self._certs.certificate(identity.code, subject)
 
     @staticmethod
     def _check_options(payload: dict[str, Any]) -> Response | None:
@@ -512,30 +323,25 @@ class MarkSignSandbox:
         return None
 
     def _status(self, token: str) -> Response:
-        with self._lock:
-            session = self._sessions.get(token)
-            if session is None or session.deleted_at is not None:
-                return _error(_SESSION_NOT_FOUND)
-            session.status_calls += 1
-            now = self._clock()
-            persona = session.persona
-            error: tuple[int, str] | None = None
-            if now >= session.created_at + self._session_ttl:
-                error = _SESSION_EXPIRED
-            elif session.ready_at is None or now < session.ready_at:
-                return _json({"status": "waiting"})
-            elif persona.outcome in _STATUS_ERRORS:
-                error = _STATUS_ERRORS[persona.outcome]
-            if session.first_final_served_at is None:
-                session.first_final_served_at = now
-        if error is not None or persona.identity is None:
-            return _error(error or (50001, "Technical error"))
+        polled = self._poll(token)
+        if polled is None:
+            return _error(_SESSION_NOT_FOUND)
+        session, phase = polled
+        persona = session.persona
+        if phase is Phase.WAITING:
+            return json_response({"status": "waiting"})
+        if phase is Phase.EXPIRED:
+            return _error(_SESSION_EXPIRED)
+        if persona.outcome in _STATUS_ERRORS:
+            return _error(_STATUS_ERRORS[persona.outcome])
+        if persona.identity is None:
+            return _error((50001, "Technical error"))
         identity = persona.identity
-        return _json(
+        return json_response(
             {
                 "status": "ok",
                 "country": identity.country,
-                "certificate": self._certs.certificate(identity),
+                "certificate": self._certificate(identity),
                 "code": identity.code,
                 "name": identity.given_name,
                 "token": session.token,
@@ -550,35 +356,21 @@ class MarkSignSandbox:
         with self._lock:
             session = self._sessions.get(token)
             if session is None or session.deleted_at is not None:
-                return _json({"status": "error", "message": "Request number is invalid"}, 404)
+                return error_response("Request number is invalid", 404)
             session.deleted_at = self._clock()
-        return _json({"status": "ok"})
-
-
-class _QuietRequestHandler(WSGIRequestHandler):
-    """Request log without query strings or session tokens."""
-
-    _TOKEN_IN_PATH = re.compile(r"(/status/|/session/)[^/]+?(\.json)?$")
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self._TOKEN_IN_PATH.sub(r"\1…\2", urlsplit(getattr(self, "path", "")).path)
-        self.log("info", '"%s %s" %s %s', getattr(self, "command", "-"), path, code, size)
+        return json_response({"status": "ok"})
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the MarkSign gateway API sandbox alone.")
-    parser.add_argument("--port", type=int, default=8082)
-    parser.add_argument("--ok-after", type=float, default=7.0)
-    parser.add_argument("--session-ttl", type=float, default=300.0)
-    parser.add_argument("--access-token", default="sandbox-marksign-token")
-    args = parser.parse_args(argv)
-    app = MarkSignSandbox(
-        access_token=args.access_token, ok_after=args.ok_after, session_ttl=args.session_ttl
+    serve(
+        argv,
+        MarkSignSandbox,
+        description="Serve the MarkSign gateway API sandbox alone.",
+        port=8082,
+        access_token="sandbox-marksign-token",
+        banner="MarkSign sandbox on http://127.0.0.1:{port}/mobile/login.json (and /en/…)",
+        personas=PERSONAS,
     )
-    print(f"MarkSign sandbox on http://127.0.0.1:{args.port}/mobile/login.json (and /en/…)")
-    for p in PERSONAS:
-        print(f"  {p['phone']:>22} {p['personal_code']:>20}  {p['persona']:<15} {p['outcome']}")
-    run_simple("127.0.0.1", args.port, app, threaded=True, request_handler=_QuietRequestHandler)
 
 
 if __name__ == "__main__":

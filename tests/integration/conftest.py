@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -17,14 +18,16 @@ import pytest
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
-from eid_broker.config import get_settings
+from eid_broker import config
 from local.cfn import Physical, Resolver, Template, default_physical, function_config, state_machine_config
-from tests.conftest import ACCESS_TOKEN, Served
+from tests.conftest import ACCESS_TOKEN, MARKSIGN_TOKEN, Served
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-north-1"
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/eid-broker-it"
+START_FUNCTIONS = {"dokobit-mobile-id": "DokobitStartFunction", "marksign-mobile-id": "MarksignStartFunction"}
+_current = threading.local()  # which function's handler runs on this thread
 
 
 class Deployed:
@@ -33,11 +36,13 @@ class Deployed:
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
         self.handlers: dict[str, Any] = {}
+        self.settings: dict[str, config.Settings] = {}
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.state_machine_arn = resolver.physical("SessionPollStateMachine").ref
 
     def handler(self, logical_id: str) -> Any:
-        return self.handlers[function_config(self.resolver, logical_id).name]
+        _current.function = function_config(self.resolver, logical_id).name
+        return self.handlers[_current.function]
 
     def api(self, logical_id: str, method: str, path: str, body: Any = None, **path_params: str) -> dict:
         event = {
@@ -63,13 +68,12 @@ class Deployed:
         response = self.handler(logical_id).lambda_handler(event, _Context(logical_id))
         return {"status": response["statusCode"], "body": json.loads(response["body"])}
 
-    def start(self, body: dict) -> dict:
-        return self.api("DokobitStartFunction", "POST", "/v1/sessions/dokobit-mobile-id", body)
+    def start(self, body: dict, method: str = "dokobit-mobile-id") -> dict:
+        return self.api(START_FUNCTIONS[method], "POST", f"/v1/sessions/{method}", body)
 
     def session(self, session_id: str) -> dict:
-        return self.api("SessionGetFunction", "GET", "/v1/sessions/{session_id}", session_id=session_id)[
-            "body"
-        ]
+        answer = self.api("SessionGetFunction", "GET", "/v1/sessions/{session_id}", session_id=session_id)
+        return answer["body"]
 
     def execution(self, session_id: str, timeout: float = 30) -> dict:
         arn = f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{session_id}"
@@ -109,7 +113,8 @@ def _provision(resolver: Resolver, logical_id: str, resource: dict[str, Any]) ->
         arn = boto3.client("dynamodb", region_name=REGION).create_table(TableName=name, **keys)
         return Physical(name, {"Arn": arn["TableDescription"]["TableArn"]})
     if kind == "AWS::SecretsManager::Secret":
-        secret = json.dumps({"access_token": ACCESS_TOKEN})
+        token = {"dokobit": ACCESS_TOKEN, "marksign": MARKSIGN_TOKEN}[props["Name"].rsplit("/", 1)[-1]]
+        secret = json.dumps({"access_token": token})
         arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name=props["Name"], SecretString=secret
         )
@@ -142,13 +147,14 @@ def _load(code_dir: Path, name: str) -> Any:
 
 
 @pytest.fixture
-def deployed(dokobit: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+def deployed(dokobit: Served, marksign: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     template = Template.load(ROOT / "template.yaml")
     parameters = template.parameter_values(
         {},
         {
             "Stage": "it",
             "DokobitBaseUrl": dokobit.url,
+            "MarksignBaseUrl": marksign.url,
             "PollIntervalSeconds": "1",
             "SessionTimeoutSeconds": "4",
         },
@@ -168,16 +174,16 @@ def deployed(dokobit: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deplo
         for logical_id in template.resources:
             resolver.physical(logical_id)
         deployed = Deployed(resolver)
-        # One process serves every function, so it gets the union of their (non-conflicting) variables.
+        # One process hosts every function: each invocation sees its own function's settings.
         for logical_id, _ in template.of_type("AWS::Serverless::Function"):
-            config = function_config(resolver, logical_id)
-            for key, value in config.environment.items():
-                monkeypatch.setenv(key, value)
-            deployed.handlers[config.name] = _load(config.code_dir, config.name)
-        get_settings.cache_clear()
+            function = function_config(resolver, logical_id)
+            deployed.settings[function.name] = config.Settings.from_env(function.environment)
+            deployed.handlers[function.name] = _load(function.code_dir, function.name)
+        monkeypatch.setattr(config, "process_settings", lambda: deployed.settings[_current.function])
 
         def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
             payload = json.loads(event) if isinstance(event, (str, bytes)) else event
+            _current.function = function.function_name
             try:
                 answer = deployed.handlers[function.function_name].lambda_handler(
                     payload, _Context(function.function_name)

@@ -97,3 +97,20 @@ def test_an_unreachable_provider_is_retried_then_recorded(
     assert len(calls) == 4  # the first try and the ASL's three retries
     assert calls[-1] - calls[0] >= 2 + 3 + 4.5 - 0.5  # IntervalSeconds 2, BackoffRate 1.5
     assert execution["status"] == "SUCCEEDED"
+
+
+def test_both_mobile_id_providers_run_side_by_side_on_one_state_machine(
+    deployed: Deployed, dokobit: Served, marksign: Served
+) -> None:
+    first = deployed.start(EE)["body"]["session_id"]
+    second = deployed.start({"phone": "+37269000366", "personal_code": "60001017705"}, "marksign-mobile-id")
+    second_id = second["body"]["session_id"]
+    executions = [deployed.execution(first), deployed.execution(second_id)]
+    assert {e["stateMachineArn"] for e in executions} == {deployed.state_machine_arn}
+    assert {json.loads(e["input"])["poll_function"].rsplit(":", 1)[-1] for e in executions} == {
+        "eid-broker-it-dokobit-poll",
+        "eid-broker-it-marksign-poll",
+    }
+    assert deployed.session(first)["identity"]["personal_code"] == "60001019906"
+    assert deployed.session(second_id)["identity"]["personal_code"] == "60001017705"
+    assert dokobit.app.stats()["calls"]["status"] >= 1 and marksign.app.stats()["calls"]["status"] >= 1

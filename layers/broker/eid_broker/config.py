@@ -94,5 +94,11 @@ class Settings(BaseModel):
 
 
 @lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def process_settings() -> Settings:
     return Settings.from_env(os.environ)
+
+
+def get_settings() -> Settings:
+    """This function's settings. Tests that host several functions in one process replace
+    `process_settings`, since each function has its own environment."""
+    return process_settings()

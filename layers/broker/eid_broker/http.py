@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from eid_broker.errors import ProviderBadResponse, ProviderUnavailable
@@ -38,6 +39,12 @@ def make_session(*, retries: int = 3, backoff: float = 0.3) -> requests.Session:
     session.mount("http://", adapter)
     session.headers["User-Agent"] = "eid-broker/1"
     return session
+
+
+@cache
+def shared_session() -> requests.Session:
+    """One pooled session per container, reused across invocations."""
+    return make_session()
 
 
 def send(

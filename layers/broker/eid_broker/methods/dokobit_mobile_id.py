@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
 from eid_broker.aws import provider_secret
 from eid_broker.config import get_settings
-from eid_broker.http import make_session
+from eid_broker.http import shared_session
 from eid_broker.methods.mobile_id import MobileIdMethod
 from eid_broker.providers.dokobit import DokobitClient
-
-
-@cache
-def _http() -> Any:
-    return make_session()
 
 
 def client() -> DokobitClient:
@@ -22,7 +14,7 @@ def client() -> DokobitClient:
     secret = provider_secret(
         settings.dokobit_secret_name, required=("access_token",), max_age=settings.secrets_max_age_seconds
     )
-    return DokobitClient(settings.dokobit_base_url or "", secret["access_token"], _http())
+    return DokobitClient(settings.dokobit_base_url or "", secret["access_token"], shared_session())
 
 
 METHOD = MobileIdMethod(name="dokobit-mobile-id", client=client)

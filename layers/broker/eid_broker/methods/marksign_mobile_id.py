@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
 from eid_broker.aws import provider_secret
 from eid_broker.config import get_settings
-from eid_broker.http import make_session
+from eid_broker.http import shared_session
 from eid_broker.methods.mobile_id import MobileIdMethod
 from eid_broker.providers.marksign import MarkSignClient
-
-
-@cache
-def _http() -> Any:
-    return make_session()
 
 
 def client() -> MarkSignClient:
@@ -25,7 +17,7 @@ def client() -> MarkSignClient:
     return MarkSignClient(
         settings.marksign_base_url or "",
         secret["access_token"],
-        _http(),
+        shared_session(),
         locale_prefix="/en" if settings.marksign_locale == "en" else "",
         peps=settings.marksign_peps_check,
         sanctions=settings.marksign_sanctions_check,
