@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from eid_broker.certificates import serial_matches
 from eid_broker.config import get_settings
-from eid_broker.errors import SessionOutcomeError
+from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
 from eid_broker.observability import logger
 from eid_broker.sessions import Certificate, Identity, NextAction, SessionRecord
 from eid_broker.sessions.service import PollPlan, SessionService, default_service, subject_digest
@@ -78,6 +78,29 @@ class MobileIdPerson(BaseModel):
     surname: str | None = None
     certificate: Certificate | None = None
     evidence: dict[str, Any] = {}
+
+
+def confirmed_person(
+    provider: str,
+    *,
+    country: str | None,
+    code: str | None,
+    name: str | None,
+    surname: str | None,
+    certificate: Certificate | None,
+    evidence: dict[str, Any] | None = None,
+) -> MobileIdPerson:
+    """The person of a provider's ok answer, which must at least say who it is."""
+    if not country or not code:
+        raise ProviderBadResponse(f"{provider}'s ok answer lacks the person's country or code.")
+    return MobileIdPerson(
+        country=country,
+        code=code,
+        name=name,
+        surname=surname,
+        certificate=certificate,
+        evidence=evidence or {},
+    )
 
 
 class MobileIdClient(Protocol):

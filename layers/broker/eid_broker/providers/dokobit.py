@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from eid_broker.certificates import pem_from_value
 from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
 from eid_broker.http import json_body, send
-from eid_broker.methods.mobile_id import LoginStarted, MobileIdPerson
+from eid_broker.methods.mobile_id import LoginStarted, MobileIdPerson, confirmed_person
 from eid_broker.sessions import Certificate
 
 if TYPE_CHECKING:
@@ -148,9 +148,8 @@ class DokobitClient:
             raise outcome_error(7023)
         if parsed.status != "ok":
             return None
-        if not parsed.country or not parsed.code:
-            raise ProviderBadResponse("Dokobit's ok response lacks the person's country or code.")
-        return MobileIdPerson(
+        return confirmed_person(
+            PROVIDER,
             country=parsed.country,
             code=parsed.code,
             name=parsed.name,

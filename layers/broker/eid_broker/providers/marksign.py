@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from eid_broker.certificates import pem_from_value
 from eid_broker.errors import ProviderBadResponse, ProviderUnavailable, SessionOutcomeError
 from eid_broker.http import json_body, send
-from eid_broker.methods.mobile_id import LoginStarted, MobileIdPerson
+from eid_broker.methods.mobile_id import LoginStarted, MobileIdPerson, confirmed_person
 from eid_broker.sessions import Certificate
 
 if TYPE_CHECKING:
@@ -156,9 +156,8 @@ class MarkSignClient:
         parsed = self._status_with_retry(token)
         if parsed.status != "ok":
             return None
-        if not parsed.country or not parsed.code:
-            raise ProviderBadResponse("MarkSign's ok response lacks the person's country or code.")
-        return MobileIdPerson(
+        return confirmed_person(
+            PROVIDER,
             country=parsed.country,
             code=parsed.code,
             name=parsed.name,
