@@ -31,9 +31,21 @@ def _load_app(logical_id: str, path: Path) -> Any:
     return module.app
 
 
+def open_routes(template: Template) -> set[tuple[str, str]]:
+    """(path, method) of the routes the template serves without an API key (eeID's webhook)."""
+    return {
+        (event["Properties"]["Path"], event["Properties"]["Method"].lower())
+        for _, resource in template.of_type("AWS::Serverless::Function")
+        for event in (resource["Properties"].get("Events") or {}).values()
+        if event.get("Type") == "Api"
+        and (event["Properties"].get("Auth") or {}).get("ApiKeyRequired") is False
+    }
+
+
 def build() -> dict[str, Any]:
     document: dict[str, Any] = {}
-    for logical_id, path in api_functions(Template.load(ROOT / "template.yaml")):
+    template = Template.load(ROOT / "template.yaml")
+    for logical_id, path in api_functions(template):
         schema = json.loads(
             _load_app(logical_id, path).get_openapi_json_schema(
                 title="eid-broker",
@@ -48,6 +60,8 @@ def build() -> dict[str, Any]:
         for route, operations in schema["paths"].items():
             document["paths"].setdefault(route, {}).update(operations)
         document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
+    for route, method in open_routes(template):
+        document["paths"][route][method]["security"] = []
     document["components"]["securitySchemes"] = {
         "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}
     }

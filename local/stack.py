@@ -185,6 +185,8 @@ class LocalStack:
         self._servers.append(("api", front, None))
         try:
             self._start_moto()
+            # Sandboxes that call the broker back (eeID's webhook) need its address.
+            os.environ["LOCAL_BROKER_URL"] = f"http://{HOST}:{self.port}"
             self._start_sandboxes()
             self._provision(template)
         except CfnError as exc:
@@ -420,9 +422,17 @@ class LocalStack:
                     value[key] = secrets.token_urlsafe(24)
         text = value["SecretString"] if set(value) == {"SecretString"} else json.dumps(value)
         arn = self._clients["secretsmanager"].create_secret(Name=name, SecretString=text)["ARN"]
+        # API.md: the built-in eeID sandbox's webhook secret is shown (for signing test webhooks);
+        # nothing that came from the environment ever is.
+        printable = set(getattr(spec, "printable", ()))
         for key in sorted(value):
             variable = f"{provider}_{key}".upper().replace("-", "_")
-            shown = "(from the environment)" if key in from_env else "(built-in sandbox default)"
+            if key in from_env:
+                shown = "(from the environment)"
+            elif key in printable and value[key]:
+                shown = value[key]
+            else:
+                shown = "(built-in sandbox default)"
             self._secret_notes.append(f"{name}: {key} = {shown}   [{variable}]")
         return Physical(arn, {"Id": arn})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,12 +12,15 @@ from aws_lambda_powertools.utilities import parameters
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from eid_broker import aws, config
+from eid_broker.methods import eeid as eeid_method
 from eid_broker.sessions import service
 from local.sandboxes.dokobit import DokobitSandbox
+from local.sandboxes.eeid import EeidSandbox
 from local.sandboxes.marksign import MarkSignSandbox
 
 ACCESS_TOKEN = "sandbox-dokobit-token"
 MARKSIGN_TOKEN = "sandbox-marksign-token"
+EEID_CLIENT = ("sandbox-eeid-client", "sandbox-eeid-secret")
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +40,7 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _clear_caches() -> None:
-    for cached in (config.process_settings, aws.client, service.default_service):
+    for cached in (config.process_settings, aws.client, service.default_service, eeid_method._tokens):
         if hasattr(cached, "cache_clear"):  # an integration test may have replaced one
             cached.cache_clear()
     parameters.clear_caches()
@@ -67,3 +71,22 @@ def dokobit() -> Iterator[Served]:
 def marksign() -> Iterator[Served]:
     """The MarkSign sandbox on a loopback port; the person confirms 0.5 s after login."""
     yield from serve(MarkSignSandbox(access_token=MARKSIGN_TOKEN, ok_after=0.5, session_ttl=60))
+
+
+class ShiftedClock:
+    """A sandbox's clock that a test can move forward (token expiry at the provider)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def eeid() -> Iterator[Served]:
+    """The eeID sandbox on a loopback port; a test points its webhooks where it wants them."""
+    clock = ShiftedClock()
+    app = EeidSandbox(client_id=EEID_CLIENT[0], client_secret=EEID_CLIENT[1], webhook_delay=0.05, clock=clock)
+    app.test_clock = clock  # type: ignore[attr-defined]
+    yield from serve(app)

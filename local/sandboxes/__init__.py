@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local.sandboxes.dokobit import DokobitSandbox
+from local.sandboxes.eeid import EeidSandbox
 from local.sandboxes.marksign import MarkSignSandbox
 
 
@@ -16,7 +17,8 @@ class SandboxSpec:
     provider: str  # secret eid-broker/{stage}/{provider}, mounted at /{provider}
     base_url_parameter: str  # the template parameter the sandbox's URL fills in
     credentials: dict[str, str]  # secret keys -> sandbox defaults ({PROVIDER}_{KEY} env vars override)
-    factory: Callable[[], Any]  # the WSGI app, with .stats() and .reset()
+    factory: Callable[..., Any]  # the WSGI app, with .stats() and .reset(); gets the credential keys it names
+    printable: tuple[str, ...] = ()  # keys `make run` may show while they hold the sandbox defaults
 
 
 def _dokobit() -> DokobitSandbox:
@@ -33,6 +35,15 @@ def _marksign() -> MarkSignSandbox:
     )
 
 
+def _eeid(client_id: str, client_secret: str) -> EeidSandbox:
+    broker = os.environ.get("LOCAL_BROKER_URL", "http://127.0.0.1:3000")
+    return EeidSandbox(
+        client_id=client_id,
+        client_secret=client_secret,
+        webhook_url=f"{broker}/eeid/webhooks/identification_requests",
+    )
+
+
 SANDBOXES: list[SandboxSpec] = [
     SandboxSpec(
         provider="dokobit",
@@ -45,5 +56,16 @@ SANDBOXES: list[SandboxSpec] = [
         base_url_parameter="MarksignBaseUrl",
         credentials={"access_token": "sandbox-marksign-token"},
         factory=_marksign,
+    ),
+    SandboxSpec(
+        provider="eeid",
+        base_url_parameter="EeidBaseUrl",
+        credentials={
+            "client_id": "sandbox-eeid-client",
+            "client_secret": "sandbox-eeid-secret",
+            "previous_client_secret": "",
+        },
+        factory=_eeid,
+        printable=("client_id", "client_secret"),
     ),
 ]

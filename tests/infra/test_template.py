@@ -41,28 +41,36 @@ def test_every_task_retries_and_every_poll_failure_is_recorded(logical_id: str, 
     assert states["RecordFailure"]["Next"] == "Done"
 
 
-def test_the_poll_machine_is_express_and_its_policy_covers_every_poll_function() -> None:
-    ((_, machine),) = MACHINES
-    assert machine["Properties"]["Type"] == "EXPRESS"
+@pytest.mark.parametrize(("logical_id", "machine"), MACHINES)
+def test_each_machine_may_invoke_exactly_the_poll_functions_started_on_it(
+    logical_id: str, machine: dict
+) -> None:
     invokable = {
         policy["LambdaInvokePolicy"]["FunctionName"]["Ref"]
         for policy in machine["Properties"]["Policies"]
         if isinstance(policy, dict) and "LambdaInvokePolicy" in policy
     }
     pollers = {
-        fn["Properties"]["Environment"]["Variables"]["POLL_FUNCTION_ARN"]["Fn::GetAtt"][0]
+        variables["POLL_FUNCTION_ARN"]["Fn::GetAtt"][0]
         for _, fn in FUNCTIONS
-        if "POLL_FUNCTION_ARN" in fn["Properties"]["Environment"]["Variables"]
+        if (variables := fn["Properties"]["Environment"]["Variables"]).get("SESSION_POLL_STATE_MACHINE_ARN")
+        == {"Ref": logical_id}
     }
-    assert pollers and pollers <= invokable
-    assert "PollFailedFunction" in invokable
+    assert pollers and invokable == pollers | {"PollFailedFunction"}
+
+
+def test_short_sessions_poll_on_express_and_week_long_eeid_links_on_standard() -> None:
+    types = {logical_id: machine["Properties"]["Type"] for logical_id, machine in MACHINES}
+    assert types == {"SessionPollStateMachine": "EXPRESS", "EeidFallbackStateMachine": "STANDARD"}
+    # one loop: both deploy the same definition file
+    assert len({machine["Properties"]["DefinitionUri"] for _, machine in MACHINES}) == 1
 
 
 def test_execution_input_carries_identifiers_and_timing_only() -> None:
-    ((_, machine),) = MACHINES
-    text = json.dumps(definition(machine))
-    for forbidden in ("phone", "personal_code", "token", "secret", "password"):
-        assert forbidden not in text.lower()
+    for _, machine in MACHINES:
+        text = json.dumps(definition(machine))
+        for forbidden in ("phone", "personal_code", "token", "secret", "password"):
+            assert forbidden not in text.lower()
 
 
 @pytest.mark.parametrize(("logical_id", "function"), FUNCTIONS)

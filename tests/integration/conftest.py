@@ -3,6 +3,7 @@ state machine, and Lambda invocations served in-process by the functions' own ha
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
@@ -20,13 +21,22 @@ from moto.awslambda.models import LambdaFunction
 
 from eid_broker import config
 from local.cfn import Physical, Resolver, Template, default_physical, function_config, state_machine_config
-from tests.conftest import ACCESS_TOKEN, MARKSIGN_TOKEN, Served
+from tests.conftest import ACCESS_TOKEN, EEID_CLIENT, MARKSIGN_TOKEN, Served
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-north-1"
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/eid-broker-it"
-START_FUNCTIONS = {"dokobit-mobile-id": "DokobitStartFunction", "marksign-mobile-id": "MarksignStartFunction"}
+SECRETS = {
+    "dokobit": {"access_token": ACCESS_TOKEN},
+    "marksign": {"access_token": MARKSIGN_TOKEN},
+    "eeid": {"client_id": EEID_CLIENT[0], "client_secret": EEID_CLIENT[1], "previous_client_secret": ""},
+}
+START_FUNCTIONS = {
+    "eeid": "EeidStartFunction",
+    "dokobit-mobile-id": "DokobitStartFunction",
+    "marksign-mobile-id": "MarksignStartFunction",
+}
 _current = threading.local()  # which function's handler runs on this thread
 
 
@@ -71,12 +81,43 @@ class Deployed:
     def start(self, body: dict, method: str = "dokobit-mobile-id") -> dict:
         return self.api(START_FUNCTIONS[method], "POST", f"/v1/sessions/{method}", body)
 
+    def webhook(self, body: bytes, signature: str | None) -> dict:
+        """eeID's delivery, as API Gateway hands it to the webhook function."""
+        event = {
+            "resource": "/eeid/webhooks/identification_requests",
+            "path": "/eeid/webhooks/identification_requests",
+            "httpMethod": "POST",
+            "headers": {
+                "Content-Type": "application/json",
+                **({"X-HMAC-Signature": signature} if signature else {}),
+            },
+            "multiValueHeaders": {},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": "/eeid/webhooks/identification_requests",
+                "httpMethod": "POST",
+                "stage": "it",
+                "requestId": "it-webhook",
+                "identity": {"sourceIp": "127.0.0.1"},
+            },
+            "body": body.decode(),
+            "isBase64Encoded": False,
+        }
+        response = self.handler("EeidWebhookFunction").lambda_handler(event, _Context("EeidWebhookFunction"))
+        return {"status": response["statusCode"], "body": response.get("body")}
+
     def session(self, session_id: str) -> dict:
         answer = self.api("SessionGetFunction", "GET", "/v1/sessions/{session_id}", session_id=session_id)
         return answer["body"]
 
-    def execution(self, session_id: str, timeout: float = 30) -> dict:
-        arn = f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{session_id}"
+    def execution(
+        self, session_id: str, timeout: float = 30, machine: str = "SessionPollStateMachine"
+    ) -> dict:
+        machine_arn = self.resolver.physical(machine).ref
+        arn = f"{machine_arn.replace(':stateMachine:', ':execution:')}:{session_id}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             described = self.sfn.describe_execution(executionArn=arn)
@@ -113,8 +154,7 @@ def _provision(resolver: Resolver, logical_id: str, resource: dict[str, Any]) ->
         arn = boto3.client("dynamodb", region_name=REGION).create_table(TableName=name, **keys)
         return Physical(name, {"Arn": arn["TableDescription"]["TableArn"]})
     if kind == "AWS::SecretsManager::Secret":
-        token = {"dokobit": ACCESS_TOKEN, "marksign": MARKSIGN_TOKEN}[props["Name"].rsplit("/", 1)[-1]]
-        secret = json.dumps({"access_token": token})
+        secret = json.dumps(SECRETS[props["Name"].rsplit("/", 1)[-1]])
         arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name=props["Name"], SecretString=secret
         )
@@ -147,7 +187,9 @@ def _load(code_dir: Path, name: str) -> Any:
 
 
 @pytest.fixture
-def deployed(dokobit: Served, marksign: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+def deployed(
+    dokobit: Served, marksign: Served, eeid: Served, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deployed]:
     template = Template.load(ROOT / "template.yaml")
     parameters = template.parameter_values(
         {},
@@ -155,6 +197,7 @@ def deployed(dokobit: Served, marksign: Served, monkeypatch: pytest.MonkeyPatch)
             "Stage": "it",
             "DokobitBaseUrl": dokobit.url,
             "MarksignBaseUrl": marksign.url,
+            "EeidBaseUrl": eeid.url,
             "PollIntervalSeconds": "1",
             "SessionTimeoutSeconds": "4",
         },
@@ -194,3 +237,11 @@ def deployed(dokobit: Served, marksign: Served, monkeypatch: pytest.MonkeyPatch)
 
         monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke)
         yield deployed
+        # Week-long eeID fallback loops would outlive the test: stop what still runs.
+        for machine in ("SessionPollStateMachine", "EeidFallbackStateMachine"):
+            arn = resolver.physical(machine).ref
+            for execution in deployed.sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")[
+                "executions"
+            ]:
+                with contextlib.suppress(Exception):  # it may have ended meanwhile; moto then raises
+                    deployed.sfn.stop_execution(executionArn=execution["executionArn"])

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from eid_broker.errors import ProviderUnavailable
-from eid_broker.methods.mobile_id import MobileIdMethod
+from eid_broker.providers.dokobit import DokobitClient
 from tests.conftest import Served
 from tests.integration.conftest import Deployed
 
@@ -37,7 +37,7 @@ def test_a_session_is_polled_to_completion_by_the_state_machine(deployed: Deploy
     assert states.count("Poll") == dokobit.app.stats()["calls"]["status"] == 1
     # identifiers and timing only in execution state
     execution_input = json.loads(execution["input"])
-    assert set(execution_input) == {"session_id", "method", "poll_function", "interval_seconds", "deadline"}
+    assert set(execution_input) == {"session_id", "method", "poll_function", "deadline", "poll"}
     history = json.dumps(execution["events"], default=str)
     for personal in ("60001019906", "+37200000766", "MARY", "sandbox-dokobit-token"):
         assert personal not in history
@@ -71,7 +71,7 @@ def test_an_unexpected_failure_fails_the_session_instead_of_stranding_it(
     def broken(record: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(MobileIdMethod, "check", lambda self, record: broken(record))
+    monkeypatch.setattr(DokobitClient, "login_status", lambda self, token: broken(token))
     session_id = deployed.start(EE)["body"]["session_id"]
     execution = deployed.execution(session_id)
     session = deployed.session(session_id)
@@ -89,7 +89,7 @@ def test_an_unreachable_provider_is_retried_then_recorded(
         calls.append(time.monotonic())
         raise ProviderUnavailable("dokobit could not be reached (ConnectionError).")
 
-    monkeypatch.setattr(MobileIdMethod, "check", lambda self, record: unreachable(record))
+    monkeypatch.setattr(DokobitClient, "login_status", lambda self, token: unreachable(token))
     session_id = deployed.start(EE)["body"]["session_id"]
     execution = deployed.execution(session_id, timeout=60)
     session = deployed.session(session_id)

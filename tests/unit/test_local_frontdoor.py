@@ -59,10 +59,15 @@ def test_routes_come_from_the_template(routes: list[Route]) -> None:
     assert {(r.method, r.path, r.function_name) for r in routes} == {
         ("POST", "/v1/sessions/dokobit-mobile-id", START_FUNCTION),
         ("POST", "/v1/sessions/marksign-mobile-id", "eid-broker-local-marksign-start"),
+        ("POST", "/v1/sessions/eeid", "eid-broker-local-eeid-start"),
+        ("GET", "/v1/sessions/{session_id}/proof", "eid-broker-local-eeid-proof"),
+        ("GET", "/v1/eeid/identifications", "eid-broker-local-eeid-list"),
+        ("POST", "/eeid/webhooks/identification_requests", "eid-broker-local-eeid-webhook"),
         ("GET", "/v1/sessions/{session_id}", GET_FUNCTION),
         ("DELETE", "/v1/sessions/{session_id}", "eid-broker-local-session-cancel"),
     }
-    assert all(r.api_key_required and r.api.stage == "local" for r in routes)
+    assert all(r.api.stage == "local" for r in routes)
+    assert {r.path for r in routes if not r.api_key_required} == {"/eeid/webhooks/identification_requests"}
     assert routes[0].api.binary_media_types == ("application/pdf",)
 
 

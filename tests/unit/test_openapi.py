@@ -13,7 +13,12 @@ def test_every_api_route_of_the_template_is_documented() -> None:
     assert set(document["paths"]) == {
         "/v1/sessions/dokobit-mobile-id",
         "/v1/sessions/marksign-mobile-id",
+        "/v1/sessions/eeid",
         "/v1/sessions/{session_id}",
+        "/v1/sessions/{session_id}/proof",
+        "/v1/eeid/identifications",
+        "/eeid/webhooks/identification_requests",
     }
+    assert document["paths"]["/eeid/webhooks/identification_requests"]["post"]["security"] == []
     assert set(document["paths"]["/v1/sessions/{session_id}"]) == {"get", "delete"}
     assert document["security"] == [{"apiKey": []}]

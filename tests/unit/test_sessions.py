@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -59,6 +60,10 @@ def open_session(svc: SessionService) -> str:
     return record.session_id
 
 
+def step(svc: SessionService, session_id: str, check, deadline: str = "2099-01-01T00:00:00Z", abandon=None):
+    return svc.poll_step(session_id, deadline, check, lambda record: 3, abandon)
+
+
 IDENTITY = Identity(country="EE", personal_code="60001019906", given_name="MARY ÄNN", surname="X")
 
 
@@ -74,7 +79,8 @@ def test_open_stores_pending_and_starts_polling_with_identifiers_only(service) -
     (started,) = sfn.started
     assert started["name"] == session_id
     assert "provider-token" not in started["input"]
-    assert '"interval_seconds": 3' in started["input"] and record.expires_at in started["input"]
+    assert json.loads(started["input"])["poll"] == {"final": False, "status": "pending", "wait_seconds": 3}
+    assert record.expires_at in started["input"]
 
 
 def test_another_api_key_cannot_see_the_session(service) -> None:
@@ -90,9 +96,9 @@ def test_a_late_poll_result_never_overwrites_cancelled(service) -> None:
     # Given the integrator cancels while a poll is in flight
     assert svc.cancel(session_id, "key-1").status == "cancelled"
     # When the in-flight poll's result arrives
-    answer = svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda record: IDENTITY)
+    answer = step(svc, session_id, lambda record: IDENTITY)
     # Then the cancel stands and the machine is told to stop
-    assert answer == {"final": True, "status": "cancelled"}
+    assert answer == {"final": True, "status": "cancelled", "wait_seconds": 0}
     assert svc.read(session_id, "key-1").identity is None
 
 
@@ -105,16 +111,14 @@ def test_the_provider_checked_while_pending_but_cancel_won_the_write(service) ->
         svc.cancel(session_id, "key-1")
         return IDENTITY
 
-    assert (
-        svc.poll_step(session_id, "2099-01-01T00:00:00Z", check_and_meanwhile_cancel)["status"] == "cancelled"
-    )
+    assert step(svc, session_id, check_and_meanwhile_cancel)["status"] == "cancelled"
     assert svc.read(session_id, "key-1").status == "cancelled"
 
 
 def test_cancel_after_completion_is_409_and_changes_nothing(service) -> None:
     svc, _, _ = service
     session_id = open_session(svc)
-    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda r: IDENTITY)["status"] == "completed"
+    assert step(svc, session_id, lambda r: IDENTITY)["status"] == "completed"
     with pytest.raises(ActionNotAllowed):
         svc.cancel(session_id, "key-1")
     record = svc.read(session_id, "key-1")
@@ -136,7 +140,7 @@ def test_provider_outcome_fails_the_session_with_its_codes(service) -> None:
     def refuse(record):
         raise SessionOutcomeError("USER_CANCELLED", "cancelled", provider="dokobit", provider_code="7023")
 
-    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", refuse) == {"final": True, "status": "failed"}
+    assert step(svc, session_id, refuse) == {"final": True, "status": "failed", "wait_seconds": 0}
     error = svc.read(session_id, "key-1").error
     assert error == SessionError(
         code="USER_CANCELLED", message="cancelled", provider="dokobit", provider_code="7023"
@@ -147,9 +151,17 @@ def test_still_waiting_at_the_deadline_expires_with_timeout(service) -> None:
     svc, clock, _ = service
     session_id = open_session(svc)
     deadline = svc.read(session_id, "key-1").expires_at
-    assert svc.poll_step(session_id, deadline, lambda r: None) == {"final": False, "status": "pending"}
+    assert step(svc, session_id, lambda r: None, deadline=deadline) == {
+        "final": False,
+        "status": "pending",
+        "wait_seconds": 3,
+    }
     clock.now += timedelta(seconds=120)
-    assert svc.poll_step(session_id, deadline, lambda r: None) == {"final": True, "status": "expired"}
+    assert step(svc, session_id, lambda r: None, deadline=deadline) == {
+        "final": True,
+        "status": "expired",
+        "wait_seconds": 0,
+    }
     error = svc.read(session_id, "key-1").error
     assert error is not None and error.code == "TIMEOUT"
 
@@ -167,9 +179,9 @@ def test_reading_a_stranded_pending_session_records_expired(service) -> None:
 def test_a_failure_recorded_by_the_state_machine_never_replaces_an_outcome(service) -> None:
     svc, _, _ = service
     session_id = open_session(svc)
-    svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda r: IDENTITY)
+    step(svc, session_id, lambda r: IDENTITY)
     answer = svc.fail(session_id, SessionError(code="INTERNAL_ERROR", message="x"))
-    assert answer == {"final": True, "status": "completed"}
+    assert answer == {"final": True, "status": "completed", "wait_seconds": 0}
 
 
 def test_a_cancelled_session_is_abandoned_at_the_provider_once(service) -> None:
@@ -181,8 +193,8 @@ def test_a_cancelled_session_is_abandoned_at_the_provider_once(service) -> None:
     def abandon(record):
         abandoned.append(record.provider_ref["token"])
 
-    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda r: None, abandon)["status"] == "cancelled"
-    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda r: None, abandon)["status"] == "cancelled"
+    assert step(svc, session_id, lambda r: None, abandon=abandon)["status"] == "cancelled"
+    assert step(svc, session_id, lambda r: None, abandon=abandon)["status"] == "cancelled"
     assert abandoned == ["provider-token"]
     assert svc.read(session_id, "key-1").provider_ref == {}
 
@@ -195,7 +207,8 @@ def test_a_failing_abandon_still_stops_polling(service) -> None:
     def abandon(record):
         raise ConnectionError("provider down")
 
-    assert svc.poll_step(session_id, "2099-01-01T00:00:00Z", lambda r: None, abandon) == {
+    assert step(svc, session_id, lambda r: None, abandon=abandon) == {
         "final": True,
         "status": "cancelled",
+        "wait_seconds": 0,
     }

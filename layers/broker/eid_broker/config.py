@@ -60,7 +60,11 @@ class Settings(BaseModel):
     marksign_peps_check: bool = False
     marksign_sanctions_check: bool = False
 
-    @field_validator("dokobit_base_url", "marksign_base_url")
+    eeid_base_url: str | None = None
+    eeid_secret_name: str | None = None
+    tokens_table: str | None = None
+
+    @field_validator("dokobit_base_url", "marksign_base_url", "eeid_base_url")
     @classmethod
     def _base_urls(cls, value: str | None) -> str | None:
         return check_base_url(value)

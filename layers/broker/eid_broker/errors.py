@@ -37,8 +37,16 @@ class UnreadableBody(BrokerError):
     status, code, title = 400, "UNREADABLE_BODY", "Unreadable request body"
 
 
+class InvalidSignature(BrokerError):
+    status, code, title = 401, "INVALID_SIGNATURE", "Missing or invalid signature"
+
+
 class SessionNotFound(BrokerError):
     status, code, title = 404, "SESSION_NOT_FOUND", "Session not found"
+
+
+class ProofNotFound(BrokerError):
+    status, code, title = 404, "PROOF_NOT_FOUND", "No proof of identity"
 
 
 class ActionNotAllowed(BrokerError):

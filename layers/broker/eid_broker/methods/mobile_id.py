@@ -15,8 +15,9 @@ from eid_broker.certificates import serial_matches
 from eid_broker.config import get_settings
 from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
 from eid_broker.observability import logger
+from eid_broker.polling import Handler, poll_handler
 from eid_broker.sessions import Certificate, Identity, NextAction, SessionRecord
-from eid_broker.sessions.service import PollPlan, SessionService, default_service, subject_digest
+from eid_broker.sessions.service import PollPlan, SessionService, subject_digest
 from eid_broker.validation import birth_date, mobile_country, personal_code_problem
 
 
@@ -187,13 +188,8 @@ class MobileIdMethod:
     def abandon(self, record: SessionRecord) -> None:
         self.client().abandon(record.provider_ref["token"])
 
-    def poll_handler(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-        """The Step Functions task of this method: one poll step (see statemachines/session_poll.asl.json)."""
-
-        @logger.inject_lambda_context
-        def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            logger.append_keys(session_id=event["session_id"])
-            session_id, deadline = event["session_id"], event["deadline"]
-            return default_service().poll_step(session_id, deadline, self.check, self.abandon)
-
-        return lambda_handler
+    def poll_handler(self) -> Handler:
+        """The Step Functions task of this method: one status call per poll, at a fixed interval."""
+        return poll_handler(
+            self.check, lambda record: get_settings().interval_for(self.interval_seconds), self.abandon
+        )

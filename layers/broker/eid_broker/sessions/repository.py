@@ -143,3 +143,38 @@ class SessionRepository:
         except ClientError as exc:
             if not _is_condition_failure(exc):
                 raise InternalUnavailable("Sessions could not be updated.") from exc
+
+    def claim(self, session_id: str, now: float, seconds: float) -> bool:
+        """Take a short exclusive claim on a pending session (one of several concurrent deliveries wins)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"session_id": {"S": session_id}},
+                UpdateExpression="SET claimed_until = :until",
+                ConditionExpression=(
+                    "#status = :pending AND (attribute_not_exists(claimed_until) OR claimed_until < :now)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    **_PENDING,
+                    ":until": {"N": str(now + seconds)},
+                    ":now": {"N": str(now)},
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise InternalUnavailable("Sessions could not be updated.") from exc
+        return True
+
+    def release(self, session_id: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"session_id": {"S": session_id}},
+                UpdateExpression="REMOVE claimed_until",
+                ConditionExpression="attribute_exists(session_id)",
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise InternalUnavailable("Sessions could not be updated.") from exc

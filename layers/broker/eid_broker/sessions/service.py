@@ -31,6 +31,15 @@ class PollPlan:
     timeout_seconds: float
 
 
+def new_session_id() -> str:
+    return str(uuid.uuid4())
+
+
+def whole_seconds(seconds: float) -> int:
+    """Wait states take whole seconds."""
+    return max(1, round(seconds))
+
+
 def subject_digest(country: str, code: str) -> str:
     return hashlib.sha256(f"{country}:{code}".encode()).hexdigest()
 
@@ -67,12 +76,19 @@ class SessionService:
         self._clock = clock
 
     def _new_record(
-        self, *, method: str, owner: str, reference: str | None, lifetime: float, **fields: Any
+        self,
+        *,
+        method: str,
+        owner: str,
+        reference: str | None,
+        lifetime: float,
+        session_id: str | None = None,
+        **fields: Any,
     ) -> SessionRecord:
         now = self._clock()
         expires = now + timedelta(seconds=lifetime)
         return SessionRecord(
-            session_id=str(uuid.uuid4()),
+            session_id=session_id or new_session_id(),
             method=method,
             owner=owner,
             reference=reference,
@@ -93,9 +109,11 @@ class SessionService:
         provider_ref: dict[str, str],
         plan: PollPlan,
         expected_subject_sha256: str | None = None,
+        session_id: str | None = None,
     ) -> SessionRecord:
         """Store a pending session and start its poll execution; undo the store if polling cannot start."""
         record = self._new_record(
+            session_id=session_id,
             method=method,
             owner=owner,
             reference=reference,
@@ -110,8 +128,12 @@ class SessionService:
             "session_id": record.session_id,
             "method": method,
             "poll_function": plan.poll_function_arn,
-            "interval_seconds": max(1, round(plan.interval_seconds)),
             "deadline": record.expires_at,
+            "poll": {
+                "final": False,
+                "status": "pending",
+                "wait_seconds": whole_seconds(plan.interval_seconds),
+            },
         }
         try:
             self._sfn.start_execution(
@@ -124,10 +146,18 @@ class SessionService:
         return record
 
     def record_refusal(
-        self, *, method: str, owner: str, reference: str | None, refusal: SessionOutcomeError, lifetime: float
+        self,
+        *,
+        method: str,
+        owner: str,
+        reference: str | None,
+        refusal: SessionOutcomeError,
+        lifetime: float,
+        session_id: str | None = None,
     ) -> SessionRecord:
         """A provider refusal at start is still a session, final from birth: every attempt is on record."""
         record = self._new_record(
+            session_id=session_id,
             method=method,
             owner=owner,
             reference=reference,
@@ -161,6 +191,7 @@ class SessionService:
         session_id: str,
         deadline: str,
         check: Callable[[SessionRecord], Identity | None],
+        wait: Callable[[SessionRecord], float],
         abandon: Callable[[SessionRecord], None] | None = None,
     ) -> dict[str, Any]:
         """One poll: ask the provider, record a final outcome. `final` tells the state machine to stop.
@@ -172,16 +203,25 @@ class SessionService:
         if record is None or record.is_final:
             if record is not None and record.status == "cancelled" and record.provider_ref and abandon:
                 self._abandon(record, abandon)
-            return {"final": True, "status": record.status if record else "missing"}
+            return {"final": True, "status": record.status if record else "missing", "wait_seconds": 0}
+        answer = self.settle(record, check)
+        if answer is not None:
+            return answer
+        if self._clock() >= datetime.fromisoformat(deadline.replace("Z", "+00:00")):
+            return self._finish(session_id, "expired", error=as_session_error(timeout_error()))
+        return {"final": False, "status": "pending", "wait_seconds": whole_seconds(wait(record))}
+
+    def settle(
+        self, record: SessionRecord, check: Callable[[SessionRecord], Identity | None]
+    ) -> dict[str, Any] | None:
+        """Ask the provider through `check` and record a final outcome; None while still pending."""
         try:
             identity = check(record)
         except SessionOutcomeError as outcome:
-            return self._finish(session_id, outcome.status, error=as_session_error(outcome))
+            return self._finish(record.session_id, outcome.status, error=as_session_error(outcome))
         if identity is not None:
-            return self._finish(session_id, "completed", identity=identity)
-        if self._clock() >= datetime.fromisoformat(deadline.replace("Z", "+00:00")):
-            return self._finish(session_id, "expired", error=as_session_error(timeout_error()))
-        return {"final": False, "status": "pending"}
+            return self._finish(record.session_id, "completed", identity=identity)
+        return None
 
     def _abandon(self, record: SessionRecord, abandon: Callable[[SessionRecord], None]) -> None:
         try:
@@ -197,9 +237,9 @@ class SessionService:
         finished = self.repo.finish(session_id, status, self._clock(), **outcome)  # type: ignore[arg-type]
         if finished is None:
             current = self.repo.get(session_id)
-            return {"final": True, "status": current.status if current else "missing"}
+            return {"final": True, "status": current.status if current else "missing", "wait_seconds": 0}
         logger.info("session finished", extra={"session_id": session_id, "status": status})
-        return {"final": True, "status": status}
+        return {"final": True, "status": status, "wait_seconds": 0}
 
 
 @lru_cache(maxsize=1)

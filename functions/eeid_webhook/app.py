@@ -1,0 +1,34 @@
+import base64
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+
+from eid_broker import api
+from eid_broker.methods import eeid
+from eid_broker.observability import logger
+
+app = api.make_resolver()
+
+
+@app.post(
+    "/eeid/webhooks/identification_requests",
+    summary="eeID completion webhook (called by eeID, not by integrators)",
+    description="Body `{identification_request_id, client_id, reference}` signed with `X-HMAC-Signature`: "
+    "hex HMAC-SHA256 of the raw body keyed by the eeID client secret. No API key.",
+    tags=["webhooks"],
+    responses={204: {"description": "Acknowledged"}, **api.problem_responses(400, 401, 503)},
+)
+def identification_request_event() -> Response[None]:
+    event = app.current_event
+    raw = (
+        base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode("utf-8")
+    )
+    eeid.record_webhook(raw, event.headers.get("x-hmac-signature"), sessions=api.session_service())
+    return Response(status_code=204)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # The signature is checked on the raw body before anything else, so no body guard runs first.
+    return app.resolve(event, context)

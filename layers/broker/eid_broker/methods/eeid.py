@@ -1,0 +1,268 @@
+"""eeid: an eeID identification request. Completion arrives by HMAC-signed webhook; a sparse fallback
+poll of the request records it if no webhook comes before the link expires."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from eid_broker import aws
+from eid_broker.config import get_settings
+from eid_broker.errors import (
+    ActionNotAllowed,
+    InvalidSignature,
+    ProofNotFound,
+    SessionOutcomeError,
+    UnreadableBody,
+)
+from eid_broker.http import shared_session
+from eid_broker.observability import logger
+from eid_broker.polling import Handler, poll_handler
+from eid_broker.providers.eeid import PROVIDER, EeidClient, EeidResult, IdentificationRequest
+from eid_broker.sessions import Identity, NextAction, SessionRecord
+from eid_broker.sessions.models import iso, utcnow
+from eid_broker.sessions.service import PollPlan, SessionService, new_session_id, subject_digest
+from eid_broker.tokens import TokenCache
+from eid_broker.validation import birth_date, personal_code_problem
+
+METHOD = "eeid"
+FALLBACK_FIRST_WAIT_SECONDS = 60.0
+FALLBACK_MAX_WAIT_SECONDS = 6 * 3600.0
+LINK_LIFETIME = timedelta(days=7)
+CLAIM_SECONDS = 30.0
+_SUBJECT = re.compile(r"^(EE|LT|LV)(.+)$")
+
+
+class EeidStart(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    subject: str = Field(
+        description="Country code and personal code of the person asked for (EE, LT or LV).",
+        examples=["EE30303039914"],
+        max_length=14,
+    )
+    reference: str | None = Field(
+        default=None, description="The integrator's own reference, echoed back.", max_length=128
+    )
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, subject: str) -> str:
+        match = _SUBJECT.match(subject)
+        if match is None:
+            raise ValueError("must be EE, LT or LV followed by that country's personal code")
+        problem = personal_code_problem(match.group(1), match.group(2))
+        if problem is not None:
+            raise ValueError(f"is not a valid personal code of {match.group(1)}: {problem}")
+        return subject
+
+
+class WebhookBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    identification_request_id: str = Field(min_length=1, max_length=64)
+    client_id: str = Field(min_length=1, max_length=256)
+    reference: str | None = Field(default=None, max_length=256)
+
+
+@cache
+def _tokens() -> TokenCache:
+    return TokenCache(get_settings().tokens_table or "", aws.client("dynamodb"))
+
+
+def _secret() -> dict[str, str]:
+    settings = get_settings()
+    return aws.provider_secret(
+        settings.eeid_secret_name,
+        required=("client_id", "client_secret"),
+        max_age=settings.secrets_max_age_seconds,
+    )
+
+
+def client() -> EeidClient:
+    secret = _secret()
+    return EeidClient(
+        get_settings().eeid_base_url or "",
+        secret["client_id"],
+        secret["client_secret"],
+        shared_session(),
+        _tokens(),
+    )
+
+
+def start(request: EeidStart, *, owner: str, sessions: SessionService) -> SessionRecord:
+    settings = get_settings()
+    session_id = new_session_id()
+    # Our session id is the request's reference: a webhook names it, so no lookup table is needed.
+    try:
+        created = client().create_request(request.subject, reference=session_id)
+    except SessionOutcomeError as refusal:
+        if refusal.code == "PROVIDER_MISCONFIGURED":
+            logger.error(
+                "eeID refused the broker's configuration", extra={"provider_code": refusal.provider_code}
+            )
+        return sessions.record_refusal(
+            method=METHOD,
+            owner=owner,
+            reference=request.reference,
+            refusal=refusal,
+            lifetime=LINK_LIFETIME.total_seconds(),
+            session_id=session_id,
+        )
+    now = utcnow()
+    expires = _parse_time(created.link_expires_at) or now + LINK_LIFETIME
+    return sessions.open_polled(
+        session_id=session_id,
+        method=METHOD,
+        owner=owner,
+        reference=request.reference,
+        next_action=NextAction(type="redirect", url=created.link, expires_at=iso(expires)),
+        provider_ref={"request_id": created.id},
+        expected_subject_sha256=subject_digest(request.subject[:2], request.subject[2:]),
+        plan=PollPlan(
+            poll_function_arn=settings.poll_function_arn or "",
+            interval_seconds=settings.interval_for(FALLBACK_FIRST_WAIT_SECONDS),
+            timeout_seconds=max(1.0, (expires - now).total_seconds()),
+        ),
+    )
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
+def outcome(record: SessionRecord, request: IdentificationRequest) -> Identity | None:
+    """What eeID's own record of the request says; None while it is pending."""
+    if request.id != record.provider_ref.get("request_id") or request.reference != record.session_id:
+        raise SessionOutcomeError(
+            "PROVIDER_ERROR", "eeID returned another identification request.", provider=PROVIDER
+        )
+    if request.status == "pending":
+        return None
+    if request.status == "expired":
+        raise SessionOutcomeError(
+            "TIMEOUT",
+            "The person did not authenticate before the eeID link expired.",
+            provider=PROVIDER,
+            status="expired",
+        )
+    result = request.result or EeidResult()
+    sub = result.sub or ""
+    if request.claims_matched is not True or record.expected_subject_sha256 != subject_digest(
+        sub[:2], sub[2:]
+    ):
+        claims = ", ".join(sorted(request.mismatched_claims or {})) or "sub"
+        raise SessionOutcomeError(
+            "CLAIMS_MISMATCH",
+            f"The person who authenticated is not the one asked for (mismatched claims: {claims}).",
+            provider=PROVIDER,
+        )
+    born = birth_date(sub[:2], sub[2:])
+    return Identity(
+        country=sub[:2],
+        personal_code=sub[2:],
+        given_name=result.given_name,
+        surname=result.family_name,
+        date_of_birth=result.date_of_birth or (born.isoformat() if born else None),
+        subject=sub,
+        evidence={
+            "identification_request_id": request.id,
+            "acr": result.acr,
+            "authentication_type": result.authentication_type,
+            "claims_matched": True,
+            "proof_available": True,
+        },
+    )
+
+
+def check(record: SessionRecord) -> Identity | None:
+    return outcome(record, client().get_request(record.provider_ref["request_id"]))
+
+
+def fallback_wait(record: SessionRecord) -> float:
+    """Sparse polling: wait half the session's age, at least the interval, at most six hours."""
+    age = (utcnow() - datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))).total_seconds()
+    base = get_settings().interval_for(FALLBACK_FIRST_WAIT_SECONDS)
+    until_deadline = (record.expires_at_dt() - utcnow()).total_seconds()
+    return max(1.0, min(FALLBACK_MAX_WAIT_SECONDS, max(base, age / 2), until_deadline))
+
+
+def fallback_poll_handler() -> Handler:
+    return poll_handler(check, fallback_wait)
+
+
+def signature_valid(raw: bytes, signature: str | None, secrets: Iterable[str]) -> bool:
+    """Hex HMAC-SHA256 of the raw body, or of it without whitespace as eeID's reference receiver signs."""
+    if not signature:
+        return False
+    given = signature.strip().lower().encode("utf-8", "replace")
+    bodies = (raw, re.sub(rb"\s+", b"", raw))
+    valid = False
+    for secret in secrets:
+        for body in bodies:
+            expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest().encode("ascii")
+            valid |= hmac.compare_digest(expected, given)
+    return valid
+
+
+def record_webhook(raw: bytes, signature: str | None, *, sessions: SessionService) -> None:
+    """Verify, deduplicate, then fetch the request from eeID and trust only that."""
+    secret = _secret()
+    keys = [
+        secret["client_secret"],
+        *([secret["previous_client_secret"]] if secret.get("previous_client_secret") else []),
+    ]
+    if not signature_valid(raw, signature, keys):
+        logger.warning("eeID webhook refused: bad or missing signature")
+        raise InvalidSignature("The X-HMAC-Signature header is missing or does not match the body.")
+    try:
+        body = WebhookBody.model_validate_json(raw)
+    except ValidationError as exc:
+        raise UnreadableBody("The webhook body is not an eeID identification request event.") from exc
+    if body.client_id != secret["client_id"]:
+        logger.warning("eeID webhook for another client ignored")
+        return
+    record = sessions.repo.get(body.reference) if body.reference else None
+    if (
+        record is None
+        or record.method != METHOD
+        or record.provider_ref.get("request_id") != body.identification_request_id
+    ):
+        logger.info("eeID webhook for an unknown request acknowledged")
+        return
+    if record.is_final or not sessions.repo.claim(record.session_id, time.time(), CLAIM_SECONDS):
+        logger.info("eeID webhook duplicate acknowledged", extra={"session_id": record.session_id})
+        return
+    try:
+        answer = sessions.settle(record, check)
+    except BaseException:
+        sessions.repo.release(record.session_id)  # eeID delivers again; let that delivery try
+        raise
+    if answer is None:
+        sessions.repo.release(record.session_id)
+    logger.info("eeID webhook processed", extra={"session_id": record.session_id, "answer": answer})
+
+
+def proof(session_id: str, owner: str, *, sessions: SessionService) -> bytes:
+    record = sessions.read(session_id, owner)
+    if record.method != METHOD or record.status != "completed" or record.identity is None:
+        raise ActionNotAllowed("Only a completed eeID session has a proof of identity.")
+    pdf = client().proof_of_identity(str(record.identity.evidence["identification_request_id"]))
+    if pdf is None:
+        raise ProofNotFound("eeID holds no proof of identity for this session.")
+    return pdf
+
+
+def identifications(page: int, page_size: int) -> dict[str, Any]:
+    return client().list_requests(page, page_size)
