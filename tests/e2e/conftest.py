@@ -76,6 +76,10 @@ def launch(**overrides: str) -> Stack:
         "DOKOBIT_ACCESS_TOKEN",
         "MARKSIGN_BASE_URL",
         "MARKSIGN_ACCESS_TOKEN",
+        "EEID_BASE_URL",
+        "EEID_CLIENT_ID",
+        "EEID_CLIENT_SECRET",
+        "EEID_PREVIOUS_CLIENT_SECRET",
     ):
         env.pop(variable, None)
     process = subprocess.Popen(
