@@ -9,6 +9,7 @@ medians, because the machine is shared and noisy. Exit code 0 even when a target
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -29,9 +30,12 @@ from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import requests
+
+from local.sandboxes.eeid import EeidSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-key"
@@ -62,6 +66,20 @@ DDB_PER_WRITE = 0.625 / 1_000_000
 DDB_PER_READ = 0.125 / 1_000_000
 APIGW_PER_REQUEST = 3.50 / 1_000_000
 SECRETS_PER_CALL = 0.05 / 10_000
+
+# eeID phase (figures from layers/broker/eid_broker/methods/eeid.py and local/sandboxes/eeid.py)
+EEID_METHOD = "eeid"
+EEID_START_PATH = f"/v1/sessions/{EEID_METHOD}"
+EEID_SUBJECT = "EE30303039914"  # sandbox person OK TESTNUMBER
+EEID_CLIENT_POLL_SECONDS = 0.25
+EEID_COMPLETE_TIMEOUT_SECONDS = 60.0
+EEID_FIRST_WAIT_SECONDS = 60.0  # FALLBACK_FIRST_WAIT_SECONDS; POLL_INTERVAL_SECONDS overrides it
+EEID_MAX_WAIT_SECONDS = 6 * 3600.0  # FALLBACK_MAX_WAIT_SECONDS
+EEID_LINK_SECONDS = 7 * 24 * 3600.0  # LINK_LIFETIME
+EEID_POLL_MS = 100.0  # assumed billed time of one fallback poll
+EEID_TOKEN_TTL_SECONDS = 120.0
+# The sandbox stamps webhook_sent_at when the broker has answered; a delivery leaves completed_at + this.
+EEID_WEBHOOK_DELAY = float(inspect.signature(EeidSandbox).parameters["webhook_delay"].default)
 
 WRITE_OPS = ("PutItem", "UpdateItem", "DeleteItem")
 READ_OPS = ("GetItem", "Query")

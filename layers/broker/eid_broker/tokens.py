@@ -151,3 +151,20 @@ class TokenCache:
                 ConditionExpression="lease_owner = :owner",
                 ExpressionAttributeValues={":owner": {"S": self._owner}},
             )
+
+
+def with_token(
+    tokens: TokenCache,
+    key: str,
+    fetch: Callable[[], Token],
+    call: Callable[[str], Any],
+    refused: Callable[[], Exception],
+) -> Any:
+    """Make `call` with the cached token; a 401 drops that token, refreshes once and retries once."""
+    for _ in range(2):
+        token = tokens.get(key, fetch)
+        response = call(token)
+        if response.status_code != 401:
+            return response
+        tokens.invalidate(key, token)
+    raise refused()

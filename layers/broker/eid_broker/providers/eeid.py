@@ -13,7 +13,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
 from eid_broker.http import json_body, send
-from eid_broker.tokens import Token, TokenCache
+from eid_broker.tokens import Token, TokenCache, with_token
 
 if TYPE_CHECKING:
     import requests
@@ -94,9 +94,11 @@ class EeidClient:
         return Token(str(body["access_token"]), self._clock() + float(body.get("expires_in") or 120))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        for _ in range(2):  # the call, then one retry with a fresh token after a 401
-            token = self._tokens.get(self._token_key, self._fetch_token)
-            response = send(
+        return with_token(
+            self._tokens,
+            self._token_key,
+            self._fetch_token,
+            lambda token: send(
                 self._http,
                 method,
                 f"{self._base}{path}",
@@ -104,11 +106,9 @@ class EeidClient:
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=TIMEOUT,
                 **kwargs,
-            )
-            if response.status_code != 401:
-                return response
-            self._tokens.invalidate(self._token_key, token)
-        raise misconfigured("eeID refused a freshly issued token.", 401)
+            ),
+            lambda: misconfigured("eeID refused a freshly issued token.", 401),
+        )
 
     def _request(self, response: requests.Response) -> IdentificationRequest:
         try:

@@ -36,9 +36,20 @@ def _item(record: SessionRecord) -> dict[str, Any]:
     return {key: _serialize(value) for key, value in _attribute(record, exclude_none=True).items()}
 
 
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the API shows them as JSON numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
 def _record(item: dict[str, Any]) -> SessionRecord:
     deserializer = _codec()[1]
-    data = {key: deserializer.deserialize(value) for key, value in item.items()}
+    data = {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
     data["ttl"] = int(data["ttl"])
     return SessionRecord.model_validate(data)
 
