@@ -11,8 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from eid_broker import aws, config
-from eid_broker.methods import eeid as eeid_method
+from eid_broker import aws, config, tokens
 from eid_broker.sessions import service
 from local.sandboxes.dokobit import DokobitSandbox
 from local.sandboxes.eeid import EeidSandbox
@@ -40,7 +39,7 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _clear_caches() -> None:
-    for cached in (config.process_settings, aws.client, service.default_service, eeid_method._tokens):
+    for cached in (config.process_settings, aws.client, service.default_service, tokens.shared_cache):
         if hasattr(cached, "cache_clear"):  # an integration test may have replaced one
             cached.cache_clear()
     parameters.clear_caches()

@@ -60,6 +60,7 @@ def test_routes_come_from_the_template(routes: list[Route]) -> None:
         ("POST", "/v1/sessions/dokobit-mobile-id", START_FUNCTION),
         ("POST", "/v1/sessions/marksign-mobile-id", "eid-broker-local-marksign-start"),
         ("POST", "/v1/sessions/eeid", "eid-broker-local-eeid-start"),
+        ("POST", "/v1/sessions/mobbid-face", "eid-broker-local-mobbid-start"),
         ("GET", "/v1/sessions/{session_id}/proof", "eid-broker-local-eeid-proof"),
         ("GET", "/v1/eeid/identifications", "eid-broker-local-eeid-list"),
         ("POST", "/eeid/webhooks/identification_requests", "eid-broker-local-eeid-webhook"),

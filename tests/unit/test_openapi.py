@@ -14,6 +14,7 @@ def test_every_api_route_of_the_template_is_documented() -> None:
         "/v1/sessions/dokobit-mobile-id",
         "/v1/sessions/marksign-mobile-id",
         "/v1/sessions/eeid",
+        "/v1/sessions/mobbid-face",
         "/v1/sessions/{session_id}",
         "/v1/sessions/{session_id}/proof",
         "/v1/eeid/identifications",

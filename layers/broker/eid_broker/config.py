@@ -64,7 +64,10 @@ class Settings(BaseModel):
     eeid_secret_name: str | None = None
     tokens_table: str | None = None
 
-    @field_validator("dokobit_base_url", "marksign_base_url", "eeid_base_url")
+    mobbid_base_url: str | None = None
+    mobbid_secret_name: str | None = None
+
+    @field_validator("dokobit_base_url", "marksign_base_url", "eeid_base_url", "mobbid_base_url")
     @classmethod
     def _base_urls(cls, value: str | None) -> str | None:
         return check_base_url(value)

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -151,6 +152,15 @@ class TokenCache:
                 ConditionExpression="lease_owner = :owner",
                 ExpressionAttributeValues={":owner": {"S": self._owner}},
             )
+
+
+@cache
+def shared_cache() -> TokenCache:
+    """The container's token cache, shared by every token-based provider client."""
+    from eid_broker import aws
+    from eid_broker.config import get_settings
+
+    return TokenCache(get_settings().tokens_table or "", aws.client("dynamodb"))
 
 
 def with_token(

@@ -9,7 +9,6 @@ import re
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -30,7 +29,7 @@ from eid_broker.providers.eeid import PROVIDER, EeidClient, EeidResult, Identifi
 from eid_broker.sessions import Identity, NextAction, SessionRecord
 from eid_broker.sessions.models import iso, utcnow
 from eid_broker.sessions.service import PollPlan, SessionService, new_session_id, subject_digest
-from eid_broker.tokens import TokenCache
+from eid_broker.tokens import shared_cache
 from eid_broker.validation import birth_date, personal_code_problem
 
 METHOD = "eeid"
@@ -73,11 +72,6 @@ class WebhookBody(BaseModel):
     reference: str | None = Field(default=None, max_length=256)
 
 
-@cache
-def _tokens() -> TokenCache:
-    return TokenCache(get_settings().tokens_table or "", aws.client("dynamodb"))
-
-
 def _secret() -> dict[str, str]:
     settings = get_settings()
     return aws.provider_secret(
@@ -94,7 +88,7 @@ def client() -> EeidClient:
         secret["client_id"],
         secret["client_secret"],
         shared_session(),
-        _tokens(),
+        shared_cache(),
     )
 
 
