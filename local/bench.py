@@ -841,6 +841,327 @@ def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float
     return out
 
 
+# --- eeID phase: webhook-completed sessions, after the Dokobit run in the same stack ----------------------
+
+
+@dataclass
+class EeidRun:
+    session_id: str
+    request_id: str
+    created_at: float
+    status: str
+    finished_at: float | None  # broker updated_at of the final record
+    gets: int
+    get_errors: int
+
+
+@dataclass
+class EeidExecution:
+    status: str
+    transitions: int  # states entered
+    first_wait: float | None  # seconds, from the execution input
+
+
+def eeid_session(
+    url: str, start_barrier: threading.Barrier, complete_barrier: threading.Barrier, abort: threading.Event
+) -> EeidRun:
+    http = client(url)
+    start_barrier.wait(timeout=60)
+    answer = http.post(f"{url}{EEID_START_PATH}", json={"subject": EEID_SUBJECT}, timeout=60)
+    if answer.status_code != 201:
+        raise BenchError(f"eeID start answered {answer.status_code}: {answer.text[:300]}")
+    started = answer.json()
+    session_id = started["session_id"]
+    link = urlsplit(str((started.get("next_action") or {}).get("url", "")))
+    mount, _, request_id = link.path.rpartition("/ident/")
+    if not request_id or "/" in request_id:
+        raise BenchError(f"eeID start gave no sandbox link: {started.get('next_action')}")
+    # All starts first, then every completion at once: the webhooks arrive as one burst.
+    complete_barrier.wait(timeout=120)
+    done = requests.post(
+        f"{link.scheme}://{link.netloc}{mount}/_sandbox/complete/{request_id}",
+        json={"outcome": "match", "webhook": True},
+        timeout=60,
+    )
+    if done.status_code != 200:
+        raise BenchError(f"eeID sandbox complete answered {done.status_code}: {done.text[:300]}")
+    deadline = time.monotonic() + EEID_COMPLETE_TIMEOUT_SECONDS
+    gets = get_errors = 0
+    while True:
+        time.sleep(EEID_CLIENT_POLL_SECONDS)
+        answer = http.get(f"{url}/v1/sessions/{session_id}", timeout=60)
+        gets += 1
+        if answer.status_code >= 500:
+            get_errors += 1
+        elif answer.status_code != 200:
+            raise BenchError(f"GET eeID session answered {answer.status_code}: {answer.text[:300]}")
+        elif (session := answer.json())["status"] != "pending":
+            break
+        if time.monotonic() > deadline:
+            raise BenchError(
+                f"eeID session {session_id} still pending {EEID_COMPLETE_TIMEOUT_SECONDS:g} s after"
+            )
+        if abort.is_set():
+            raise BenchError("aborted: another eeID session broke")
+    return EeidRun(
+        session_id=session_id,
+        request_id=request_id,
+        created_at=epoch(started["created_at"]),
+        status=session["status"],
+        finished_at=epoch(session["updated_at"]) if session["status"] == "completed" else None,
+        gets=gets,
+        get_errors=get_errors,
+    )
+
+
+def eeid_wave(stack: Stack, m: int) -> list[EeidRun]:
+    start_barrier, complete_barrier = threading.Barrier(m), threading.Barrier(m)
+    abort = threading.Event()
+    runs: list[EeidRun] = []
+    with ThreadPoolExecutor(max_workers=m) as pool:
+        futures = [
+            pool.submit(eeid_session, stack.url, start_barrier, complete_barrier, abort) for _ in range(m)
+        ]
+        for future in futures:
+            try:
+                runs.append(future.result())
+            except BaseException as exc:
+                abort.set()
+                start_barrier.abort()
+                complete_barrier.abort()
+                if isinstance(exc, requests.RequestException):
+                    raise BenchError(str(exc)) from exc
+                raise
+    return runs
+
+
+def eeid_executions(moto_url: str | None, names: set[str]) -> dict[str, EeidExecution]:
+    """The eeID fallback executions (named by session id), with the states each entered so far."""
+    if not moto_url:
+        return {}
+    sfn = boto3.client(
+        "stepfunctions",
+        endpoint_url=moto_url,
+        region_name="eu-north-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    found: dict[str, EeidExecution] = {}
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
+            for item in page["executions"]:
+                if item["name"] not in names:
+                    continue
+                arn = item["executionArn"]
+                described = sfn.describe_execution(executionArn=arn)
+                wait = (json.loads(described.get("input") or "{}").get("poll") or {}).get("wait_seconds")
+                entered = 0
+                for events in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+                    entered += sum(1 for e in events["events"] if str(e["type"]).endswith("StateEntered"))
+                found[item["name"]] = EeidExecution(described["status"], entered, wait)
+    return found
+
+
+def fallback_schedule(first_wait: float) -> list[float]:
+    """When the fallback polls a session whose webhook never comes (seconds since start), as eeid.py waits:
+    half the session's age, at least the first wait, at most 6 h, never past the link's expiry, whole seconds.
+    The poll at expiry finds the request expired and ends the execution."""
+    t = float(max(1, round(first_wait)))
+    polls = [t]
+    while t < EEID_LINK_SECONDS:
+        wait = max(1.0, min(EEID_MAX_WAIT_SECONDS, max(first_wait, t / 2), EEID_LINK_SECONDS - t))
+        t += max(1, round(wait))
+        polls.append(t)
+    return polls
+
+
+def measure_eeid(stack: Stack, m: int) -> dict[str, Any]:
+    moto = stack.moto_url()
+    stack.reset()  # the Dokobit figures are taken; counters and sandboxes start from zero
+    before = stack.stats()
+    began = time.monotonic()
+    runs = eeid_wave(stack, m)
+    completed_after = time.monotonic() - began
+    at_completion = stack.stats()
+    # The fallback execution of each session is still in its first Wait; its first poll finds the session
+    # final and ends it. Waiting for that makes the per-session transitions and eeid-poll calls whole.
+    names = {r.session_id for r in runs}
+    try:
+        execs = eeid_executions(moto, names)
+        first_wait = max((e.first_wait or 0 for e in execs.values()), default=EEID_FIRST_WAIT_SECONDS)
+        deadline = time.monotonic() + first_wait + 60
+        while any(e.status == "RUNNING" for e in execs.values()) and time.monotonic() < deadline:
+            time.sleep(1.0)
+            execs = eeid_executions(moto, names)
+    except Exception as exc:  # noqa: BLE001 - transitions then come from the stack's counters
+        print(f"note: could not read eeID executions from moto ({exc}); using /_local/stats")
+        execs = {}
+    after = stack.stats()
+    return {
+        "m": m,
+        "runs": runs,
+        "completed_after_seconds": completed_after,
+        "phase_seconds": time.monotonic() - began,
+        "executions": execs,
+        "run": diff_stats(before, after),
+        "at_completion": diff_stats(before, at_completion),
+        "sandbox": after["sandboxes"].get("eeid", {}),
+    }
+
+
+def report_eeid(e: dict[str, Any], memory_mb: int) -> dict[str, Any]:
+    m: int = e["m"]
+    runs: list[EeidRun] = e["runs"]
+    run, sandbox = e["run"], e["sandbox"]
+    execs: dict[str, EeidExecution] = e["executions"]
+    statuses: dict[str, int] = defaultdict(int)
+    for r in runs:
+        statuses[r.status] += 1
+    print(
+        f"\neeID: {m} concurrent {EEID_METHOD} sessions (subject {EEID_SUBJECT}), each completed at the"
+        f" sandbox (match, webhook on); all completed {e['completed_after_seconds']:.1f} s after the starts,"
+        f" phase {e['phase_seconds']:.1f} s with the fallback drain; sessions {dict(statuses)}"
+    )
+
+    # webhook → completed latency
+    requests_by_id = {str(q["id"]): q for q in sandbox.get("requests", [])}
+    latencies, after_ack = [], []
+    for r in runs:
+        q = requests_by_id.get(r.request_id)
+        if r.finished_at is None or q is None or q.get("completed_at") is None:
+            continue
+        latencies.append(r.finished_at - (q["completed_at"] + EEID_WEBHOOK_DELAY))
+        if q.get("webhook_sent_at"):
+            after_ack.append(r.finished_at - q["webhook_sent_at"][0])
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    print(
+        f"  webhook → completed   ({len(latencies)}/{m} paired) broker updated_at − first delivery's send"
+        f" (sandbox completed_at + {EEID_WEBHOOK_DELAY:g} s delay)"
+    )
+    if p50 is not None and p95 is not None:
+        print(f"    p50 {p50:.3f} s   p95 {p95:.3f} s   max {max(latencies):.3f} s")
+    if after_ack:
+        print(
+            "    (webhook_sent_at is stamped after the broker answered 204, so updated_at − first"
+            f" webhook_sent_at is p50 {percentile(after_ack, 50):+.3f} s, max {max(after_ack):+.3f} s:"
+            " not a send moment)"
+        )
+
+    # provider calls and webhooks
+    calls = sandbox.get("calls", {})
+    tokens = calls.get("token", 0)
+    per_1000 = tokens / m * 1000
+    print(
+        f"  token calls           {tokens} in a {e['phase_seconds']:.0f} s phase → {per_1000:.1f} per 1,000"
+        f" sessions  (eeID token {EEID_TOKEN_TTL_SECONDS:g} s, cached in DynamoDB, single-flight refresh)"
+    )
+    print(
+        f"  eeID calls/session    create {calls.get('create', 0) / m:.2f}, get {calls.get('get', 0) / m:.2f}"
+        f"  (list {calls.get('list', 0)}, proof {calls.get('proof', 0)} in all)"
+    )
+    hooks = sandbox.get("webhooks", {})
+    sent, failed = hooks.get("sent", 0), hooks.get("failed", 0)
+    print(f"  webhook deliveries    {sent} sent, {failed} failed ({sent / m:.2f} acknowledged per session)")
+    lambdas = {}
+    for name, entry in sorted(run["lambda"].items()):
+        if not short(name).startswith(f"{EEID_METHOD}-") or not entry["invocations"]:
+            continue
+        lambdas[short(name)] = entry["invocations"] / m
+        cold_ms = median(entry["handler_ms"][: entry["cold_starts"]])
+        warm_ms = median(warm_samples(entry))
+        init_ms = median(entry.get("init_ms", []))
+        times = ", ".join(
+            f"{label} {ms:.0f} ms"
+            for label, ms in (("init", init_ms), ("first call", cold_ms), ("warm", warm_ms))
+            if ms is not None
+        )
+        print(
+            f"  λ {short(name):<19} {entry['invocations'] / m:.2f} invocations"
+            f"  ({entry['cold_starts']} cold starts, {entry['errors']} errors in all; p50 {times})"
+        )
+    for name in ("eeid-start", "eeid-webhook", "eeid-poll"):
+        if name not in lambdas:
+            lambdas[name] = 0.0
+            print(f"  λ {name:<19} 0.00 invocations")
+
+    # Step Functions: this phase's executions only (other executions may still be running)
+    ours = [x for r in runs if (x := execs.get(r.session_id))]
+    if len(ours) == m:
+        executions = float(len(ours))
+        transitions = float(sum(x.transitions for x in ours))
+        source = "execution histories"
+    else:
+        executions = float(run["stepfunctions"].get("executions", 0))
+        transitions = float(run["stepfunctions"].get("state_transitions", 0))
+        source = "/_local/stats"
+    running = sum(x.status == "RUNNING" for x in ours)
+    sfn_cost = transitions / m * SFN_STANDARD_PER_TRANSITION
+    print(
+        f"  Step Functions        {executions / m:.2f} executions, {transitions / m:.2f} state transitions"
+        f" per session (STANDARD eeid-fallback, {source}{f', {running} still running' if running else ''})"
+        f" = ${sfn_cost:.8f} per session at $0.025/1k"
+    )
+
+    # worst case: no webhook ever, the fallback polls until the 7-day link expires
+    first_waits = {x.first_wait for x in ours if x.first_wait is not None}
+    first_wait = float(max(first_waits)) if first_waits else EEID_FIRST_WAIT_SECONDS
+    schedule = fallback_schedule(first_wait)
+    polls = len(schedule)
+    gaps = [b - a for a, b in zip([0.0, *schedule], schedule, strict=False)]
+    worst_sfn = (3 * polls + 2) * SFN_STANDARD_PER_TRANSITION
+    worst_lambda = lambda_cost(polls, EEID_POLL_MS, memory_mb)
+    shown = ", ".join(f"{g:g}" for g in gaps[:5])
+    print(
+        f"  no-webhook worst case per session: {polls} polls over {EEID_LINK_SECONDS / 86400:g} d"
+        f" (waits {shown}, … s, ≤ {EEID_MAX_WAIT_SECONDS / 3600:g} h)"
+    )
+    print(
+        f"    Step Functions (3×{polls}+2) × $0.025/1k = ${worst_sfn:.6f}"
+        f" + λ {polls} × ($0.20/M + {memory_mb / 1024:g} GB × {EEID_POLL_MS:g} ms × $0.0000166667)"
+        f" = ${worst_lambda:.8f}  → ${worst_sfn + worst_lambda:.6f}"
+    )
+    return {
+        "sessions": m,
+        "statuses": dict(statuses),
+        "completed_after_seconds": e["completed_after_seconds"],
+        "phase_seconds": e["phase_seconds"],
+        "webhook_to_completed": {
+            "p50": p50,
+            "p95": p95,
+            "max": max(latencies, default=None),
+            "paired": len(latencies),
+            "send_moment": f"sandbox completed_at + webhook_delay {EEID_WEBHOOK_DELAY:g} s",
+            "updated_at_minus_first_webhook_sent_at_p50": percentile(after_ack, 50),
+        },
+        "token_calls": tokens,
+        "token_calls_per_1000_sessions": per_1000,
+        "eeid_calls_per_session": {k: v / m for k, v in calls.items()},
+        "webhooks": {"sent": sent, "failed": failed},
+        "lambda_invocations_per_session": lambdas,
+        "lambda": {
+            short(name): {k: entry[k] for k in ("invocations", "cold_starts", "errors")}
+            for name, entry in run["lambda"].items()
+            if entry["invocations"]
+        },
+        "stepfunctions": {
+            "executions_per_session": executions / m,
+            "state_transitions_per_session": transitions / m,
+            "source": source,
+            "still_running": running,
+            "cost_per_session_usd": sfn_cost,
+        },
+        "no_webhook_worst_case": {
+            "first_wait_seconds": first_wait,
+            "polls": polls,
+            "poll_times_seconds": schedule,
+            "stepfunctions_usd": worst_sfn,
+            "lambda_usd": worst_lambda,
+            "total_usd": worst_sfn + worst_lambda,
+        },
+        "session_runs": [asdict(r) for r in runs],
+    }
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local.bench", description=__doc__)
     parser.add_argument("--sessions", type=int, default=20, help="concurrent sessions (default 20)")
@@ -853,9 +1174,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=True,
         help="run one unmeasured wave first so the measured one meets warm workers (default on)",
     )
+    parser.add_argument(
+        "--eeid-sessions", type=int, default=None, help="concurrent eeID sessions (default: --sessions)"
+    )
+    parser.add_argument("--skip-eeid", action="store_true", help="leave out the eeID webhook phase")
     args = parser.parse_args(argv)
     if args.sessions < 1 or args.ok_after <= 0:
         parser.error("--sessions must be >= 1 and --ok-after > 0")
+    if args.eeid_sessions is None:
+        args.eeid_sessions = args.sessions
+    if args.eeid_sessions < 1:
+        parser.error("--eeid-sessions must be >= 1")
     return args
 
 
@@ -870,6 +1199,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
         measured = measure(args, stack)
+        eeid = None if args.skip_eeid else measure_eeid(stack, args.eeid_sessions)
     except (BenchError, requests.RequestException, threading.BrokenBarrierError) as exc:
         stack.stop()
         print("\n".join(list(stack.tail)[-15:]), file=sys.stderr)
@@ -886,12 +1216,17 @@ def main(argv: list[str] | None = None) -> int:
         d.name: import_ms(d) for d in sorted((ROOT / "functions").iterdir()) if (d / "app.py").exists()
     }
     figures = report(args, measured, imports)
+    if eeid is not None:
+        figures["eeid"] = report_eeid(eeid, figures["config"]["memory_mb"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"\nJSON: {args.json}")
     if figures["statuses"] != {"completed": args.sessions}:
         print(f"bench: not every session completed; stack log kept in {stack.log_path}", file=sys.stderr)
+        return 1
+    if eeid is not None and figures["eeid"]["statuses"] != {"completed": args.eeid_sessions}:
+        print(f"bench: not every eeID session completed; stack log kept in {stack.log_path}", file=sys.stderr)
         return 1
     stack.forget_log()
     return 0

@@ -16,10 +16,12 @@ from eid_broker.sessions import service
 from local.sandboxes.dokobit import DokobitSandbox
 from local.sandboxes.eeid import EeidSandbox
 from local.sandboxes.marksign import MarkSignSandbox
+from local.sandboxes.mobbid import MobbidSandbox
 
 ACCESS_TOKEN = "sandbox-dokobit-token"
 MARKSIGN_TOKEN = "sandbox-marksign-token"
 EEID_CLIENT = ("sandbox-eeid-client", "sandbox-eeid-secret")
+MOBBID_CREDENTIALS = ("sandbox-mobbid-app", "sandbox-mobbid-key")
 
 
 @pytest.fixture(autouse=True)
@@ -87,5 +89,14 @@ def eeid() -> Iterator[Served]:
     """The eeID sandbox on a loopback port; a test points its webhooks where it wants them."""
     clock = ShiftedClock()
     app = EeidSandbox(client_id=EEID_CLIENT[0], client_secret=EEID_CLIENT[1], webhook_delay=0.05, clock=clock)
+    app.test_clock = clock  # type: ignore[attr-defined]
+    yield from serve(app)
+
+
+@pytest.fixture
+def mobbid() -> Iterator[Served]:
+    """The MobbID sandbox on a loopback port; each gateway step takes 0.2 s."""
+    clock = ShiftedClock()
+    app = MobbidSandbox(*MOBBID_CREDENTIALS, step_seconds=0.2, clock=clock)
     app.test_clock = clock  # type: ignore[attr-defined]
     yield from serve(app)

@@ -10,6 +10,7 @@ from typing import Any
 from local.sandboxes.dokobit import DokobitSandbox
 from local.sandboxes.eeid import EeidSandbox
 from local.sandboxes.marksign import MarkSignSandbox
+from local.sandboxes.mobbid import MobbidSandbox
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,14 @@ def _eeid(client_id: str, client_secret: str) -> EeidSandbox:
     )
 
 
+def _mobbid(application_id: str, api_key: str) -> MobbidSandbox:
+    return MobbidSandbox(
+        application_id=application_id,
+        api_key=api_key,
+        step_seconds=float(os.environ.get("MOBBID_SANDBOX_STEP_SECONDS", "1")),
+    )
+
+
 SANDBOXES: list[SandboxSpec] = [
     SandboxSpec(
         provider="dokobit",
@@ -67,5 +76,11 @@ SANDBOXES: list[SandboxSpec] = [
         },
         factory=_eeid,
         printable=("client_id", "client_secret"),
+    ),
+    SandboxSpec(
+        provider="mobbid",
+        base_url_parameter="MobbidBaseUrl",
+        credentials={"application_id": "sandbox-mobbid-app", "api_key": "sandbox-mobbid-key"},
+        factory=_mobbid,
     ),
 ]

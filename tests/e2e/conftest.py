@@ -68,6 +68,7 @@ def launch(**overrides: str) -> Stack:
         "MARKSIGN_SANDBOX_OK_AFTER": "1.5",
         "MARKSIGN_PEPS_CHECK": "true",
         "MARKSIGN_SANCTIONS_CHECK": "true",
+        "MOBBID_SANDBOX_STEP_SECONDS": "0.3",
         "PYTHONUNBUFFERED": "1",
         **overrides,
     }
@@ -80,6 +81,9 @@ def launch(**overrides: str) -> Stack:
         "EEID_CLIENT_ID",
         "EEID_CLIENT_SECRET",
         "EEID_PREVIOUS_CLIENT_SECRET",
+        "MOBBID_BASE_URL",
+        "MOBBID_APPLICATION_ID",
+        "MOBBID_API_KEY",
     ):
         env.pop(variable, None)
     process = subprocess.Popen(

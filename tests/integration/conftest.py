@@ -21,7 +21,7 @@ from moto.awslambda.models import LambdaFunction
 
 from eid_broker import config
 from local.cfn import Physical, Resolver, Template, default_physical, function_config, state_machine_config
-from tests.conftest import ACCESS_TOKEN, EEID_CLIENT, MARKSIGN_TOKEN, Served
+from tests.conftest import ACCESS_TOKEN, EEID_CLIENT, MARKSIGN_TOKEN, MOBBID_CREDENTIALS, Served
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-north-1"
@@ -31,9 +31,11 @@ SECRETS = {
     "dokobit": {"access_token": ACCESS_TOKEN},
     "marksign": {"access_token": MARKSIGN_TOKEN},
     "eeid": {"client_id": EEID_CLIENT[0], "client_secret": EEID_CLIENT[1], "previous_client_secret": ""},
+    "mobbid": {"application_id": MOBBID_CREDENTIALS[0], "api_key": MOBBID_CREDENTIALS[1]},
 }
 START_FUNCTIONS = {
     "eeid": "EeidStartFunction",
+    "mobbid-face": "MobbidStartFunction",
     "dokobit-mobile-id": "DokobitStartFunction",
     "marksign-mobile-id": "MarksignStartFunction",
 }
@@ -188,7 +190,7 @@ def _load(code_dir: Path, name: str) -> Any:
 
 @pytest.fixture
 def deployed(
-    dokobit: Served, marksign: Served, eeid: Served, monkeypatch: pytest.MonkeyPatch
+    dokobit: Served, marksign: Served, eeid: Served, mobbid: Served, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Deployed]:
     template = Template.load(ROOT / "template.yaml")
     parameters = template.parameter_values(
@@ -198,6 +200,7 @@ def deployed(
             "DokobitBaseUrl": dokobit.url,
             "MarksignBaseUrl": marksign.url,
             "EeidBaseUrl": eeid.url,
+            "MobbidBaseUrl": mobbid.url,
             "PollIntervalSeconds": "1",
             "SessionTimeoutSeconds": "4",
         },
