@@ -17,11 +17,13 @@ from local.sandboxes.dokobit import DokobitSandbox
 from local.sandboxes.eeid import EeidSandbox
 from local.sandboxes.marksign import MarkSignSandbox
 from local.sandboxes.mobbid import MobbidSandbox
+from local.sandboxes.mosip import MosipSandbox
 
 ACCESS_TOKEN = "sandbox-dokobit-token"
 MARKSIGN_TOKEN = "sandbox-marksign-token"
 EEID_CLIENT = ("sandbox-eeid-client", "sandbox-eeid-secret")
 MOBBID_CREDENTIALS = ("sandbox-mobbid-app", "sandbox-mobbid-key")
+MOSIP_CREDENTIALS = ("sandbox-mosip-client", "sandbox-mosip-secret")
 
 
 @pytest.fixture(autouse=True)
@@ -99,4 +101,15 @@ def mobbid() -> Iterator[Served]:
     clock = ShiftedClock()
     app = MobbidSandbox(*MOBBID_CREDENTIALS, step_seconds=0.2, clock=clock)
     app.test_clock = clock  # type: ignore[attr-defined]
+    yield from serve(app)
+
+
+@pytest.fixture
+def mosip() -> Iterator[Served]:
+    """The MOSIP auth and OTP manager sandbox on a loopback port; OTPs go to `app.otp_lines`."""
+    lines: list[str] = []
+    clock = ShiftedClock()
+    app = MosipSandbox(*MOSIP_CREDENTIALS, clock=clock, on_otp=lines.append)
+    app.test_clock = clock  # type: ignore[attr-defined]
+    app.otp_lines = lines  # type: ignore[attr-defined]
     yield from serve(app)

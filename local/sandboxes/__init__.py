@@ -11,6 +11,7 @@ from local.sandboxes.dokobit import DokobitSandbox
 from local.sandboxes.eeid import EeidSandbox
 from local.sandboxes.marksign import MarkSignSandbox
 from local.sandboxes.mobbid import MobbidSandbox
+from local.sandboxes.mosip import MosipSandbox
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,15 @@ def _mobbid(application_id: str, api_key: str) -> MobbidSandbox:
     )
 
 
+def _mosip(client_id: str, secret_key: str) -> MosipSandbox:
+    # MOSIP's development setting: every OTP is 111111 (mosip.kernel.auth.proxy-otp).
+    return MosipSandbox(
+        client_id=client_id,
+        secret_key=secret_key,
+        dev_otp=os.environ.get("MOSIP_SANDBOX_DEV_OTP", "false").lower() == "true",
+    )
+
+
 SANDBOXES: list[SandboxSpec] = [
     SandboxSpec(
         provider="dokobit",
@@ -82,5 +92,11 @@ SANDBOXES: list[SandboxSpec] = [
         base_url_parameter="MobbidBaseUrl",
         credentials={"application_id": "sandbox-mobbid-app", "api_key": "sandbox-mobbid-key"},
         factory=_mobbid,
+    ),
+    SandboxSpec(
+        provider="mosip",
+        base_url_parameter="MosipBaseUrl",
+        credentials={"client_id": "sandbox-mosip-client", "secret_key": "sandbox-mosip-secret"},
+        factory=_mosip,
     ),
 ]

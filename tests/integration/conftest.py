@@ -21,7 +21,14 @@ from moto.awslambda.models import LambdaFunction
 
 from eid_broker import config
 from local.cfn import Physical, Resolver, Template, default_physical, function_config, state_machine_config
-from tests.conftest import ACCESS_TOKEN, EEID_CLIENT, MARKSIGN_TOKEN, MOBBID_CREDENTIALS, Served
+from tests.conftest import (
+    ACCESS_TOKEN,
+    EEID_CLIENT,
+    MARKSIGN_TOKEN,
+    MOBBID_CREDENTIALS,
+    MOSIP_CREDENTIALS,
+    Served,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-north-1"
@@ -32,10 +39,13 @@ SECRETS = {
     "marksign": {"access_token": MARKSIGN_TOKEN},
     "eeid": {"client_id": EEID_CLIENT[0], "client_secret": EEID_CLIENT[1], "previous_client_secret": ""},
     "mobbid": {"application_id": MOBBID_CREDENTIALS[0], "api_key": MOBBID_CREDENTIALS[1]},
+    "mosip": {"client_id": MOSIP_CREDENTIALS[0], "secret_key": MOSIP_CREDENTIALS[1]},
 }
 START_FUNCTIONS = {
     "eeid": "EeidStartFunction",
     "mobbid-face": "MobbidStartFunction",
+    "mosip-otp": "MosipOtpStartFunction",
+    "mosip-password": "MosipPasswordStartFunction",
     "dokobit-mobile-id": "DokobitStartFunction",
     "marksign-mobile-id": "MarksignStartFunction",
 }
@@ -190,7 +200,12 @@ def _load(code_dir: Path, name: str) -> Any:
 
 @pytest.fixture
 def deployed(
-    dokobit: Served, marksign: Served, eeid: Served, mobbid: Served, monkeypatch: pytest.MonkeyPatch
+    dokobit: Served,
+    marksign: Served,
+    eeid: Served,
+    mobbid: Served,
+    mosip: Served,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Deployed]:
     template = Template.load(ROOT / "template.yaml")
     parameters = template.parameter_values(
@@ -201,6 +216,7 @@ def deployed(
             "MarksignBaseUrl": marksign.url,
             "EeidBaseUrl": eeid.url,
             "MobbidBaseUrl": mobbid.url,
+            "MosipBaseUrl": mosip.url,
             "PollIntervalSeconds": "1",
             "SessionTimeoutSeconds": "4",
         },

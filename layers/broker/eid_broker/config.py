@@ -67,7 +67,14 @@ class Settings(BaseModel):
     mobbid_base_url: str | None = None
     mobbid_secret_name: str | None = None
 
-    @field_validator("dokobit_base_url", "marksign_base_url", "eeid_base_url", "mobbid_base_url")
+    mosip_base_url: str | None = None
+    mosip_secret_name: str | None = None
+    mosip_app_id: str = "resident"
+    mosip_otp_ttl_seconds: float = 120.0
+
+    @field_validator(
+        "dokobit_base_url", "marksign_base_url", "eeid_base_url", "mobbid_base_url", "mosip_base_url"
+    )
     @classmethod
     def _base_urls(cls, value: str | None) -> str | None:
         return check_base_url(value)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from eid_broker import api
 from eid_broker.observability import logger
-from eid_broker.sessions import SessionOut, SessionRecord
+from eid_broker.sessions import Credentials, SessionOut, SessionRecord, SessionWithCredentials
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -23,29 +23,45 @@ def start_session(
     app: APIGatewayRestResolver,
     method: str,
     body_model: type[BaseModel],
-    start: Callable[[Any, str], SessionRecord],
+    start: Callable[[Any, str], SessionRecord | tuple[SessionRecord, Credentials | None]],
     *,
     summary: str,
     description: str,
+    hands_credentials: bool = False,
 ) -> None:
-    """`POST /v1/sessions/{method}`: validate, start once per Idempotency-Key, answer 201 + session."""
+    """`POST /v1/sessions/{method}`: validate, start once per Idempotency-Key, answer 201 + session.
+
+    A start that completes the session may also return credentials: they go into this one response
+    and nowhere else (a replay never carries them).
+    """
+    model = SessionWithCredentials if hands_credentials else SessionOut
 
     def start_route(
         body: Annotated[body_model, Body()],  # type: ignore[valid-type]
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     ) -> Response[SessionOut]:
         owner = api.caller(app)
+        handed: list[Credentials | None] = []
+
+        def run() -> SessionRecord:
+            result = start(body, owner)
+            if isinstance(result, tuple):
+                result, credentials = result
+                handed.append(credentials)
+            return result
+
         record, replayed = api.idempotent_start(
             idempotency_key,
             owner=owner,
             method=method,
             payload=body.model_dump(),
-            start=lambda: start(body, owner),
+            start=run,
             context=app.lambda_context,
         )
         headers = {"Idempotent-Replayed": "true"} if replayed else None
-        return api.json_response(record.to_out(), 201, headers)
+        return api.json_response(with_credentials(record, handed[0] if handed else None), 201, headers)
 
+    start_route.__annotations__["return"] = Response[model]  # type: ignore[valid-type]
     app.post(
         f"/v1/sessions/{method}",
         summary=summary,
@@ -55,11 +71,18 @@ def start_session(
         responses={
             201: {
                 "description": "Session started (or refused by the provider: status failed)",
-                "content": {"application/json": {"model": SessionOut}},
+                "content": {"application/json": {"model": model}},
             },
             **api.problem_responses(400, 409, 413, 415, 422, 503),
         },
     )(start_route)
+
+
+def with_credentials(record: SessionRecord, credentials: Credentials | None) -> SessionOut:
+    """The session, plus `credentials` only in the one response that hands them over."""
+    if credentials is None:
+        return record.to_out()
+    return SessionWithCredentials(**record.to_out().model_dump(), credentials=credentials)
 
 
 def api_handler(app: APIGatewayRestResolver) -> Handler:

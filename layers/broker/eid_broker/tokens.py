@@ -8,7 +8,10 @@ never logged.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -152,6 +155,16 @@ class TokenCache:
                 ConditionExpression="lease_owner = :owner",
                 ExpressionAttributeValues={":owner": {"S": self._owner}},
             )
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The `exp` claim of a JWT, read without verifying it (the broker only needs to know when to refresh)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, KeyError, TypeError, ValueError, binascii.Error):
+        return None
 
 
 @cache

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eid_broker.errors import ProviderBadResponse, ProviderUnavailable, SessionOutcomeError
 from eid_broker.http import json_body, send
-from eid_broker.tokens import Token, TokenCache, with_token
+from eid_broker.tokens import Token, TokenCache, jwt_expiry, with_token
 
 if TYPE_CHECKING:
     import requests
@@ -61,16 +58,6 @@ class Process(BaseModel):
     id: str
     status: Literal["CREATED", "STARTED", "QR", "IN_PROGRESS", "PROCESSING", "COMPLETED"]
     operationId: str | None = None
-
-
-def jwt_expiry(token: str) -> float | None:
-    """The `exp` claim of a JWT, read without verifying it (the broker only needs to know when to refresh)."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
-    except (IndexError, KeyError, TypeError, ValueError, binascii.Error):
-        return None
 
 
 def refused(code: str, message: str, status: int) -> SessionOutcomeError:

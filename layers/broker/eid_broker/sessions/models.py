@@ -77,6 +77,27 @@ class SessionOut(_SessionFields):
     """The public session object (API.md)."""
 
 
+class Credentials(BaseModel):
+    """A provider token handed to the integrator once, in the response that completes the session."""
+
+    type: Literal["mosip_auth_token"]
+    token: str
+    expires_at: str
+
+
+class SessionWithCredentials(SessionOut):
+    """The session; `credentials` appear only in the response that completes a MOSIP session."""
+
+    credentials: Credentials | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_when_handed(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("credentials") is None:
+            data.pop("credentials", None)
+        return data
+
+
 class SessionRecord(_SessionFields):
     """The stored session: the public fields plus what only the broker needs. Shown only via to_out()."""
 
@@ -87,6 +108,8 @@ class SessionRecord(_SessionFields):
     provider_ref: dict[str, str] = {}
     # sha256 of what was asked for, so the result can be checked without storing the request.
     expected_subject_sha256: str | None = None
+    # The error code a pending session gets when its time runs out (default TIMEOUT).
+    expiry_code: str | None = None
     ttl: int
 
     @property

@@ -189,3 +189,24 @@ class SessionRepository:
         except ClientError as exc:
             if not _is_condition_failure(exc):
                 raise InternalUnavailable("Sessions could not be updated.") from exc
+
+    def use_attempt(self, session_id: str, attempts_left: int) -> bool:
+        """Count one wrong answer, if nobody else counted it first (the attempts left must still match)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"session_id": {"S": session_id}},
+                UpdateExpression="SET next_action.attempts_left = :after",
+                ConditionExpression="#status = :pending AND next_action.attempts_left = :before",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    **_PENDING,
+                    ":before": {"N": str(attempts_left)},
+                    ":after": {"N": str(attempts_left - 1)},
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise InternalUnavailable("Sessions could not be updated.") from exc
+        return True

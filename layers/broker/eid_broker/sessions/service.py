@@ -168,14 +168,61 @@ class SessionService:
         self.repo.create(record)
         return record
 
+    def open_waiting(
+        self,
+        *,
+        method: str,
+        owner: str,
+        reference: str | None,
+        next_action: NextAction,
+        provider_ref: dict[str, str],
+        lifetime: float,
+        expiry_code: str,
+    ) -> SessionRecord:
+        """A pending session that the integrator's next call settles (no polling)."""
+        record = self._new_record(
+            method=method,
+            owner=owner,
+            reference=reference,
+            lifetime=lifetime,
+            status="pending",
+            next_action=next_action,
+            provider_ref=provider_ref,
+            expiry_code=expiry_code,
+        )
+        self.repo.create(record)
+        return record
+
+    def record_completed(
+        self, *, method: str, owner: str, reference: str | None, identity: Identity
+    ) -> SessionRecord:
+        """A session that completed in the call that started it."""
+        record = self._new_record(
+            method=method, owner=owner, reference=reference, lifetime=0, status="completed", identity=identity
+        )
+        self.repo.create(record)
+        return record
+
+    def complete(self, session_id: str, identity: Identity) -> SessionRecord | None:
+        return self.repo.finish(session_id, "completed", self._clock(), identity=identity)
+
+    def fail_with(self, session_id: str, outcome: SessionOutcomeError) -> SessionRecord | None:
+        return self.repo.finish(session_id, outcome.status, self._clock(), error=as_session_error(outcome))
+
     def read(self, session_id: str, owner: str) -> SessionRecord:
         record = self.repo.get(session_id)
         if record is None or record.owner != owner:
             raise SessionNotFound("No session with this id.")
         if record.status == "pending" and self._clock() > record.expires_at_dt() + EXPIRY_GRACE:
-            self.repo.finish(session_id, "expired", self._clock(), error=as_session_error(timeout_error()))
+            self.expire(record)
             record = self.repo.get(session_id) or record
         return record
+
+    def expire(self, record: SessionRecord) -> None:
+        error = timeout_error()
+        if record.expiry_code:
+            error.code = record.expiry_code
+        self.repo.finish(record.session_id, "expired", self._clock(), error=as_session_error(error))
 
     def cancel(self, session_id: str, owner: str) -> SessionRecord:
         record = self.read(session_id, owner)

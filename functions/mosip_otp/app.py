@@ -1,0 +1,35 @@
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from eid_broker import api, routes
+from eid_broker.methods import mosip
+
+app = api.make_resolver()
+
+
+@app.post(
+    "/v1/mosip/otp/generate",
+    summary="MOSIP OTP manager: generate an OTP for a key",
+    description="Answers `{status, otp}` as MOSIP does; the broker calls with its own cached service token.",
+    tags=["mosip"],
+    responses={200: {"description": "The OTP"}, **api.problem_responses(422, 503)},
+)
+def generate(body: Annotated[mosip.OtpKey, Body()]) -> Response[dict[str, Any]]:
+    return Response(status_code=200, content_type="application/json", body=mosip.generate_otp(body.key))
+
+
+@app.post(
+    "/v1/mosip/otp/validate",
+    summary="MOSIP OTP manager: validate an OTP for a key",
+    tags=["mosip"],
+    responses={200: {"description": "`{valid, status}`"}, **api.problem_responses(422, 503)},
+)
+def validate(body: Annotated[mosip.OtpCheck, Body()]) -> Response[dict[str, Any]]:
+    return Response(
+        status_code=200, content_type="application/json", body=mosip.validate_otp(body.key, body.otp)
+    )
+
+
+lambda_handler = routes.api_handler(app)

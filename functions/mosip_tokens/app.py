@@ -1,0 +1,33 @@
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from eid_broker import api, routes
+from eid_broker.methods import mosip
+
+app = api.make_resolver()
+
+
+@app.post(
+    "/v1/mosip/tokens/validate",
+    summary="Validate a MOSIP auth token",
+    description="Answers `{valid, user_id, roles}`; the token is sent to MOSIP as the Authorization cookie.",
+    tags=["mosip"],
+    responses={200: {"description": "Validity"}, **api.problem_responses(422, 503)},
+)
+def validate(body: Annotated[mosip.TokenBody, Body()]) -> Response[dict[str, Any]]:
+    return Response(status_code=200, content_type="application/json", body=mosip.validate_token(body.token))
+
+
+@app.post(
+    "/v1/mosip/tokens/invalidate",
+    summary="Invalidate (log out) a MOSIP auth token",
+    tags=["mosip"],
+    responses={200: {"description": "Invalidated"}, **api.problem_responses(422, 503)},
+)
+def invalidate(body: Annotated[mosip.TokenBody, Body()]) -> Response[dict[str, Any]]:
+    return Response(status_code=200, content_type="application/json", body=mosip.invalidate_token(body.token))
+
+
+lambda_handler = routes.api_handler(app)

@@ -1,0 +1,36 @@
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+
+from eid_broker import api, routes
+from eid_broker.methods import mosip
+from eid_broker.sessions import SessionWithCredentials
+
+app = api.make_resolver()
+
+
+@app.post(
+    "/v1/sessions/<session_id>/otp",
+    summary="Submit the OTP of a pending mosip-otp session",
+    description="Right → completed, with the MOSIP token in `credentials` (once). Wrong → still pending with "
+    "one attempt less; the third wrong one fails the session. Past the OTP's lifetime → expired.",
+    tags=["sessions"],
+    responses={
+        200: {
+            "description": "The session",
+            "content": {"application/json": {"model": SessionWithCredentials}},
+        },
+        **api.problem_responses(404, 409, 422, 503),
+    },
+)
+def submit_otp(
+    session_id: Annotated[str, Path(max_length=64)], submission: Annotated[mosip.OtpSubmission, Body()]
+) -> Response[SessionWithCredentials]:
+    record, credentials = mosip.submit_otp(
+        session_id, api.caller(app), submission, sessions=api.session_service()
+    )
+    return api.json_response(routes.with_credentials(record, credentials))
+
+
+lambda_handler = routes.api_handler(app)

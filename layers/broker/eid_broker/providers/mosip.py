@@ -1,0 +1,205 @@
+"""MOSIP kernel auth manager and OTP manager (seed 004, PROVIDERS.md §5).
+
+Requests and answers are wrapped in MOSIP's envelope; errors arrive inside HTTP 200 answers, in
+`errors[]`, and are mapped here. Auth tokens come back as an `Authorization` cookie.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
+from eid_broker.http import json_body, send
+from eid_broker.tokens import Token, TokenCache, jwt_expiry
+
+if TYPE_CHECKING:
+    import requests
+
+PROVIDER = "mosip"
+AUTH = "/v1/authmanager"
+OTP_MANAGER = "/v1/otpmanager"
+DEFAULT_TOKEN_SECONDS = 30 * 60
+
+# MOSIP errorCode → (broker code, message). Codes MOSIP reuses for other meanings are read in context.
+ERROR_CODES: dict[str, tuple[str, str]] = {
+    "KER-ATH-003": ("USER_NOT_FOUND", "MOSIP does not know this user."),
+    "KER-ATH-023": ("INVALID_CREDENTIALS", "The user name or password is wrong."),
+    "KER-ATH-005": ("INVALID_CREDENTIALS", "The user name or password is wrong."),
+    "KER-ATH-401": ("PROVIDER_MISCONFIGURED", "MOSIP refused the broker's client credentials."),
+    "KER-ATH-004": ("PROVIDER_ERROR", "MOSIP refused the request."),
+    "KER-OTV-003": ("OTP_EXPIRED", "The OTP has expired."),
+    "KER-OTV-004": ("OTP_ATTEMPTS_EXHAUSTED", "Too many wrong OTPs: MOSIP has blocked the user for now."),
+}
+
+
+def mosip_time(moment: float) -> str:
+    """MOSIP's request time format: UTC yyyy-MM-dd'T'HH:mm:ss.SSS'Z'."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def outcome_error(errors: list[dict[str, Any]]) -> SessionOutcomeError:
+    code = str(errors[0].get("errorCode", "")) if errors else ""
+    broker, message = ERROR_CODES.get(code, ("PROVIDER_ERROR", "MOSIP refused the request."))
+    return SessionOutcomeError(broker, message, provider=PROVIDER, provider_code=code or None)
+
+
+class MosipClient:
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        secret_key: str,
+        app_id: str,
+        http: requests.Session,
+        tokens: TokenCache,
+        clock: Any = time.time,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._client_id = client_id
+        self._secret = secret_key
+        self._app_id = app_id
+        self._http = http
+        self._tokens = tokens
+        self._clock = clock
+
+    def _envelope(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": "mosip.io.eid-broker",
+            "version": "1.0",
+            "requesttime": mosip_time(self._clock()),
+            "metadata": {},
+            "request": request,
+        }
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        request: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> tuple[requests.Response, dict[str, Any]]:
+        response = send(
+            self._http,
+            method,
+            f"{self._base}{path}",
+            provider=PROVIDER,
+            json=self._envelope(request) if request is not None else None,
+            params=params,
+            # MOSIP reads the token from a cookie whose name contains "Authorization".
+            headers={"Cookie": f"Authorization={token}"} if token else None,
+        )
+        body = json_body(response, provider=PROVIDER)
+        if response.status_code != 200:
+            raise ProviderBadResponse(f"MOSIP answered HTTP {response.status_code}.")
+        return response, body
+
+    def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("errors"):
+            raise outcome_error(body["errors"])
+        answer = body.get("response")
+        if not isinstance(answer, dict):
+            raise ProviderBadResponse("MOSIP answered without a response object.")
+        return answer
+
+    @staticmethod
+    def _cookie_token(response: requests.Response) -> str | None:
+        return response.cookies.get("Authorization") or response.headers.get("Authorization")
+
+    def _service_token(self) -> str:
+        def fetch() -> Token:
+            response, body = self._exchange(
+                "POST",
+                f"{AUTH}/authenticate/clientidsecretkey",
+                {"clientId": self._client_id, "secretKey": self._secret, "appId": self._app_id},
+            )
+            self._answer(body)
+            token = self._cookie_token(response)
+            if not token:
+                raise ProviderBadResponse("MOSIP issued no service token cookie.")
+            # The cookie's Max-Age is MOSIP's raw millisecond setting read as seconds: trust the JWT's exp.
+            return Token(token, jwt_expiry(token) or self._clock() + DEFAULT_TOKEN_SECONDS)
+
+        return self._tokens.get(f"mosip:{self._client_id}", fetch)
+
+    def send_otp(
+        self, user_id: str, user_id_type: str, channels: list[str], app_id: str, context: str | None
+    ) -> None:
+        _, body = self._exchange(
+            "POST",
+            f"{AUTH}/authenticate/sendotp",
+            {
+                "userId": user_id,
+                "otpChannel": channels,
+                "appId": app_id,
+                "useridtype": user_id_type,
+                "templateVariables": {},
+                "context": context or "auth-otp",
+            },
+        )
+        self._answer(body)
+
+    def verify_otp(self, user_id: str, otp: str, app_id: str) -> tuple[str, float] | None:
+        """The user's token and its expiry, or None when MOSIP says the OTP is wrong."""
+        response, body = self._exchange(
+            "POST", f"{AUTH}/authenticate/useridOTP", {"userId": user_id, "otp": otp, "appId": app_id}
+        )
+        answer = self._answer(body)
+        if answer.get("status") != "success":
+            return None
+        token = self._cookie_token(response)
+        if not token:
+            raise ProviderBadResponse("MOSIP validated the OTP but issued no token.")
+        return token, jwt_expiry(token) or self._clock() + DEFAULT_TOKEN_SECONDS
+
+    def password_login(self, username: str, password: str, app_id: str) -> tuple[str, float]:
+        _, body = self._exchange(
+            "POST",
+            f"{AUTH}/authenticate/internal/useridPwd",
+            {
+                "userName": username,
+                "password": password,
+                "appId": app_id,
+                "clientId": self._client_id,
+                "clientSecret": self._secret,
+            },
+        )
+        answer = self._answer(body)
+        token = answer.get("token")
+        if not token:
+            raise ProviderBadResponse("MOSIP's password login answered without a token.")
+        expiry = jwt_expiry(str(token)) or self._clock() + float(
+            answer.get("expiryTime") or DEFAULT_TOKEN_SECONDS
+        )
+        return str(token), expiry
+
+    def validate_token(self, token: str) -> dict[str, Any] | None:
+        """The token's user (userId, role, …), or None when MOSIP says it is not valid."""
+        _, body = self._exchange("GET", f"{AUTH}/authorize/admin/validateToken", token=token)
+        if body.get("errors"):
+            code = str(body["errors"][0].get("errorCode", ""))
+            if code.startswith("KER-ATH-"):
+                return None
+            raise outcome_error(body["errors"])
+        return self._answer(body)
+
+    def invalidate_token(self, token: str) -> None:
+        _, body = self._exchange("POST", f"{AUTH}/authorize/invalidateToken", {}, token=token)
+        self._answer(body)
+
+    def generate_otp(self, key: str) -> dict[str, Any]:
+        _, body = self._exchange(
+            "POST", f"{OTP_MANAGER}/otp/generate", {"key": key}, token=self._service_token()
+        )
+        return self._answer(body)
+
+    def validate_otp(self, key: str, otp: str) -> dict[str, Any]:
+        _, body = self._exchange(
+            "GET", f"{OTP_MANAGER}/otp/validate", token=self._service_token(), params={"key": key, "otp": otp}
+        )
+        return self._answer(body)
