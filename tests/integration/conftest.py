@@ -18,6 +18,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
+from moto.dynamodb.models import DynamoDBBackend
 
 from eid_broker import config
 from local.cfn import Physical, Resolver, Template, default_physical, function_config, state_machine_config
@@ -190,6 +191,22 @@ def _provision(resolver: Resolver, logical_id: str, resource: dict[str, Any]) ->
     return default_physical(resolver, logical_id, resource)
 
 
+_WRITES = threading.RLock()
+
+
+def _atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies each conditional write atomically; moto's backend does not under threads
+    (DESIGN.md), and these tests race the webhook deliveries, the poll loop and the API on purpose."""
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _WRITES:
+                return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+
+
 def _load(code_dir: Path, name: str) -> Any:
     spec = importlib.util.spec_from_file_location(f"_it_{name}", code_dir / "app.py")
     assert spec is not None and spec.loader is not None
@@ -255,6 +272,7 @@ def deployed(
             return json.dumps(answer), False, ""
 
         monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke)
+        _atomic_writes(monkeypatch)
         yield deployed
         # Week-long eeID fallback loops would outlive the test: stop what still runs.
         for machine in ("SessionPollStateMachine", "EeidFallbackStateMachine"):
