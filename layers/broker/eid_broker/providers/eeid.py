@@ -6,14 +6,14 @@ call drops the cached token, refreshes once and retries once.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
 from eid_broker.http import json_body, send
-from eid_broker.tokens import Token, TokenCache, with_token
+from eid_broker.providers.base import TokenClient
+from eid_broker.tokens import Token
 
 if TYPE_CHECKING:
     import requests
@@ -56,25 +56,8 @@ def misconfigured(detail: str, status: int) -> SessionOutcomeError:
     )
 
 
-class EeidClient:
+class EeidClient(TokenClient):
     provider = PROVIDER
-
-    def __init__(
-        self,
-        base_url: str,
-        client_id: str,
-        client_secret: str,
-        http: requests.Session,
-        tokens: TokenCache,
-        clock: Any = time.time,
-    ) -> None:
-        self._base = base_url.rstrip("/")
-        self._client_id = client_id
-        self._secret = client_secret
-        self._http = http
-        self._tokens = tokens
-        self._token_key = f"eeid:{client_id}"
-        self._clock = clock
 
     def _fetch_token(self) -> Token:
         """POST /api/auth/v1/token with HTTP Basic client credentials."""
@@ -94,10 +77,7 @@ class EeidClient:
         return Token(str(body["access_token"]), self._clock() + float(body.get("expires_in") or 120))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return with_token(
-            self._tokens,
-            self._token_key,
-            self._fetch_token,
+        return self._with_token(
             lambda token: send(
                 self._http,
                 method,

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eid_broker.errors import ProviderBadResponse, ProviderUnavailable, SessionOutcomeError
 from eid_broker.http import json_body, send
-from eid_broker.tokens import Token, TokenCache, jwt_expiry, with_token
+from eid_broker.providers.base import TokenClient
+from eid_broker.tokens import Token, jwt_expiry
 
 if TYPE_CHECKING:
     import requests
@@ -64,25 +64,10 @@ def refused(code: str, message: str, status: int) -> SessionOutcomeError:
     return SessionOutcomeError(code, message, provider=PROVIDER, provider_code=f"HTTP_{status}")
 
 
-class MobbidClient:
-    provider = PROVIDER
+class MobbidClient(TokenClient):
+    """`client_id` is MobbID's application id, `secret` its API key."""
 
-    def __init__(
-        self,
-        base_url: str,
-        application_id: str,
-        api_key: str,
-        http: requests.Session,
-        tokens: TokenCache,
-        clock: Any = time.time,
-    ) -> None:
-        self._base = base_url.rstrip("/")
-        self._app = application_id
-        self._key = api_key
-        self._http = http
-        self._tokens = tokens
-        self._token_key = f"mobbid:{application_id}"
-        self._clock = clock
+    provider = PROVIDER
 
     def _fetch_token(self) -> Token:
         """GET /api/v6/authorization with the applicationId and apiKey headers."""
@@ -91,7 +76,7 @@ class MobbidClient:
             "GET",
             f"{self._base}/api/v6/authorization",
             provider=PROVIDER,
-            headers={"applicationId": self._app, "apiKey": self._key},
+            headers={"applicationId": self._client_id, "apiKey": self._secret},
         )
         if response.status_code in (400, 401, 403):
             raise refused(
@@ -105,14 +90,11 @@ class MobbidClient:
         return Token(str(token), jwt_expiry(str(token)) or self._clock() + DEFAULT_TOKEN_SECONDS)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        response = with_token(
-            self._tokens,
-            self._token_key,
-            self._fetch_token,
+        response = self._with_token(
             lambda token: send(
                 self._http,
                 method,
-                f"{self._base}/api/v6/application/{self._app}{path}",
+                f"{self._base}/api/v6/application/{self._client_id}{path}",
                 provider=PROVIDER,
                 headers={"Authorization": f"Bearer {token}"},
                 **kwargs,

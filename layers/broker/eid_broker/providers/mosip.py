@@ -6,13 +6,13 @@ Requests and answers are wrapped in MOSIP's envelope; errors arrive inside HTTP 
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
 from eid_broker.http import json_body, send
-from eid_broker.tokens import Token, TokenCache, jwt_expiry
+from eid_broker.providers.base import TokenClient
+from eid_broker.tokens import Token, jwt_expiry
 
 if TYPE_CHECKING:
     import requests
@@ -45,26 +45,16 @@ def outcome_error(errors: list[dict[str, Any]]) -> SessionOutcomeError:
     return SessionOutcomeError(broker, message, provider=PROVIDER, provider_code=code or None)
 
 
-class MosipClient:
+class MosipClient(TokenClient):
+    """`client_id`/`secret` are MOSIP's clientId/secretKey; the cached token is the broker's service token."""
+
     provider = PROVIDER
 
     def __init__(
-        self,
-        base_url: str,
-        client_id: str,
-        secret_key: str,
-        app_id: str,
-        http: requests.Session,
-        tokens: TokenCache,
-        clock: Any = time.time,
+        self, base_url: str, client_id: str, secret: str, app_id: str, *args: Any, **kwargs: Any
     ) -> None:
-        self._base = base_url.rstrip("/")
-        self._client_id = client_id
-        self._secret = secret_key
+        super().__init__(base_url, client_id, secret, *args, **kwargs)
         self._app_id = app_id
-        self._http = http
-        self._tokens = tokens
-        self._clock = clock
 
     def _envelope(self, request: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -111,21 +101,18 @@ class MosipClient:
     def _cookie_token(response: requests.Response) -> str | None:
         return response.cookies.get("Authorization") or response.headers.get("Authorization")
 
-    def _service_token(self) -> str:
-        def fetch() -> Token:
-            response, body = self._exchange(
-                "POST",
-                f"{AUTH}/authenticate/clientidsecretkey",
-                {"clientId": self._client_id, "secretKey": self._secret, "appId": self._app_id},
-            )
-            self._answer(body)
-            token = self._cookie_token(response)
-            if not token:
-                raise ProviderBadResponse("MOSIP issued no service token cookie.")
-            # The cookie's Max-Age is MOSIP's raw millisecond setting read as seconds: trust the JWT's exp.
-            return Token(token, jwt_expiry(token) or self._clock() + DEFAULT_TOKEN_SECONDS)
-
-        return self._tokens.get(f"mosip:{self._client_id}", fetch)
+    def _fetch_token(self) -> Token:
+        response, body = self._exchange(
+            "POST",
+            f"{AUTH}/authenticate/clientidsecretkey",
+            {"clientId": self._client_id, "secretKey": self._secret, "appId": self._app_id},
+        )
+        self._answer(body)
+        token = self._cookie_token(response)
+        if not token:
+            raise ProviderBadResponse("MOSIP issued no service token cookie.")
+        # The cookie's Max-Age is MOSIP's raw millisecond setting read as seconds: trust the JWT's exp.
+        return Token(token, jwt_expiry(token) or self._clock() + DEFAULT_TOKEN_SECONDS)
 
     def send_otp(
         self, user_id: str, user_id_type: str, channels: list[str], app_id: str, context: str | None
@@ -193,13 +180,11 @@ class MosipClient:
         self._answer(body)
 
     def generate_otp(self, key: str) -> dict[str, Any]:
-        _, body = self._exchange(
-            "POST", f"{OTP_MANAGER}/otp/generate", {"key": key}, token=self._service_token()
-        )
+        _, body = self._exchange("POST", f"{OTP_MANAGER}/otp/generate", {"key": key}, token=self._token())
         return self._answer(body)
 
     def validate_otp(self, key: str, otp: str) -> dict[str, Any]:
         _, body = self._exchange(
-            "GET", f"{OTP_MANAGER}/otp/validate", token=self._service_token(), params={"key": key, "otp": otp}
+            "GET", f"{OTP_MANAGER}/otp/validate", token=self._token(), params={"key": key, "otp": otp}
         )
         return self._answer(body)
