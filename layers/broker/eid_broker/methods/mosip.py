@@ -148,38 +148,34 @@ def submit_otp(
     record = sessions.read(session_id, owner)
     if record.method != OTP_METHOD or record.status != "pending" or record.next_action is None:
         raise ActionNotAllowed(f"OTPs are accepted only by a pending {OTP_METHOD} session.")
+
+    def now(written: SessionRecord | None) -> SessionRecord:
+        # A write answers with the new record; after a lost race, read what won.
+        return written or sessions.read(session_id, owner)
+
     if datetime.now(UTC) >= record.expires_at_dt():
-        sessions.expire(record)
-        return sessions.read(session_id, owner), None
+        return now(sessions.expire(record)), None
     user_id, app_id = record.provider_ref["user_id"], record.provider_ref["app_id"]
     try:
         verified = client().verify_otp(user_id, submission.otp, app_id)
     except SessionOutcomeError as outcome:
         if outcome.code in ("OTP_EXPIRED", "OTP_ATTEMPTS_EXHAUSTED"):
-            sessions.fail_with(session_id, outcome if outcome.code != "OTP_EXPIRED" else _expired(outcome))
-            return sessions.read(session_id, owner), None
+            return now(sessions.fail_with(session_id, outcome)), None
         raise
     if verified is not None:
-        token, expires = verified
-        if sessions.complete(session_id, _identity(user_id)) is None:
+        completed = sessions.complete(session_id, _identity(user_id))
+        if completed is None:
             raise ActionNotAllowed("The session ended meanwhile.")
-        return sessions.read(session_id, owner), _credentials(token, expires)
+        return completed, _credentials(*verified)
     left = record.next_action.attempts_left or 0
     if left <= 1:
-        sessions.fail_with(
-            session_id,
-            SessionOutcomeError(
-                "OTP_ATTEMPTS_EXHAUSTED", "Three wrong OTPs: the session has ended.", provider=PROVIDER
-            ),
+        exhausted = SessionOutcomeError(
+            "OTP_ATTEMPTS_EXHAUSTED", "Three wrong OTPs: the session has ended.", provider=PROVIDER
         )
-    elif not sessions.repo.use_attempt(session_id, left):
+        return now(sessions.fail_with(session_id, exhausted)), None
+    if not sessions.repo.use_attempt(session_id, left):
         raise ActionNotAllowed("Another OTP for this session was being checked; try again.")
     return sessions.read(session_id, owner), None
-
-
-def _expired(outcome: SessionOutcomeError) -> SessionOutcomeError:
-    outcome.status = "expired"
-    return outcome
 
 
 def start_password(

@@ -22,15 +22,20 @@ AUTH = "/v1/authmanager"
 OTP_MANAGER = "/v1/otpmanager"
 DEFAULT_TOKEN_SECONDS = 30 * 60
 
-# MOSIP errorCode → (broker code, message). Codes MOSIP reuses for other meanings are read in context.
-ERROR_CODES: dict[str, tuple[str, str]] = {
-    "KER-ATH-003": ("USER_NOT_FOUND", "MOSIP does not know this user."),
-    "KER-ATH-023": ("INVALID_CREDENTIALS", "The user name or password is wrong."),
-    "KER-ATH-005": ("INVALID_CREDENTIALS", "The user name or password is wrong."),
-    "KER-ATH-401": ("PROVIDER_MISCONFIGURED", "MOSIP refused the broker's client credentials."),
-    "KER-ATH-004": ("PROVIDER_ERROR", "MOSIP refused the request."),
-    "KER-OTV-003": ("OTP_EXPIRED", "The OTP has expired."),
-    "KER-OTV-004": ("OTP_ATTEMPTS_EXHAUSTED", "Too many wrong OTPs: MOSIP has blocked the user for now."),
+# MOSIP errorCode → (broker code, message, final session status). Codes MOSIP reuses for other
+# meanings are read in context.
+ERROR_CODES: dict[str, tuple[str, str, str]] = {
+    "KER-ATH-003": ("USER_NOT_FOUND", "MOSIP does not know this user.", "failed"),
+    "KER-ATH-023": ("INVALID_CREDENTIALS", "The user name or password is wrong.", "failed"),
+    "KER-ATH-005": ("INVALID_CREDENTIALS", "The user name or password is wrong.", "failed"),
+    "KER-ATH-401": ("PROVIDER_MISCONFIGURED", "MOSIP refused the broker's client credentials.", "failed"),
+    "KER-ATH-004": ("PROVIDER_ERROR", "MOSIP refused the request.", "failed"),
+    "KER-OTV-003": ("OTP_EXPIRED", "The OTP has expired.", "expired"),
+    "KER-OTV-004": (
+        "OTP_ATTEMPTS_EXHAUSTED",
+        "Too many wrong OTPs: MOSIP has blocked the user for now.",
+        "failed",
+    ),
 }
 
 
@@ -41,8 +46,10 @@ def mosip_time(moment: float) -> str:
 
 def outcome_error(errors: list[dict[str, Any]]) -> SessionOutcomeError:
     code = str(errors[0].get("errorCode", "")) if errors else ""
-    broker, message = ERROR_CODES.get(code, ("PROVIDER_ERROR", "MOSIP refused the request."))
-    return SessionOutcomeError(broker, message, provider=PROVIDER, provider_code=code or None)
+    broker, message, status = ERROR_CODES.get(
+        code, ("PROVIDER_ERROR", "MOSIP refused the request.", "failed")
+    )
+    return SessionOutcomeError(broker, message, provider=PROVIDER, provider_code=code or None, status=status)
 
 
 class MosipClient(TokenClient):

@@ -44,9 +44,9 @@ def subject_digest(country: str, code: str) -> str:
     return hashlib.sha256(f"{country}:{code}".encode()).hexdigest()
 
 
-def timeout_error(provider: str | None = None) -> SessionOutcomeError:
+def timeout_error(provider: str | None = None, code: str = "TIMEOUT") -> SessionOutcomeError:
     return SessionOutcomeError(
-        "TIMEOUT",
+        code,
         "The person did not finish before the session expired.",
         provider=provider,
         status="expired",
@@ -218,11 +218,9 @@ class SessionService:
             record = self.repo.get(session_id) or record
         return record
 
-    def expire(self, record: SessionRecord) -> None:
-        error = timeout_error()
-        if record.expiry_code:
-            error.code = record.expiry_code
-        self.repo.finish(record.session_id, "expired", self._clock(), error=as_session_error(error))
+    def expire(self, record: SessionRecord) -> SessionRecord | None:
+        error = timeout_error(code=record.expiry_code or "TIMEOUT")
+        return self.repo.finish(record.session_id, "expired", self._clock(), error=as_session_error(error))
 
     def cancel(self, session_id: str, owner: str) -> SessionRecord:
         record = self.read(session_id, owner)
