@@ -195,9 +195,10 @@ _WRITES = threading.RLock()
 
 
 def _atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each conditional write atomically; moto's backend does not under threads
-    (DESIGN.md), and these tests race the webhook deliveries, the poll loop and the API on purpose."""
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+    """DynamoDB applies each write atomically and reads never see half a write; moto's backend gives
+    neither under threads (DESIGN.md: a read can even crash on an item being updated), and these tests
+    race the webhook deliveries, the poll loop and the API on purpose."""
+    for name in ("get_item", "put_item", "update_item", "delete_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
 
         def atomic(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
