@@ -76,6 +76,27 @@ def marksign() -> Iterator[Served]:
     yield from serve(MarkSignSandbox(access_token=MARKSIGN_TOKEN, ok_after=0.5, session_ttl=60))
 
 
+START = 1_700_000_000.0
+
+
+class FakeClock:
+    """A clock that stands still until a test moves it (sandbox unit tests never sleep)."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
 class ShiftedClock:
     """A sandbox's clock that a test can move forward (token expiry at the provider)."""
 

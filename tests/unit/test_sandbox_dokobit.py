@@ -16,11 +16,11 @@ from werkzeug.test import Client, TestResponse
 from werkzeug.wrappers import Response
 
 from local.sandboxes.dokobit import PERSONAS, DokobitSandbox
+from tests.conftest import START, FakeClock
 
 TOKEN = "test-access-token"
 OK_AFTER = 7.0
 TTL = 300.0
-START = 1_700_000_000.0
 
 MARY = ("+37200000766", "60001019906")
 EDVARDAS = ("+37060000666", "50001018865")
@@ -31,22 +31,6 @@ CANCELLED = ("+37201100266", "60001019950")
 NEVER = ("+37213100266", "60001019961")
 EXPIRED = ("+37201200266", "60001019972")
 OUTAGE = ("+37200000366", "60001019983")
-
-
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

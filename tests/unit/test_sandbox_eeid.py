@@ -21,28 +21,17 @@ from werkzeug.wrappers import Response
 
 from local.sandboxes import eeid
 from local.sandboxes.eeid import PERSONS, EeidSandbox
+from tests.conftest import START, FakeClock
 
 CLIENT_ID = "test-client"
 SECRET = "test-secret-value"
 WEBHOOK_URL = "http://broker.test/eeid/webhooks/identification_requests"
-START = 1_700_000_000.0
 TTL = 120
 API = "/eeid/api/ident/v1/identification_requests"
 SUB_REQUIRED = {
     "error": 'Claims required must include at least one claim of type "sub" with a non-empty value'
 }
 UNAUTHORIZED = {"error": "Unauthorized"}
-
-
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Recorder:
@@ -66,11 +55,6 @@ class Recorder:
         with self._changed:
             assert self._changed.wait_for(lambda: len(self.calls) >= count, timeout)
             return list(self.calls)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

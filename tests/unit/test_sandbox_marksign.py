@@ -17,11 +17,11 @@ from werkzeug.test import Client, TestResponse
 from werkzeug.wrappers import Response
 
 from local.sandboxes.marksign import PERSONAS, MarkSignSandbox
+from tests.conftest import START, FakeClock
 
 TOKEN = "test-access-token"
 OK_AFTER = 7.0
 TTL = 300.0
-START = 1_700_000_000.0
 
 TEN = ("+37269000366", "60001017705")
 JAAN = ("+37269000466", "39001010011")
@@ -40,22 +40,6 @@ SESSION_NOT_FOUND = {
     "error_code": 40402,
 }
 INVALID_TOKEN = {"status": "error", "message": "Invalid access token", "error_code": 40003}
-
-
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

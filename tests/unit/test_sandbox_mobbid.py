@@ -18,31 +18,15 @@ from werkzeug.wrappers import Response
 
 from local.sandboxes import mobbid
 from local.sandboxes.mobbid import PERSONAS, AlreadyChosenError, MobbidSandbox
+from tests.conftest import START, FakeClock
 
 APP_ID = "test-app"
 API_KEY = "test-api-key-value"
-START = 1_700_000_000.0
 TTL = 600
 STEP = 2.0
 API = f"/mobbid/api/v6/application/{APP_ID}"
 RETURN_URL = "https://broker.test/mobbid/return?state=abc"
 UNAUTHORIZED = {"message": "Unauthorized"}
-
-
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -13,31 +13,15 @@ from werkzeug.test import Client, TestResponse
 from werkzeug.wrappers import Response
 
 from local.sandboxes.mosip import USERS, MosipSandbox
+from tests.conftest import START, FakeClock
 
 CLIENT_ID = "test-client"
 SECRET = "test-secret-value"
-START = 1_700_000_000.0
 TTL = 600
 OTP_TTL = 120
 AUTH = "/mosip/v1/authmanager"
 OTP = "/mosip/v1/otpmanager/otp"
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-
-
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
