@@ -111,8 +111,9 @@ def _guard(event: dict[str, Any]) -> BrokerError | None:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             return UnreadableBody("The body could not be decoded.")
-    if len(raw) > get_settings().max_body_bytes:
-        return BodyTooLarge(f"The body must be at most {get_settings().max_body_bytes} bytes.")
+    limit = get_settings().max_body_bytes
+    if len(raw) > limit:
+        return BodyTooLarge(f"The body must be at most {limit} bytes.")
     if not raw.strip():
         return None
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}

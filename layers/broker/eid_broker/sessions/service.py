@@ -214,8 +214,8 @@ class SessionService:
         if record is None or record.owner != owner:
             raise SessionNotFound("No session with this id.")
         if record.status == "pending" and self._clock() > record.expires_at_dt() + EXPIRY_GRACE:
-            self.expire(record)
-            record = self.repo.get(session_id) or record
+            # The write answers with the new record; if another outcome won meanwhile, read that one.
+            record = self.expire(record) or self.repo.get(session_id) or record
         return record
 
     def expire(self, record: SessionRecord) -> SessionRecord | None:
