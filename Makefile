@@ -8,6 +8,9 @@ PYTHON ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.12*/bin/python3) $(she
 VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
+SCAN_VENV := .venv-scan
+# Offline and quiet: no update check, no download of Prisma Cloud guidelines.
+CHECKOV := CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(SCAN_VENV)/bin/checkov --skip-download --quiet --compact
 SAM := SAM_CLI_TELEMETRY=0 PYENV_VERSION=$(shell ls $(PYENV_ROOT)/versions 2>/dev/null | grep -E '^3\.1[123]\.' | paste -sd: -) $(SAM_VENV)/bin/sam
 PORT ?= 3000
 ENV ?= default
@@ -16,7 +19,7 @@ ENV ?= default
 
 help:
 	@echo "make run    - serve eid-broker offline on http://127.0.0.1:$(PORT) with built-in provider sandboxes"
-	@echo "make test   - lint, template/ASL checks, unit, integration and end-to-end tests"
+	@echo "make test   - lint, template/ASL checks and security scans (checkov, bandit), unit, integration and end-to-end tests"
 	@echo "make bench  - concurrent sessions through the local stack: calls, transitions, latency, cost"
 	@echo "make build / make deploy ENV=prod - sam build / sam deploy"
 
@@ -28,6 +31,13 @@ $(VENV)/.installed: requirements-dev.txt layers/broker/requirements.txt
 $(SAM_VENV)/.installed: requirements-sam.txt
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+# checkov pins its own boto3 (and much else), so the scanners live in their own venv (.venv-scan).
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	echo '*' > $(SCAN_VENV)/.gitignore
+	$(SCAN_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-scan.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -43,10 +53,12 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-check: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed
+check: $(VENV)/.installed $(SAM_VENV)/.installed $(SCAN_VENV)/.installed node_modules/.installed
 	$(SAM) validate --lint
 	$(BIN)/cfn-lint template.yaml -a cfn_lint_serverless.rules --ignore-checks WS1004
 	npx --no-install asl-validator --json-path statemachines/session_poll.asl.json
+	$(CHECKOV) -f template.yaml --framework cloudformation
+	$(SCAN_VENV)/bin/bandit -q -r layers functions
 
 unit: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/unit tests/infra -q
@@ -73,4 +85,4 @@ deploy: build
 	$(SAM) deploy --config-env $(ENV)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(SCAN_VENV) .aws-sam node_modules .pytest_cache .ruff_cache

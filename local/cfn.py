@@ -306,9 +306,14 @@ class Resolver:
         if logical_id in self._pending:
             cycle = " -> ".join([*self._pending[self._pending.index(logical_id) :], logical_id])
             raise CfnError(f"circular reference: {cycle}")
+        resource = self.template.resources[logical_id]
+        if "Condition" in resource and not self.condition(str(resource["Condition"])):
+            # CloudFormation does not create it; nothing may use it then (cfn-lint checks that).
+            self._physical[logical_id] = Physical("", {})
+            return self._physical[logical_id]
         self._pending.append(logical_id)
         try:
-            result = self._provision(self, logical_id, self.template.resources[logical_id])
+            result = self._provision(self, logical_id, resource)
         finally:
             self._pending.pop()
         self._physical[logical_id] = result

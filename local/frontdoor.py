@@ -20,7 +20,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -197,7 +197,7 @@ class FrontDoor:
         routes: Iterable[Route],
         *,
         invoke: Invoke,
-        api_key: str,
+        api_key: str | Collection[str],
         account_id: str = "123456789012",
         admin: Mapping[str, Callable[[], Any]] | None = None,
         log: Callable[[str], None] | None = None,
@@ -205,7 +205,8 @@ class FrontDoor:
     ) -> None:
         self.routes = list(routes)
         self.invoke = invoke
-        self.api_key = api_key
+        # Several keys, each its own owner, so that isolation between integrators can be tried locally.
+        self.api_keys = frozenset([api_key] if isinstance(api_key, str) else api_key)
         self.account_id = account_id
         self.admin = dict(admin or {})
         self.log = log
@@ -246,7 +247,7 @@ class FrontDoor:
             body = request.stream.read(self.max_body_bytes + 1)  # chunked bodies carry no length
             if len(body) > self.max_body_bytes:
                 raise _GatewayError("REQUEST_TOO_LARGE", route)
-            if route.api_key_required and request.headers.get("x-api-key") != self.api_key:
+            if route.api_key_required and request.headers.get("x-api-key") not in self.api_keys:
                 raise _GatewayError("INVALID_API_KEY", route)
             event = self.build_event(request, route, path_params, body, request_id)
             return self._call_function(route, event, request_id)

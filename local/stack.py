@@ -54,8 +54,9 @@ HOST = "127.0.0.1"
 DEFAULT_API_KEY = "local-dev-key"
 DEFAULT_STAGE = "local"
 
-_EXAMPLE_BODIES = {
-    "/v1/sessions/dokobit-mobile-id": '{"phone":"+37200000766","personal_code":"60001019906"}',
+# A test person's example start, shown only while that provider's built-in sandbox is in use.
+_EXAMPLES = {
+    "dokobit": ("/v1/sessions/dokobit-mobile-id", '{"phone":"+37200000766","personal_code":"60001019906"}'),
 }
 
 
@@ -141,7 +142,10 @@ class LocalStack:
         self.repo_root = repo_root.resolve()
         self.port = port
         self.environ = dict(os.environ if environ is None else environ)
-        self.api_key = self.environ.get("LOCAL_API_KEY") or DEFAULT_API_KEY
+        # LOCAL_API_KEY may list several comma-separated keys (one owner each); the first is shown.
+        keys = [key.strip() for key in (self.environ.get("LOCAL_API_KEY") or "").split(",") if key.strip()]
+        self.api_keys = keys or [DEFAULT_API_KEY]
+        self.api_key = self.api_keys[0]
         self._sandbox_specs = sandboxes
         self.out = out or sys.stdout
         self.err = err or sys.stderr
@@ -332,7 +336,7 @@ class LocalStack:
         self._frontdoor = FrontDoor(
             self.routes,
             invoke=self._invoke,
-            api_key=self.api_key,
+            api_key=self.api_keys,
             account_id=ACCOUNT_ID,
             admin={"GET /_local/stats": self.stats, "POST /_local/reset": self.reset},
             log=lambda line: self.log("api", line),
@@ -547,13 +551,13 @@ class LocalStack:
         for note in self._secret_notes:
             say(f"  secret       {note}")
         say(f"  stats        curl -s {url}/_local/stats   (reset: curl -s -X POST {url}/_local/reset)")
-        example = next((r for r in self.routes if r.method == "POST" and "{" not in r.path), None)
-        if example is not None:
-            body = _EXAMPLE_BODIES.get(example.path, "{}")
-            say(
-                f"  try          curl -s -X POST {url}{example.path} -H 'x-api-key: {self.api_key}' "
-                f"-H 'content-type: application/json' -d '{body}'"
-            )
+        built_in = {sandbox.spec.provider for sandbox in self._sandboxes if sandbox.app is not None}
+        for provider, (path, body) in _EXAMPLES.items():
+            if provider in built_in and any(route.path == path for route in self.routes):
+                say(
+                    f"  try          curl -s -X POST {url}{path} -H 'x-api-key: {self.api_key}' "
+                    f"-H 'content-type: application/json' -d '{body}'"
+                )
         say(f"{APP_NAME} is ready on {url}")
 
     def stop(self) -> None:

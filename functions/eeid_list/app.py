@@ -11,11 +11,14 @@ app = api.make_resolver()
 
 @app.get(
     "/v1/eeid/identifications",
-    summary="List the service's eeID identification requests (pass-through)",
+    summary="List the caller's own eeID identification requests",
+    description="eeID's listing page, keeping only requests of sessions this API key started, with "
+    "`{session_id, identification_request_id, status, completed_at, link_expires_at, claims_matched}` each "
+    "(no personal data). A page may hold fewer than `page_size` items; `next_page` is null on the last page.",
     tags=["eeid"],
     responses={
-        200: {"description": "eeID's page: `{page, page_size, total, items}`"},
-        **api.problem_responses(422, 503),
+        200: {"description": "`{page, page_size, next_page, items}`"},
+        **api.problem_responses(403, 422, 503),
     },
 )
 def list_identifications(
@@ -23,7 +26,9 @@ def list_identifications(
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> Response[dict[str, Any]]:
     return Response(
-        status_code=200, content_type="application/json", body=eeid.identifications(page, page_size)
+        status_code=200,
+        content_type="application/json",
+        body=eeid.identifications(api.caller(app), page, page_size, sessions=api.session_service()),
     )
 
 

@@ -12,23 +12,29 @@ app = api.make_resolver()
 @app.post(
     "/v1/mosip/otp/generate",
     summary="MOSIP OTP manager: generate an OTP for a key",
-    description="Answers `{status, otp}` as MOSIP does; the broker calls with its own cached service token.",
+    description="Answers `{status, otp}` as MOSIP does; the broker calls with its own cached service token. "
+    "The key is namespaced per API key (`eidb-{hmac}-{key}`): a caller never reaches another caller's keys "
+    "or a MOSIP user's OTPs.",
     tags=["mosip"],
-    responses={200: {"description": "The OTP"}, **api.problem_responses(422, 503)},
+    responses={200: {"description": "The OTP"}, **api.problem_responses(403, 422, 502, 503)},
 )
 def generate(body: Annotated[mosip.OtpKey, Body()]) -> Response[dict[str, Any]]:
-    return Response(status_code=200, content_type="application/json", body=mosip.generate_otp(body.key))
+    return Response(
+        status_code=200, content_type="application/json", body=mosip.generate_otp(api.caller(app), body.key)
+    )
 
 
 @app.post(
     "/v1/mosip/otp/validate",
     summary="MOSIP OTP manager: validate an OTP for a key",
     tags=["mosip"],
-    responses={200: {"description": "`{valid, status}`"}, **api.problem_responses(422, 503)},
+    responses={200: {"description": "`{valid, status}`"}, **api.problem_responses(403, 422, 502, 503)},
 )
 def validate(body: Annotated[mosip.OtpCheck, Body()]) -> Response[dict[str, Any]]:
     return Response(
-        status_code=200, content_type="application/json", body=mosip.validate_otp(body.key, body.otp)
+        status_code=200,
+        content_type="application/json",
+        body=mosip.validate_otp(api.caller(app), body.key, body.otp),
     )
 
 

@@ -85,7 +85,7 @@ def test_a_forged_webhook_is_401_and_changes_nothing(stack: Stack) -> None:
     assert stack.get(session["session_id"]).json()["status"] == "pending"
 
 
-def test_proof_of_a_non_eeid_session_is_409_and_the_listing_passes_through(stack: Stack) -> None:
+def test_proof_of_a_non_eeid_session_is_409_and_the_listing_is_paged(stack: Stack) -> None:
     dokobit = stack.start(
         "dokobit-mobile-id", {"phone": "+37200000266", "personal_code": "60001019939"}
     ).json()
@@ -96,7 +96,7 @@ def test_proof_of_a_non_eeid_session_is_409_and_the_listing_passes_through(stack
     listing = stack.http.get(f"{stack.url}/v1/eeid/identifications?page=1&page_size=2", timeout=10)
     assert listing.status_code == 200
     page = listing.json()
-    assert page["page_size"] == 2 and len(page["items"]) <= 2 and page["total"] >= 1
+    assert page["page_size"] == 2 and len(page["items"]) <= 2 and "total" not in page
     bad = stack.http.get(f"{stack.url}/v1/eeid/identifications?page_size=1000", timeout=10)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "page_size"
 

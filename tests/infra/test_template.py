@@ -94,7 +94,7 @@ def test_sessions_table_is_on_demand_with_ttl_pitr_and_encryption() -> None:
 
 def test_one_secret_per_provider_named_by_stage() -> None:
     names = [res["Properties"]["Name"] for _, res in TEMPLATE.of_type("AWS::SecretsManager::Secret")]
-    assert names and all(re.fullmatch(r"eid-broker/\$\{Stage\}/[a-z]+", n["Fn::Sub"]) for n in names)
+    assert names and all(re.fullmatch(r"eid-broker/\$\{Stage\}/[a-z-]+", n["Fn::Sub"]) for n in names)
 
 
 def test_the_api_requires_keys_and_answers_its_own_errors_as_problem_json() -> None:
@@ -103,3 +103,39 @@ def test_the_api_requires_keys_and_answers_its_own_errors_as_problem_json() -> N
     assert set(api["Auth"]["UsagePlan"]["Throttle"]) == {"RateLimit", "BurstLimit"}
     for name, response in api["GatewayResponses"].items():
         assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/problem+json'", name
+
+
+def _secret_refs(function: dict) -> set[str]:
+    policies = function["Properties"].get("Policies") or []
+    return {
+        policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Ref"]
+        for policy in policies
+        if isinstance(policy, dict) and "AWSSecretsManagerGetSecretValuePolicy" in policy
+    }
+
+
+# Functions that key a digest (idempotency fingerprints, expected-person checks, throttle counters,
+# OTP-manager namespaces) read the deployment key; nothing else may.
+KEYED = {
+    *(f"{p}StartFunction" for p in ("Dokobit", "Marksign", "Mobbid", "Eeid", "MosipOtp", "MosipPassword")),
+    *(f"{p}PollFunction" for p in ("Dokobit", "Marksign", "Mobbid", "Eeid")),
+    "EeidWebhookFunction",
+    "MosipOtpFunction",
+}
+PUSHING = {"DokobitStartFunction", "MarksignStartFunction", "EeidStartFunction", "MosipOtpStartFunction"}
+
+
+@pytest.mark.parametrize(("logical_id", "function"), FUNCTIONS)
+def test_only_the_functions_that_key_digests_read_the_deployment_key(logical_id: str, function: dict) -> None:
+    assert ("BrokerKeySecret" in _secret_refs(function)) == (logical_id in KEYED)
+
+
+@pytest.mark.parametrize(("logical_id", "function"), FUNCTIONS)
+def test_every_start_that_pushes_to_a_person_is_throttled(logical_id: str, function: dict) -> None:
+    variables = (function["Properties"].get("Environment") or {}).get("Variables") or {}
+    assert ("PERSON_THROTTLE_TABLE" in variables) == (logical_id in PUSHING)
+
+
+def test_marksign_screening_is_on_by_default() -> None:
+    for name in ("MarksignPepsCheck", "MarksignSanctionsCheck"):
+        assert TEMPLATE.parameters[name]["Default"] == "true"

@@ -41,6 +41,7 @@ SECRETS = {
     "eeid": {"client_id": EEID_CLIENT[0], "client_secret": EEID_CLIENT[1], "previous_client_secret": ""},
     "mobbid": {"application_id": MOBBID_CREDENTIALS[0], "api_key": MOBBID_CREDENTIALS[1]},
     "mosip": {"client_id": MOSIP_CREDENTIALS[0], "secret_key": MOSIP_CREDENTIALS[1]},
+    "broker-key": {"hmac_key": "it-deployment-hmac-key"},
 }
 START_FUNCTIONS = {
     "eeid": "EeidStartFunction",
@@ -67,15 +68,29 @@ class Deployed:
         _current.function = function_config(self.resolver, logical_id).name
         return self.handlers[_current.function]
 
-    def api(self, logical_id: str, method: str, path: str, body: Any = None, **path_params: str) -> dict:
+    def api(
+        self,
+        logical_id: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        key_id: str | None = "it-key-id",
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        **path_params: str,
+    ) -> dict:
         event = {
             "resource": path,
             "path": path.format(**path_params),
             "httpMethod": method,
-            "headers": {"Content-Type": "application/json"},
-            "multiValueHeaders": {"Content-Type": ["application/json"]},
-            "queryStringParameters": None,
-            "multiValueQueryStringParameters": None,
+            "headers": {"Content-Type": "application/json", **(headers or {})},
+            "multiValueHeaders": {
+                "Content-Type": ["application/json"],
+                **{k: [v] for k, v in (headers or {}).items()},
+            },
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
             "pathParameters": path_params or None,
             "stageVariables": None,
             "requestContext": {
@@ -83,7 +98,10 @@ class Deployed:
                 "httpMethod": method,
                 "stage": "it",
                 "requestId": "it-request",
-                "identity": {"apiKeyId": "it-key-id", "apiKey": "it-key", "sourceIp": "127.0.0.1"},
+                "identity": {
+                    "sourceIp": "127.0.0.1",
+                    **({"apiKeyId": key_id, "apiKey": f"key-of-{key_id}"} if key_id else {}),
+                },
             },
             "body": json.dumps(body) if body is not None else None,
             "isBase64Encoded": False,
@@ -91,8 +109,8 @@ class Deployed:
         response = self.handler(logical_id).lambda_handler(event, _Context(logical_id))
         return {"status": response["statusCode"], "body": json.loads(response["body"])}
 
-    def start(self, body: dict, method: str = "dokobit-mobile-id") -> dict:
-        return self.api(START_FUNCTIONS[method], "POST", f"/v1/sessions/{method}", body)
+    def start(self, body: dict, method: str = "dokobit-mobile-id", **kwargs: Any) -> dict:
+        return self.api(START_FUNCTIONS[method], "POST", f"/v1/sessions/{method}", body, **kwargs)
 
     def webhook(self, body: bytes, signature: str | None) -> dict:
         """eeID's delivery, as API Gateway hands it to the webhook function."""
@@ -237,6 +255,8 @@ def deployed(
             "MosipBaseUrl": mosip.url,
             "PollIntervalSeconds": "1",
             "SessionTimeoutSeconds": "4",
+            # Tests reuse the sandboxes' few test persons; the person limit has its own tests.
+            "PersonStartLimit": "1000",
         },
     )
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):

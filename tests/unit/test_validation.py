@@ -18,6 +18,9 @@ from eid_broker.validation import birth_date, mobile_country, personal_code_prob
         ("+372000007661", None),  # too long
         ("+4915112345678", None),
         ("", None),
+        ("+37200000766\n", None),  # `$` would accept a trailing newline
+        ("+372\u0660\u0660\u0660\u0660\u0660\u0667\u0666\u0666", None),  # Arabic-Indic digits
+        ("+372０００００７６６", None),  # fullwidth digits
     ],
 )
 def test_mobile_numbers_of_ee_lt_lv(phone: str, country: str | None) -> None:
@@ -74,3 +77,17 @@ def test_birth_dates_come_from_the_code() -> None:
     assert birth_date("EE", "36805280109") == date(1968, 5, 28)
     assert birth_date("LV", "050405-10009") == date(1905, 4, 5)
     assert birth_date("LV", "329999-88807") is None
+
+
+@pytest.mark.parametrize(
+    ("country", "code"),
+    [
+        ("EE", "60001019906\n"),
+        ("EE", "\u0666\u0660\u0660\u0660\u0661\u0660\u0661\u0669\u0669\u0660\u0666"),
+        ("LT", "50001018865 "),
+        ("LV", "050405-10009\n"),
+        ("LV", "０50405-10009"),
+    ],
+)
+def test_personal_codes_are_matched_in_full_against_ascii_digits(country: str, code: str) -> None:
+    assert personal_code_problem(country, code) is not None

@@ -19,19 +19,21 @@ from eid_broker.config import get_settings
 from eid_broker.errors import (
     BodyTooLarge,
     BrokerError,
+    Forbidden,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     InvalidInput,
     UnreadableBody,
     UnsupportedMediaType,
 )
+from eid_broker.keys import keyed_digest
 from eid_broker.observability import logger
 from eid_broker.sessions import SessionRecord
 from eid_broker.sessions.service import default_service as session_service
 
 PROBLEM = "application/problem+json"
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.I)
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 class Problem(BaseModel):
@@ -145,9 +147,15 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) ->
 
 
 def caller(app: APIGatewayRestResolver) -> str:
-    """Sessions belong to the API key that created them; another key sees 404."""
-    identity = app.current_event.request_context.identity
-    return identity.api_key_id or identity.api_key or "anonymous"
+    """Sessions belong to the API key that created them; another key sees 404.
+
+    Only API Gateway's key id counts: a request without one (a route deployed without
+    ApiKeyRequired, a direct invocation) is refused, never given a shared owner.
+    """
+    key_id = app.current_event.request_context.identity.api_key_id
+    if not key_id:
+        raise Forbidden("This route requires an API key.")
+    return key_id
 
 
 @lru_cache(maxsize=1)
@@ -164,19 +172,33 @@ def _idempotency() -> tuple[Any, Any]:
     return store, config
 
 
+def fingerprint(body: BaseModel) -> str:
+    """What a replay's body is compared by: a keyed digest (bodies hold phones and personal codes,
+    which an unkeyed hash would give away), of every field but the write-only ones (a password)."""
+    secret = {
+        name
+        for name, field in type(body).model_fields.items()
+        if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("writeOnly")
+    }
+    canonical = json.dumps(
+        body.model_dump(mode="json", exclude=secret), sort_keys=True, separators=(",", ":")
+    )
+    return keyed_digest("idempotency", canonical)
+
+
 def idempotent_start(
     key: str | None,
     *,
     owner: str,
     method: str,
-    payload: dict[str, Any],
+    body: BaseModel,
     start: Callable[[], SessionRecord],
     context: Any = None,
 ) -> tuple[SessionRecord, bool]:
     """Start once per Idempotency-Key; a replay returns the first session as it stands now (and True)."""
     if key is None:
         return start(), False
-    if not _IDEMPOTENCY_KEY.match(key):
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidInput(
             "Idempotency-Key must be 1-255 visible ASCII characters.",
             errors=[{"field": "Idempotency-Key", "message": "must be 1-255 visible ASCII characters"}],
@@ -200,7 +222,7 @@ def idempotent_start(
         start_once
     )
     try:
-        result = wrapped(request={"key": f"{owner}:{method}:{key}", "payload": payload})
+        result = wrapped(request={"key": f"{owner}:{method}:{key}", "payload": fingerprint(body)})
     except IdempotencyValidationError as exc:
         raise IdempotencyKeyReused("This Idempotency-Key was used with a different body.") from exc
     except IdempotencyAlreadyInProgressError as exc:

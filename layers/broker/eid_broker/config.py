@@ -9,7 +9,7 @@ from ipaddress import ip_address
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Express workflows stop at 5 minutes; a polling deadline must leave room for the last poll.
 MAX_POLLED_SESSION_SECONDS = 280
@@ -50,6 +50,10 @@ class Settings(BaseModel):
     session_timeout_seconds: float | None = None
     max_body_bytes: int = 16 * 1024
     secrets_max_age_seconds: int = 300
+    broker_key_secret_name: str | None = None
+    person_throttle_table: str | None = None
+    person_start_limit: int = Field(default=3, ge=1)
+    person_start_window_seconds: int = Field(default=120, ge=1, le=86400)
 
     dokobit_base_url: str | None = None
     dokobit_secret_name: str | None = None
@@ -57,8 +61,8 @@ class Settings(BaseModel):
     marksign_base_url: str | None = None
     marksign_secret_name: str | None = None
     marksign_locale: Literal["lt", "en"] = "lt"
-    marksign_peps_check: bool = False
-    marksign_sanctions_check: bool = False
+    marksign_peps_check: bool = True
+    marksign_sanctions_check: bool = True
 
     eeid_base_url: str | None = None
     eeid_secret_name: str | None = None

@@ -41,6 +41,20 @@ class InvalidSignature(BrokerError):
     status, code, title = 401, "INVALID_SIGNATURE", "Missing or invalid signature"
 
 
+class Forbidden(BrokerError):
+    status, code, title = 403, "FORBIDDEN", "Forbidden"
+
+
+class PersonRateLimited(BrokerError):
+    """Too many starts for one person (push/SMS bombing guard); nothing was sent or stored."""
+
+    status, code, title = 429, "PERSON_RATE_LIMITED", "Too many attempts for this person"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class SessionNotFound(BrokerError):
     status, code, title = 404, "SESSION_NOT_FOUND", "Session not found"
 
@@ -77,6 +91,20 @@ class ProviderBadResponse(BrokerError):
     """The provider answered something the broker cannot read."""
 
     status, code, title = 502, "PROVIDER_ERROR", "Provider answered unexpectedly"
+
+
+class ProviderRefused(BrokerError):
+    """A provider refusal the broker has no meaning for, in a synchronous call; nothing was changed."""
+
+    status, code, title = 502, "PROVIDER_ERROR", "Provider refused the request"
+
+    def __init__(self, detail: str, *, provider: str, provider_code: str | None) -> None:
+        super().__init__(detail)
+        self.provider = provider
+        self.provider_code = provider_code
+
+    def problem(self) -> dict[str, Any]:
+        return {**super().problem(), "provider": self.provider, "provider_code": self.provider_code}
 
 
 class ProviderUnavailable(BrokerError):

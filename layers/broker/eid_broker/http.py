@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+import eid_broker.observability  # noqa: F401 - every provider call's log lines are masked at the root
 from eid_broker.errors import ProviderBadResponse, ProviderUnavailable
 
 CONNECT_TIMEOUT = 3.05
@@ -56,10 +58,15 @@ def send(
     unavailable_on_5xx: bool = True,
     **kwargs: Any,
 ) -> requests.Response:
-    """Send one request. Transport failures and 5xx become ProviderUnavailable, never naming the URL."""
+    """Send one request. Transport failures and 5xx become ProviderUnavailable, never naming the URL.
+
+    Redirects are never followed (a credential header would go along to wherever they point): a 3xx
+    answer is a ProviderBadResponse.
+    """
     import requests
 
     kwargs.setdefault("timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
+    kwargs["allow_redirects"] = False
     try:
         response = session.request(method, url, **kwargs)
     except requests.Timeout as exc:
@@ -68,7 +75,16 @@ def send(
         raise ProviderUnavailable(f"{provider} could not be reached ({type(exc).__name__}).") from exc
     if unavailable_on_5xx and response.status_code in RETRY_STATUSES:
         raise ProviderUnavailable(f"{provider} answered HTTP {response.status_code}.")
+    if 300 <= response.status_code < 400:
+        raise ProviderBadResponse(f"{provider} answered HTTP {response.status_code}.")
     return response
+
+
+def path_segment(value: str, *, provider: str) -> str:
+    """A provider-returned id as one escaped URL path segment, never empty nor a dot segment."""
+    if value in ("", ".", ".."):
+        raise ProviderBadResponse(f"{provider} returned an unusable id.")
+    return quote(value, safe="")
 
 
 def json_body(response: requests.Response, *, provider: str) -> dict[str, Any]:

@@ -1,23 +1,31 @@
-"""One logger for every function; secrets and personal data are masked in the formatter, at the source."""
+"""One logger for every function. Secrets and personal data are masked in every log record, whatever
+logger wrote it and whichever handler prints it (urllib3's retry warnings reach Lambda's root handler),
+and once more in the broker's formatter, which also sees the records' extras."""
 
 from __future__ import annotations
 
 import logging
 import re
+import traceback
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
+_KEYS = r"token|client_?secret|secret_?key|api_?key|password|authorization|otp"
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
+    # key=value, "key": "value" (also JSON-escaped inside a JSON line), Authorization=<cookie value>.
     (
-        re.compile(
-            r"(access_token|client_secret|secret_key|api_?key|password|token)([\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+",
-            re.I,
-        ),
-        r"\1\2***",
+        re.compile(rf"({_KEYS})(\\?[\"']?\s*[=:]\s*)(\\?[\"'])?(?(3)[^\"'\\]+|[^&\s\"'\\,;}}\])]+)", re.I),
+        r"\1\2\3***",
     ),
-    (re.compile(r"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
+    (re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*"), "***"),
+    # Provider session tokens in URL paths: Dokobit/MarkSign /status/<token>.json, /session/<token>.
+    (re.compile(r"(/(?:status|session)/)[^/?#\s\"']+"), r"\1***"),
     (re.compile(r"\+?\b\d{3}[\d ]{6,12}\d\b"), "***"),
+    # EE/LT personal codes (11 digits), LV DDMMYY-CNNNN.
     (re.compile(r"\b\d{6}-?\d{5}\b"), "***"),
 )
 
@@ -28,11 +36,56 @@ def mask(text: str) -> str:
     return text
 
 
+class MaskedException(Exception):
+    """Stands in for a logged exception: its text and its whole formatted traceback (causes included) are
+    masked. The record keeps the original type and traceback, so handlers still name and locate it."""
+
+    def __init__(self, text: str, formatted: str = "") -> None:
+        super().__init__(text)
+        self.formatted = formatted
+
+
+class _MaskingRecordFactory:
+    eid_masking = True
+
+    def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
+        self._inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self._inner(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed call must not raise in the caller
+            message = f"{record.msg!s} {record.args!r}"
+        record.msg, record.args = mask(message), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            kind, value, tb = record.exc_info
+            formatted = mask("".join(traceback.format_exception(kind, value, tb)).rstrip("\n"))
+            record.exc_info = (kind, MaskedException(mask(str(value)), formatted), tb)
+            record.exc_text = formatted
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info)
+        return record
+
+
+def install_record_masking() -> None:
+    """Mask every record at creation, for every logger and handler. Idempotent."""
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "eid_masking", False):
+        logging.setLogRecordFactory(_MaskingRecordFactory(current))
+
+
 class MaskingFormatter(LambdaPowertoolsFormatter):
     def format(self, record: logging.LogRecord) -> str:
         return mask(super().format(record))
 
+    def formatException(self, ei: Any) -> str:
+        if isinstance(ei[1], MaskedException) and ei[1].formatted:
+            return ei[1].formatted
+        return super().formatException(ei)
 
+
+install_record_masking()
 logger = Logger(service="eid-broker", logger_formatter=MaskingFormatter())
 # urllib3 logs full URLs (Dokobit's access_token rides in the query) at DEBUG.
 logging.getLogger("urllib3").setLevel(logging.WARNING)

@@ -54,7 +54,7 @@ def start_session(
             idempotency_key,
             owner=owner,
             method=method,
-            payload=body.model_dump(),
+            body=body,
             start=run,
             context=app.lambda_context,
         )
@@ -73,7 +73,7 @@ def start_session(
                 "description": "Session started (or refused by the provider: status failed)",
                 "content": {"application/json": {"model": model}},
             },
-            **api.problem_responses(400, 409, 413, 415, 422, 503),
+            **api.problem_responses(400, 403, 409, 413, 415, 422, 429, 503),
         },
     )(start_route)
 

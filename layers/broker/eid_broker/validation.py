@@ -8,13 +8,15 @@ from __future__ import annotations
 import re
 from datetime import date
 
+# Matched in full against ASCII digits only: `$` would accept a trailing newline and `\d` any
+# Unicode digit (Arabic-Indic, fullwidth), which no provider's format allows.
 MOBILE_PATTERNS: dict[str, re.Pattern[str]] = {
-    "EE": re.compile(r"^\+372\d{7,8}$"),
-    "LT": re.compile(r"^\+3706\d{7}$"),
-    "LV": re.compile(r"^\+3712\d{7}$"),
+    "EE": re.compile(r"\+372[0-9]{7,8}"),
+    "LT": re.compile(r"\+3706[0-9]{7}"),
+    "LV": re.compile(r"\+3712[0-9]{7}"),
 }
-_EE_LT_CODE = re.compile(r"^[1-8]\d{10}$")
-_LV_CODE = re.compile(r"^\d{6}-\d{5}$")
+_EE_LT_CODE = re.compile(r"[1-8][0-9]{10}")
+_LV_CODE = re.compile(r"[0-9]{6}-[0-9]{5}")
 _EE_LT_CENTURY = {1: 1800, 2: 1800, 3: 1900, 4: 1900, 5: 2000, 6: 2000, 7: 2100, 8: 2100}
 _LV_CENTURY = {0: 1800, 1: 1900, 2: 2000}
 _LV_WEIGHTS = (10, 5, 8, 4, 2, 1, 6, 3, 7, 9)
@@ -23,7 +25,7 @@ _LV_WEIGHTS = (10, 5, 8, 4, 2, 1, 6, 3, 7, 9)
 def mobile_country(phone: str) -> str | None:
     """The country whose mobile numbering the E.164 phone belongs to, or None."""
     for country, pattern in MOBILE_PATTERNS.items():
-        if pattern.match(phone):
+        if pattern.fullmatch(phone):
             return country
     return None
 
@@ -59,7 +61,7 @@ def birth_date(country: str, code: str) -> date | None:
 def personal_code_problem(country: str, code: str) -> str | None:
     """Why the code is not a valid personal code of the country, or None when it is."""
     if country in ("EE", "LT"):
-        if not _EE_LT_CODE.match(code):
+        if not _EE_LT_CODE.fullmatch(code):
             return "must be 11 digits starting with 1-8"
         digits = [int(c) for c in code]
         if _ee_lt_check_digit(digits) != digits[10]:
@@ -68,7 +70,7 @@ def personal_code_problem(country: str, code: str) -> str | None:
             return "birth date is not a real date"
         return None
     if country == "LV":
-        if not _LV_CODE.match(code):
+        if not _LV_CODE.fullmatch(code):
             return "must have the form DDMMYY-CNNNN"
         digits = [int(c) for c in code.replace("-", "")]
         if (1 + sum(d * w for d, w in zip(digits[:10], _LV_WEIGHTS, strict=True))) % 11 % 10 != digits[10]:

@@ -29,6 +29,7 @@ from eid_broker.providers.eeid import PROVIDER, EeidClient, EeidResult, Identifi
 from eid_broker.sessions import Identity, NextAction, SessionRecord
 from eid_broker.sessions.models import iso, utcnow
 from eid_broker.sessions.service import PollPlan, SessionService, new_session_id, subject_digest
+from eid_broker.throttle import guard_person
 from eid_broker.tokens import shared_cache
 from eid_broker.validation import birth_date, personal_code_problem
 
@@ -37,7 +38,7 @@ FALLBACK_FIRST_WAIT_SECONDS = 60.0
 FALLBACK_MAX_WAIT_SECONDS = 6 * 3600.0
 LINK_LIFETIME = timedelta(days=7)
 CLAIM_SECONDS = 30.0
-_SUBJECT = re.compile(r"^(EE|LT|LV)(.+)$")
+_SUBJECT = re.compile(r"(EE|LT|LV)(.+)")
 
 
 class EeidStart(BaseModel):
@@ -55,7 +56,7 @@ class EeidStart(BaseModel):
     @field_validator("subject")
     @classmethod
     def _subject(cls, subject: str) -> str:
-        match = _SUBJECT.match(subject)
+        match = _SUBJECT.fullmatch(subject)
         if match is None:
             raise ValueError("must be EE, LT or LV followed by that country's personal code")
         problem = personal_code_problem(match.group(1), match.group(2))
@@ -96,8 +97,10 @@ def start(request: EeidStart, *, owner: str, sessions: SessionService) -> Sessio
     settings = get_settings()
     session_id = new_session_id()
     # Our session id is the request's reference: a webhook names it, so no lookup table is needed.
+    eeid = client()
+    guard_person("eeid", subject=request.subject)
     try:
-        created = client().create_request(request.subject, reference=session_id)
+        created = eeid.create_request(request.subject, reference=session_id)
     except SessionOutcomeError as refusal:
         if refusal.code == "PROVIDER_MISCONFIGURED":
             logger.error(
@@ -120,7 +123,7 @@ def start(request: EeidStart, *, owner: str, sessions: SessionService) -> Sessio
         reference=request.reference,
         next_action=NextAction(type="redirect", url=created.link, expires_at=iso(expires)),
         provider_ref={"request_id": created.id},
-        expected_subject_sha256=subject_digest(request.subject[:2], request.subject[2:]),
+        expected_subject_hmac=subject_digest(request.subject[:2], request.subject[2:]),
         plan=PollPlan(
             poll_function_arn=settings.poll_function_arn or "",
             interval_seconds=settings.interval_for(FALLBACK_FIRST_WAIT_SECONDS),
@@ -153,9 +156,7 @@ def outcome(record: SessionRecord, request: IdentificationRequest) -> Identity |
         )
     result = request.result or EeidResult()
     sub = result.sub or ""
-    if request.claims_matched is not True or record.expected_subject_sha256 != subject_digest(
-        sub[:2], sub[2:]
-    ):
+    if request.claims_matched is not True or record.expected_subject_hmac != subject_digest(sub[:2], sub[2:]):
         claims = ", ".join(sorted(request.mismatched_claims or {})) or "sub"
         raise SessionOutcomeError(
             "CLAIMS_MISMATCH",
@@ -258,5 +259,33 @@ def proof(session_id: str, owner: str, *, sessions: SessionService) -> bytes:
     return pdf
 
 
-def identifications(page: int, page_size: int) -> dict[str, Any]:
-    return client().list_requests(page, page_size)
+def identifications(owner: str, page: int, page_size: int, *, sessions: SessionService) -> dict[str, Any]:
+    """eeID's page of the service's requests, keeping only those of the caller's own sessions (each
+    request's reference is our session id) and only what the caller needs: no names, codes or links."""
+    listing = client().list_requests(page, page_size)
+    items = [item for item in listing.get("items") or [] if isinstance(item, dict)]
+    references = [str(item["reference"]) for item in items if isinstance(item.get("reference"), str)]
+    owned = {
+        session_id
+        for session_id, (who, method) in sessions.repo.owners(references).items()
+        if who == owner and method == METHOD
+    }
+    total = listing.get("total")
+    more = isinstance(total, int) and page * page_size < total
+    return {
+        "page": page,
+        "page_size": page_size,
+        "next_page": page + 1 if more else None,
+        "items": [
+            {
+                "session_id": item["reference"],
+                "identification_request_id": item.get("id"),
+                "status": item.get("status"),
+                "completed_at": item.get("completed_at"),
+                "link_expires_at": item.get("link_expires_at"),
+                "claims_matched": item.get("claims_matched"),
+            }
+            for item in items
+            if item.get("reference") in owned
+        ],
+    }

@@ -88,7 +88,7 @@ def start(request: MobbidStart, *, owner: str, sessions: SessionService) -> Sess
         reference=request.reference,
         next_action=NextAction(type="redirect", url=gateway_url),
         provider_ref={"process_id": process_id},
-        expected_subject_sha256=subject_digest(PROVIDER, request.user_id),
+        expected_subject_hmac=subject_digest(PROVIDER, request.user_id),
         plan=PollPlan(
             poll_function_arn=settings.poll_function_arn or "",
             interval_seconds=settings.interval_for(INTERVAL_SECONDS),
@@ -126,7 +126,7 @@ def check(record: SessionRecord) -> Identity | None:
             f"MobbID could not complete the face verification: {operation.data.error or 'no detail given'}",
             provider=PROVIDER,
         )
-    if record.expected_subject_sha256 != subject_digest(PROVIDER, operation.data.userId or ""):
+    if record.expected_subject_hmac != subject_digest(PROVIDER, operation.data.userId or ""):
         raise SessionOutcomeError(
             "IDENTITY_MISMATCH", "MobbID verified another user than the one asked for.", provider=PROVIDER
         )

@@ -18,6 +18,7 @@ from eid_broker.observability import logger
 from eid_broker.polling import Handler, poll_handler
 from eid_broker.sessions import Certificate, Identity, NextAction, SessionRecord
 from eid_broker.sessions.service import PollPlan, SessionService, subject_digest
+from eid_broker.throttle import guard_person
 from eid_broker.validation import birth_date, mobile_country, personal_code_problem
 
 
@@ -61,7 +62,8 @@ class MobileIdStart(BaseModel):
     @property
     def country(self) -> str:
         country = mobile_country(self.phone)
-        assert country is not None  # validated above
+        if country is None:  # the phone validator refuses such a body first
+            raise ValueError("the phone belongs to no Mobile-ID country")
         return country
 
 
@@ -142,8 +144,10 @@ class MobileIdMethod:
     def start(self, request: MobileIdStart, *, owner: str, sessions: SessionService) -> SessionRecord:
         settings = get_settings()
         timeout = settings.timeout_for(self.timeout_seconds)
+        client = self.client()
+        guard_person("mobile-id", phone=request.phone, personal_code=request.personal_code)
         try:
-            started = self.client().start_login(request.phone, request.personal_code)
+            started = client.start_login(request.phone, request.personal_code)
         except SessionOutcomeError as refusal:
             if refusal.code == "PROVIDER_MISCONFIGURED":
                 logger.error(
@@ -159,7 +163,7 @@ class MobileIdMethod:
             reference=request.reference,
             next_action=NextAction(type="show_control_code", control_code=started.control_code),
             provider_ref={"token": started.token},
-            expected_subject_sha256=subject_digest(request.country, request.personal_code),
+            expected_subject_hmac=subject_digest(request.country, request.personal_code),
             plan=PollPlan(
                 poll_function_arn=settings.poll_function_arn or "",
                 interval_seconds=settings.interval_for(self.interval_seconds),
@@ -175,7 +179,7 @@ class MobileIdMethod:
             return None
         identity = identity_of(person)
         serial = person.certificate.subject.get("serial_number") if person.certificate else None
-        if record.expected_subject_sha256 != subject_digest(identity.country or "", person.code) or not (
+        if record.expected_subject_hmac != subject_digest(identity.country or "", person.code) or not (
             serial_matches(serial, person.country.upper(), person.code)
         ):
             raise SessionOutcomeError(

@@ -6,6 +6,8 @@ session; it is never stored (only its existence is recorded) and never logged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -13,33 +15,54 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from eid_broker import aws
 from eid_broker.config import get_settings
-from eid_broker.errors import ActionNotAllowed, SessionOutcomeError
+from eid_broker.errors import ActionNotAllowed, BrokerError, ProviderRefused, SessionOutcomeError
 from eid_broker.http import shared_session
+from eid_broker.keys import keyed_digest
 from eid_broker.observability import logger
 from eid_broker.providers.mosip import PROVIDER, MosipClient
 from eid_broker.sessions import Credentials, Identity, NextAction, SessionRecord
 from eid_broker.sessions.models import iso
 from eid_broker.sessions.service import SessionService
+from eid_broker.throttle import guard_person
 from eid_broker.tokens import shared_cache
 
 OTP_METHOD = "mosip-otp"
-PASSWORD_METHOD = "mosip-password"
+PASSWORD_METHOD = "mosip-password"  # nosec B105  # a method name, not a password
 ATTEMPTS = 3
+# ASCII digits in full: pydantic's `\d` would take any Unicode digit.
+OTP_PATTERN = r"^[0-9]{4,8}$"
+# MOSIP user ids: ASCII, no spaces; never in the broker's OTP-manager namespace (see otp_manager_key).
+USER_ID_PATTERN = r"^[A-Za-z0-9._@+-]+$"
+NAMESPACE_PREFIX = "eidb-"
 APP_IDS = ("preregistration", "registrationclient", "registrationprocessor", "ida", "admin", "resident")
 AppId = Literal["preregistration", "registrationclient", "registrationprocessor", "ida", "admin", "resident"]
+
+
+def _outside_namespace(user_id: str) -> str:
+    if user_id.lower().startswith(NAMESPACE_PREFIX):
+        raise ValueError(
+            f"must not start with {NAMESPACE_PREFIX!r} (reserved for the OTP-manager pass-through)"
+        )
+    return user_id
 
 
 class MosipOtpStart(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     user_id: str = Field(
-        min_length=1, max_length=64, description="The MOSIP user id or UIN.", examples=["alice"]
+        min_length=1,
+        max_length=64,
+        pattern=USER_ID_PATTERN,
+        description="The MOSIP user id or UIN.",
+        examples=["alice"],
     )
     user_id_type: Literal["UIN", "USERID"] = Field(examples=["USERID"])
     channels: list[Literal["phone", "email"]] = Field(min_length=1, max_length=2, examples=[["email"]])
     app_id: AppId | None = Field(default=None, description="Defaults to MOSIP_APP_ID.")
     context: str | None = Field(default=None, max_length=64)
     reference: str | None = Field(default=None, max_length=128)
+
+    _user_id = field_validator("user_id")(_outside_namespace)
 
     @field_validator("channels")
     @classmethod
@@ -52,32 +75,44 @@ class MosipOtpStart(BaseModel):
 class MosipPasswordStart(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    username: str = Field(min_length=1, max_length=64, examples=["alice"])
-    password: str = Field(min_length=1, max_length=256)
+    username: str = Field(min_length=1, max_length=64, pattern=USER_ID_PATTERN, examples=["alice"])
+    password: str = Field(min_length=1, max_length=256, json_schema_extra={"writeOnly": True})
     app_id: AppId | None = None
     reference: str | None = Field(default=None, max_length=128)
+
+    _username = field_validator("username")(_outside_namespace)
 
 
 class OtpSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    otp: str = Field(pattern=r"^\d{4,8}$", description="The 4-8 digit code the person received.")
+    otp: str = Field(pattern=OTP_PATTERN, description="The 4-8 digit code the person received.")
 
 
 class TokenBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    token: str = Field(min_length=1, max_length=8192)
+    # RFC 6265 cookie-value characters only: the token is sent as the Authorization cookie, so `;`,
+    # `,`, spaces, quotes or CR/LF would inject into the Cookie header.
+    token: str = Field(
+        min_length=1, max_length=8192, pattern=r"^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$"
+    )
 
 
 class OtpKey(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    key: str = Field(min_length=3, max_length=64)
+    key: str = Field(
+        min_length=3,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="The caller's own key; the broker namespaces it per API key before MOSIP sees it.",
+        examples=["order-17"],
+    )
 
 
 class OtpCheck(OtpKey):
-    otp: str = Field(pattern=r"^\d{4,8}$")
+    otp: str = Field(pattern=OTP_PATTERN)
 
 
 def client() -> MosipClient:
@@ -118,10 +153,10 @@ def start_otp(request: MosipOtpStart, *, owner: str, sessions: SessionService) -
     settings = get_settings()
     app_id = request.app_id or settings.mosip_app_id
     ttl = settings.mosip_otp_ttl_seconds
+    mosip = client()
+    guard_person("mosip-otp", user_id=request.user_id)
     try:
-        client().send_otp(
-            request.user_id, request.user_id_type, list(request.channels), app_id, request.context
-        )
+        mosip.send_otp(request.user_id, request.user_id_type, list(request.channels), app_id, request.context)
     except SessionOutcomeError as refusal:
         _refused(refusal)
         return sessions.record_refusal(
@@ -144,7 +179,7 @@ def start_otp(request: MosipOtpStart, *, owner: str, sessions: SessionService) -
 def submit_otp(
     session_id: str, owner: str, submission: OtpSubmission, *, sessions: SessionService
 ) -> tuple[SessionRecord, Credentials | None]:
-    """Check the OTP with MOSIP; the broker enforces the OTP's lifetime and the attempts itself."""
+    """Reserve an attempt, then check the OTP with MOSIP; the broker enforces lifetime and attempts."""
     record = sessions.read(session_id, owner)
     if record.method != OTP_METHOD or record.status != "pending" or record.next_action is None:
         raise ActionNotAllowed(f"OTPs are accepted only by a pending {OTP_METHOD} session.")
@@ -155,27 +190,45 @@ def submit_otp(
 
     if datetime.now(UTC) >= record.expires_at_dt():
         return now(sessions.expire(record)), None
+    mosip = client()
+    reserved = sessions.repo.take_attempt(session_id)
+    if reserved is None:
+        raise ActionNotAllowed("No OTP attempt is left for this session, or it has ended.")
     user_id, app_id = record.provider_ref["user_id"], record.provider_ref["app_id"]
     try:
-        verified = client().verify_otp(user_id, submission.otp, app_id)
+        verified = mosip.verify_otp(user_id, submission.otp, app_id)
     except SessionOutcomeError as outcome:
         if outcome.code in ("OTP_EXPIRED", "OTP_ATTEMPTS_EXHAUSTED"):
             return now(sessions.fail_with(session_id, outcome)), None
+        sessions.repo.give_back_attempt(session_id)
+        raise ProviderRefused(
+            "MOSIP refused the OTP check; the session is unchanged.",
+            provider=PROVIDER,
+            provider_code=outcome.provider_code,
+        ) from outcome
+    except BrokerError:
+        sessions.repo.give_back_attempt(session_id)  # MOSIP never judged this OTP
         raise
     if verified is not None:
         completed = sessions.complete(session_id, _identity(user_id))
         if completed is None:
+            _discard(mosip, verified[0])
             raise ActionNotAllowed("The session ended meanwhile.")
         return completed, _credentials(*verified)
-    left = record.next_action.attempts_left or 0
-    if left <= 1:
+    if reserved.next_action is None or not reserved.next_action.attempts_left:
         exhausted = SessionOutcomeError(
             "OTP_ATTEMPTS_EXHAUSTED", "Three wrong OTPs: the session has ended.", provider=PROVIDER
         )
         return now(sessions.fail_with(session_id, exhausted)), None
-    if not sessions.repo.use_attempt(session_id, left):
-        raise ActionNotAllowed("Another OTP for this session was being checked; try again.")
     return sessions.read(session_id, owner), None
+
+
+def _discard(mosip: MosipClient, token: str) -> None:
+    """A token the broker cannot hand over must not stay valid."""
+    try:
+        mosip.invalidate_token(token)
+    except (BrokerError, SessionOutcomeError) as exc:
+        logger.warning("unhanded MOSIP token not invalidated", extra={"reason": type(exc).__name__})
 
 
 def start_password(
@@ -196,8 +249,21 @@ def start_password(
     return record, _credentials(token, expires)
 
 
+@contextmanager
+def _refusals_as_502() -> Iterator[None]:
+    """A pass-through's MOSIP refusal is MOSIP's answer to relay, as 502 with its code, never a 500."""
+    try:
+        yield
+    except SessionOutcomeError as refusal:
+        _refused(refusal)
+        raise ProviderRefused(
+            "MOSIP refused the request.", provider=PROVIDER, provider_code=refusal.provider_code
+        ) from refusal
+
+
 def validate_token(token: str) -> dict[str, Any]:
-    user = client().validate_token(token)
+    with _refusals_as_502():
+        user = client().validate_token(token)
     if user is None:
         return {"valid": False, "user_id": None, "roles": []}
     roles = [role for role in str(user.get("role") or "").split(",") if role]
@@ -205,17 +271,26 @@ def validate_token(token: str) -> dict[str, Any]:
 
 
 def invalidate_token(token: str) -> dict[str, Any]:
-    client().invalidate_token(token)
+    with _refusals_as_502():
+        client().invalidate_token(token)
     return {"invalidated": True}
 
 
-def generate_otp(key: str) -> dict[str, Any]:
-    answer = client().generate_otp(key)
+def otp_manager_key(owner: str, key: str) -> str:
+    """The caller's key inside its own namespace: never another caller's key, never a MOSIP user id
+    (user ids in the `eidb-` namespace are refused at start)."""
+    return f"{NAMESPACE_PREFIX}{keyed_digest('otp-manager', owner)[:10]}-{key}"
+
+
+def generate_otp(owner: str, key: str) -> dict[str, Any]:
+    with _refusals_as_502():
+        answer = client().generate_otp(otp_manager_key(owner, key))
     return {"status": answer.get("status"), "otp": answer.get("otp")}
 
 
-def validate_otp(key: str, otp: str) -> dict[str, Any]:
-    answer = client().validate_otp(key, otp)
+def validate_otp(owner: str, key: str, otp: str) -> dict[str, Any]:
+    with _refusals_as_502():
+        answer = client().validate_otp(otp_manager_key(owner, key), otp)
     return {
         "valid": answer.get("status") == "success",
         "status": answer.get("message") or answer.get("status"),

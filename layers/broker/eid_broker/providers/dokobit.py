@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eid_broker.certificates import pem_from_value
 from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
-from eid_broker.http import json_body, send
+from eid_broker.http import json_body, path_segment, send
 from eid_broker.methods.mobile_id import LoginStarted, MobileIdPerson, confirmed_person
 from eid_broker.sessions import Certificate
 
@@ -137,7 +137,7 @@ class DokobitClient:
 
     def login_status(self, token: str) -> MobileIdPerson | None:
         """GET /v2/mobile/login/status/{token}.json (idempotent: retried on 5xx and connection errors)."""
-        body = self._call("GET", f"/v2/mobile/login/status/{token}.json")
+        body = self._call("GET", f"/v2/mobile/login/status/{path_segment(token, provider=PROVIDER)}.json")
         try:
             parsed = StatusResponse.model_validate(body)
         except ValidationError as exc:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
-from eid_broker.http import json_body, send
+from eid_broker.http import json_body, path_segment, send
 from eid_broker.providers.base import TokenClient
 from eid_broker.tokens import Token
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 PROVIDER = "eeid"
 # eeID must be answered within 10 s when it delivers a webhook: keep every call well inside that.
 TIMEOUT = (3.05, 5.0)
+REQUESTS = "/api/ident/v1/identification_requests"
 
 
 class EeidResult(BaseModel):
@@ -100,7 +101,7 @@ class EeidClient(TokenClient):
         """POST /api/ident/v1/identification_requests asking for the `sub` claim."""
         response = self._call(
             "POST",
-            "/api/ident/v1/identification_requests",
+            REQUESTS,
             json={"reference": reference, "claims_required": [{"type": "sub", "value": subject}]},
         )
         if response.status_code == 422:
@@ -115,7 +116,7 @@ class EeidClient(TokenClient):
         return self._request(response)
 
     def get_request(self, request_id: str) -> IdentificationRequest:
-        response = self._call("GET", f"/api/ident/v1/identification_requests/{request_id}")
+        response = self._call("GET", f"{REQUESTS}/{path_segment(request_id, provider=PROVIDER)}")
         if response.status_code == 404:
             raise SessionOutcomeError(
                 "PROVIDER_SESSION_NOT_FOUND",
@@ -128,16 +129,15 @@ class EeidClient(TokenClient):
         return self._request(response)
 
     def list_requests(self, page: int, page_size: int) -> dict[str, Any]:
-        response = self._call(
-            "GET", "/api/ident/v1/identification_requests", params={"page": page, "page_size": page_size}
-        )
+        response = self._call("GET", REQUESTS, params={"page": page, "page_size": page_size})
         if response.status_code != 200:
             raise ProviderBadResponse(f"eeID answered HTTP {response.status_code} to a listing.")
         return json_body(response, provider=PROVIDER)
 
     def proof_of_identity(self, request_id: str) -> bytes | None:
         """The proof PDF, or None when eeID has none for this request."""
-        response = self._call("GET", f"/api/ident/v1/identification_requests/{request_id}/proof_of_identity")
+        segment = path_segment(request_id, provider=PROVIDER)
+        response = self._call("GET", f"{REQUESTS}/{segment}/proof_of_identity")
         if response.status_code == 404:
             return None
         if response.status_code != 200 or not response.content.startswith(b"%PDF"):

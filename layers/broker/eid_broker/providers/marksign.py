@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eid_broker.certificates import pem_from_value
 from eid_broker.errors import ProviderBadResponse, ProviderUnavailable, SessionOutcomeError
-from eid_broker.http import json_body, send
+from eid_broker.http import json_body, path_segment, send
 from eid_broker.methods.mobile_id import LoginStarted, MobileIdPerson, confirmed_person
 from eid_broker.sessions import Certificate
 
@@ -167,7 +167,7 @@ class MarkSignClient:
         )
 
     def _status_with_retry(self, token: str, attempts: int = 3, backoff: float = 0.3) -> StatusResponse:
-        path = f"{self._prefix}/mobile/status/{token}.json"
+        path = f"{self._prefix}/mobile/status/{path_segment(token, provider=PROVIDER)}.json"
         for attempt in range(attempts - 1):
             try:
                 return self._call("POST", path, {})
@@ -178,7 +178,7 @@ class MarkSignClient:
     def abandon(self, token: str) -> None:
         """DELETE /api/mobile/session/{token}; an already-gone session is fine."""
         try:
-            self._call("DELETE", f"/api/mobile/session/{token}", {})
+            self._call("DELETE", f"/api/mobile/session/{path_segment(token, provider=PROVIDER)}", {})
         except SessionOutcomeError as exc:
             if exc.code != "PROVIDER_SESSION_NOT_FOUND" and exc.provider_code != "HTTP_404":
                 raise

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eid_broker.errors import ProviderBadResponse, ProviderUnavailable, SessionOutcomeError
-from eid_broker.http import json_body, send
+from eid_broker.http import json_body, path_segment, send
 from eid_broker.providers.base import TokenClient
 from eid_broker.tokens import Token, jwt_expiry
 
@@ -131,8 +131,8 @@ class MobbidClient(TokenClient):
             raise ProviderBadResponse(f"MobbID answered HTTP {response.status_code} to a new process.")
         return str(body["processId"]), str(body["gatewayUrl"])
 
-    def _read(self, path: str, model: type[Any], what: str) -> Any:
-        response = self._call("GET", path)
+    def _read(self, collection: str, item_id: str, model: type[Any], what: str) -> Any:
+        response = self._call("GET", f"{collection}/{path_segment(item_id, provider=PROVIDER)}")
         if response.status_code == 404:
             raise refused("PROVIDER_SESSION_NOT_FOUND", f"MobbID no longer knows this {what}.", 404)
         if response.status_code != 200:
@@ -143,7 +143,7 @@ class MobbidClient(TokenClient):
             raise ProviderBadResponse(f"MobbID answered an unreadable {what}.") from exc
 
     def process(self, process_id: str) -> Process:
-        return self._read(f"/gateway/process/{process_id}", Process, "gateway process")
+        return self._read("/gateway/process", process_id, Process, "gateway process")
 
     def operation(self, operation_id: str) -> Operation:
-        return self._read(f"/operation/{operation_id}", Operation, "biometric operation")
+        return self._read("/operation", operation_id, Operation, "biometric operation")

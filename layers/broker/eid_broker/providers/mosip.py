@@ -21,6 +21,10 @@ PROVIDER = "mosip"
 AUTH = "/v1/authmanager"
 OTP_MANAGER = "/v1/otpmanager"
 DEFAULT_TOKEN_SECONDS = 30 * 60
+# "This OTP is wrong" as seed 004 words it, an error rather than a failure status: one attempt used.
+WRONG_OTP_CODES = frozenset({"AUTH_ERR_INVALIDOTP", "AUTH_ERR_OTPNOTVALID"})
+# The OTP manager has no OTP waiting for the key (never generated, used up, or expired).
+NO_OTP_CODES = frozenset({"KER-OTV-005", "KER-OTV-003", "AUTH_ERR_OTPEXPIRED"})
 
 # MOSIP errorCode → (broker code, message, final session status). Codes MOSIP reuses for other
 # meanings are read in context.
@@ -31,6 +35,9 @@ ERROR_CODES: dict[str, tuple[str, str, str]] = {
     "KER-ATH-401": ("PROVIDER_MISCONFIGURED", "MOSIP refused the broker's client credentials.", "failed"),
     "KER-ATH-004": ("PROVIDER_ERROR", "MOSIP refused the request.", "failed"),
     "KER-OTV-003": ("OTP_EXPIRED", "The OTP has expired.", "expired"),
+    # Seed 004's own forms (useridOTP and the OTP manager), beside the kernel codes above.
+    "AUTH_ERR_EXPIREDOTP": ("OTP_EXPIRED", "The OTP has expired.", "expired"),
+    "AUTH_ERR_OTPEXPIRED": ("OTP_EXPIRED", "The OTP has expired.", "expired"),
     "KER-OTV-004": (
         "OTP_ATTEMPTS_EXHAUSTED",
         "Too many wrong OTPs: MOSIP has blocked the user for now.",
@@ -44,8 +51,15 @@ def mosip_time(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _first_code(body: dict[str, Any]) -> str | None:
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("errorCode", ""))
+    return None
+
+
 def outcome_error(errors: list[dict[str, Any]]) -> SessionOutcomeError:
-    code = str(errors[0].get("errorCode", "")) if errors else ""
+    code = _first_code({"errors": errors}) or ""
     broker, message, status = ERROR_CODES.get(
         code, ("PROVIDER_ERROR", "MOSIP refused the request.", "failed")
     )
@@ -143,6 +157,8 @@ class MosipClient(TokenClient):
         response, body = self._exchange(
             "POST", f"{AUTH}/authenticate/useridOTP", {"userId": user_id, "otp": otp, "appId": app_id}
         )
+        if _first_code(body) in WRONG_OTP_CODES:
+            return None
         answer = self._answer(body)
         if answer.get("status") != "success":
             return None
@@ -191,7 +207,13 @@ class MosipClient(TokenClient):
         return self._answer(body)
 
     def validate_otp(self, key: str, otp: str) -> dict[str, Any]:
+        """`{status, message}`; a wrong OTP or none waiting for the key is `status: failure`."""
         _, body = self._exchange(
             "GET", f"{OTP_MANAGER}/otp/validate", token=self._token(), params={"key": key, "otp": otp}
         )
+        code = _first_code(body)
+        if code in WRONG_OTP_CODES:
+            return {"status": "failure", "message": "VALIDATION_UNSUCCESSFUL"}
+        if code in NO_OTP_CODES:
+            return {"status": "failure", "message": "OTP_NOT_FOUND_OR_EXPIRED"}
         return self._answer(body)

@@ -106,8 +106,9 @@ class SessionRecord(_SessionFields):
     owner: str
     # Provider handles needed to poll (never placed in execution state or logs).
     provider_ref: dict[str, str] = {}
-    # sha256 of what was asked for, so the result can be checked without storing the request.
-    expected_subject_sha256: str | None = None
+    # Keyed digest of who was asked for, so the result can be checked without storing the request;
+    # removed when the session ends.
+    expected_subject_hmac: str | None = None
     # The error code a pending session gets when its time runs out (default TIMEOUT).
     expiry_code: str | None = None
     ttl: int

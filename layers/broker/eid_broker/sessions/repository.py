@@ -104,6 +104,31 @@ class SessionRepository:
         item = response.get("Item")
         return _record(item) if item else None
 
+    def owners(self, session_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """(owner, method) of each stored session among the ids, in BatchGetItem pages of 100."""
+        found: dict[str, tuple[str, str]] = {}
+        ids = sorted(set(session_ids))
+        for start in range(0, len(ids), 100):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"session_id": {"S": sid}} for sid in ids[start : start + 100]],
+                    "ProjectionExpression": "session_id, #owner, #method",
+                    "ExpressionAttributeNames": {"#owner": "owner", "#method": "method"},
+                    "ConsistentRead": True,
+                }
+            }
+            for _ in range(5):  # unprocessed keys are retried a few times, then the rest is left out
+                try:
+                    response = self._client.batch_get_item(RequestItems=request)
+                except ClientError as exc:
+                    raise InternalUnavailable("Sessions could not be read.") from exc
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found[item["session_id"]["S"]] = (item["owner"]["S"], item["method"]["S"])
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return found
+
     def finish(
         self,
         session_id: str,
@@ -115,7 +140,7 @@ class SessionRepository:
     ) -> SessionRecord | None:
         """Move a pending session to a final status; None if it was not pending (the earlier outcome wins)."""
         names = {"#status": "status", "#updated": "updated_at", "#next": "next_action"}
-        removed = "#next" if status == "cancelled" else "#next, provider_ref"
+        removed = "#next, expected_subject_hmac" + ("" if status == "cancelled" else ", provider_ref")
         values = {**_PENDING, ":status": {"S": status}, ":updated": {"S": iso(now)}}
         sets = ["#status = :status", "#updated = :updated"]
         if identity is not None:
@@ -190,23 +215,39 @@ class SessionRepository:
             if not _is_condition_failure(exc):
                 raise InternalUnavailable("Sessions could not be updated.") from exc
 
-    def use_attempt(self, session_id: str, attempts_left: int) -> bool:
-        """Count one wrong answer, if nobody else counted it first (the attempts left must still match)."""
+    def take_attempt(self, session_id: str) -> SessionRecord | None:
+        """Reserve one OTP attempt before the provider is asked; None if none is left or not pending.
+
+        One conditional write per submission, so concurrent submissions can never use more attempts
+        than the session has.
+        """
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"session_id": {"S": session_id}},
+                UpdateExpression="SET next_action.attempts_left = next_action.attempts_left - :one",
+                ConditionExpression="#status = :pending AND next_action.attempts_left > :zero",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={**_PENDING, ":one": {"N": "1"}, ":zero": {"N": "0"}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise InternalUnavailable("Sessions could not be updated.") from exc
+        return _record(response["Attributes"])
+
+    def give_back_attempt(self, session_id: str) -> None:
+        """Return a reserved attempt whose OTP the provider never judged."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"session_id": {"S": session_id}},
-                UpdateExpression="SET next_action.attempts_left = :after",
-                ConditionExpression="#status = :pending AND next_action.attempts_left = :before",
+                UpdateExpression="SET next_action.attempts_left = next_action.attempts_left + :one",
+                ConditionExpression="#status = :pending",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    **_PENDING,
-                    ":before": {"N": str(attempts_left)},
-                    ":after": {"N": str(attempts_left - 1)},
-                },
+                ExpressionAttributeValues={**_PENDING, ":one": {"N": "1"}},
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise InternalUnavailable("Sessions could not be updated.") from exc
-        return True
+            if not _is_condition_failure(exc):
+                raise InternalUnavailable("Sessions could not be updated.") from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from botocore.exceptions import ClientError
 from eid_broker import aws
 from eid_broker.config import get_settings
 from eid_broker.errors import ActionNotAllowed, InternalUnavailable, SessionNotFound, SessionOutcomeError
+from eid_broker.keys import keyed_digest
 from eid_broker.observability import logger
 from eid_broker.sessions.models import Identity, NextAction, SessionError, SessionRecord, iso, utcnow
 from eid_broker.sessions.repository import SessionRepository
@@ -41,7 +41,8 @@ def whole_seconds(seconds: float) -> int:
 
 
 def subject_digest(country: str, code: str) -> str:
-    return hashlib.sha256(f"{country}:{code}".encode()).hexdigest()
+    """Keyed: the expected person is checked later without storing a guessable digest of them."""
+    return keyed_digest("subject", country, code)
 
 
 def timeout_error(provider: str | None = None, code: str = "TIMEOUT") -> SessionOutcomeError:
@@ -108,7 +109,7 @@ class SessionService:
         next_action: NextAction,
         provider_ref: dict[str, str],
         plan: PollPlan,
-        expected_subject_sha256: str | None = None,
+        expected_subject_hmac: str | None = None,
         session_id: str | None = None,
     ) -> SessionRecord:
         """Store a pending session and start its poll execution; undo the store if polling cannot start."""
@@ -121,7 +122,7 @@ class SessionService:
             status="pending",
             next_action=next_action,
             provider_ref=provider_ref,
-            expected_subject_sha256=expected_subject_sha256,
+            expected_subject_hmac=expected_subject_hmac,
         )
         self.repo.create(record)
         execution_input = {

@@ -1,0 +1,108 @@
+"""The template's at-rest encryption, backups and scanner skips (checkov itself runs in `make check`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from local.cfn import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = Template.load(ROOT / "template.yaml")
+FUNCTIONS = TEMPLATE.of_type("AWS::Serverless::Function")
+TABLES = TEMPLATE.of_type("AWS::DynamoDB::Table")
+SECRETS = TEMPLATE.of_type("AWS::SecretsManager::Secret")
+LOG_GROUPS = TEMPLATE.of_type("AWS::Logs::LogGroup")
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+THE_KEY_IF_GIVEN = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, NO_VALUE]}
+# Provider access tokens: renewable and TTL-expired, so they stay out of backups.
+NOT_BACKED_UP = {"TokensTable": "CKV_AWS_28"}
+
+
+def checkov_skips(resource: dict) -> dict[str, str]:
+    skips = ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip") or []
+    return {skip["id"]: skip.get("comment", "") for skip in skips}
+
+
+def test_the_kms_key_is_optional() -> None:
+    parameter = TEMPLATE.parameters["KmsKeyArn"]
+    assert parameter["Type"] == "String" and parameter["Default"] == ""
+    assert re.fullmatch(parameter["AllowedPattern"], "")
+    assert re.fullmatch(parameter["AllowedPattern"], "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab")
+    assert not re.fullmatch(parameter["AllowedPattern"], "alias/aws/dynamodb")
+    assert TEMPLATE.conditions["HasKmsKey"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "KmsKeyArn"}, ""]}]}
+
+
+@pytest.mark.parametrize(("logical_id", "table"), TABLES)
+def test_every_table_uses_the_key_when_given(logical_id: str, table: dict) -> None:
+    assert table["Properties"]["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": {"Fn::If": ["HasKmsKey", "KMS", NO_VALUE]},
+        "KMSMasterKeyId": THE_KEY_IF_GIVEN,
+    }
+
+
+@pytest.mark.parametrize(("logical_id", "secret"), SECRETS)
+def test_every_secret_uses_the_key_when_given(logical_id: str, secret: dict) -> None:
+    assert secret["Properties"]["KmsKeyId"] == THE_KEY_IF_GIVEN
+
+
+@pytest.mark.parametrize(("logical_id", "group"), LOG_GROUPS)
+def test_every_log_group_uses_the_key_when_given(logical_id: str, group: dict) -> None:
+    assert group["Properties"]["KmsKeyId"] == THE_KEY_IF_GIVEN
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+@pytest.mark.parametrize(("logical_id", "function"), FUNCTIONS)
+def test_every_function_encrypts_its_environment_with_the_key_and_may_reserve_concurrency(
+    logical_id: str, function: dict
+) -> None:
+    props = function["Properties"]
+    assert props["KmsKeyArn"] == THE_KEY_IF_GIVEN
+    assert props["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, NO_VALUE]
+    }
+
+
+def test_reserved_concurrency_is_optional_and_positive() -> None:
+    parameter = TEMPLATE.parameters["ReservedConcurrency"]
+    assert parameter["Default"] == ""
+    assert re.fullmatch(parameter["AllowedPattern"], "") and re.fullmatch(parameter["AllowedPattern"], "25")
+    assert not re.fullmatch(parameter["AllowedPattern"], "0")
+    assert TEMPLATE.conditions["HasReservedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, ""]}]
+    }
+
+
+def test_every_function_role_may_use_the_key_when_given() -> None:
+    policy = TEMPLATE.resources["KmsKeyUsePolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy" and policy["Condition"] == "HasKmsKey"
+    roles = [role["Ref"] for role in policy["Properties"]["Roles"]]
+    assert sorted(roles) == sorted(f"{logical_id}Role" for logical_id, _ in FUNCTIONS)
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        assert statement["Resource"] == {"Ref": "KmsKeyArn"}
+        assert "kms:Decrypt" in statement["Action"]
+
+
+def test_state_tables_have_point_in_time_recovery_and_token_caches_do_not() -> None:
+    def pitr(table: dict) -> bool:
+        spec = table["Properties"].get("PointInTimeRecoverySpecification") or {}
+        return spec.get("PointInTimeRecoveryEnabled") is True
+
+    backed_up = {logical_id for logical_id, table in TABLES if pitr(table)}
+    assert {"SessionsTable", "IdempotencyTable", "PersonThrottleTable"} <= backed_up
+    # every other table is a deliberate exception, skipped in checkov with its reason
+    assert {logical_id for logical_id, _ in TABLES} - backed_up == set(NOT_BACKED_UP)
+    for logical_id, check in NOT_BACKED_UP.items():
+        assert "PointInTimeRecoverySpecification" not in TEMPLATE.resources[logical_id]["Properties"]
+        assert checkov_skips(TEMPLATE.resources[logical_id]).get(check)
+
+
+@pytest.mark.parametrize("logical_id", sorted(TEMPLATE.resources))
+def test_every_checkov_skip_says_why(logical_id: str) -> None:
+    for check, comment in checkov_skips(TEMPLATE.resources[logical_id]).items():
+        assert re.fullmatch(r"CKV2?_AWS_\d+", check), check
+        assert len(comment) >= 20, f"{logical_id} skips {check} without a reason"

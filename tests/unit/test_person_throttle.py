@@ -1,0 +1,126 @@
+"""The person-level start limit on moto DynamoDB: sliding, all-or-nothing, race-free, identifier-free."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from eid_broker import keys
+from eid_broker.errors import PersonRateLimited
+from eid_broker.throttle import PersonThrottle
+from tests.unit.test_tokens import Atomic, Clock
+
+TABLE = "throttle"
+PHONE, CODE = "+37200000766", "60001019906"
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()  # stands in for the keyed HMAC
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[object]:
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "counter_key", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "counter_key", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+def throttle(client: object, clock: Clock, limit: int = 3, window: int = 120) -> PersonThrottle:
+    return PersonThrottle(TABLE, client, limit=limit, window=window, digest=digest, clock=clock)
+
+
+def test_the_limit_holds_within_the_window_and_frees_slot_by_slot(dynamodb) -> None:
+    clock = Clock()
+    limiter = throttle(dynamodb, clock)
+    for _ in range(3):
+        limiter.acquire("mobile-id", {"phone": PHONE})
+        clock.now += 10
+    with pytest.raises(PersonRateLimited) as refused:
+        limiter.acquire("mobile-id", {"phone": PHONE})
+    assert refused.value.status == 429 and refused.value.retry_after == 120 - 30
+    assert refused.value.problem()["code"] == "PERSON_RATE_LIMITED"
+    clock.now += 90  # the first start's slot frees up; only that one
+    limiter.acquire("mobile-id", {"phone": PHONE})
+    with pytest.raises(PersonRateLimited):
+        limiter.acquire("mobile-id", {"phone": PHONE})
+
+
+def test_no_window_boundary_lets_twice_the_limit_through(dynamodb) -> None:
+    clock = Clock()
+    limiter = throttle(dynamodb, clock)
+    allowed = 0
+    for _ in range(240):  # one attempt a second for two windows
+        try:
+            limiter.acquire("mobile-id", {"phone": PHONE})
+            allowed += 1
+        except PersonRateLimited:
+            pass
+        clock.now += 1
+    assert allowed == 6  # 3 per any 120 s
+
+
+def test_families_and_identifiers_are_counted_on_their_own(dynamodb) -> None:
+    clock = Clock()
+    limiter = throttle(dynamodb, clock, limit=1)
+    limiter.acquire("mobile-id", {"phone": PHONE, "personal_code": CODE})
+    limiter.acquire("eeid", {"subject": "EE" + CODE})
+    limiter.acquire("mobile-id", {"phone": "+37200000767", "personal_code": "60001019939"})
+    with pytest.raises(PersonRateLimited):  # the same code from another phone
+        limiter.acquire("mobile-id", {"phone": "+37200000768", "personal_code": CODE})
+
+
+def test_a_refusal_changes_nothing(dynamodb) -> None:
+    clock = Clock()
+    limiter = throttle(dynamodb, clock, limit=1)
+    limiter.acquire("mobile-id", {"personal_code": CODE, "phone": "+37200000767"})
+    # the phone is free but the code is not: the phone's slot must not stay taken
+    with pytest.raises(PersonRateLimited):
+        limiter.acquire("mobile-id", {"phone": PHONE, "personal_code": CODE})
+    limiter.acquire("mobile-id", {"phone": PHONE, "personal_code": "60001019939"})
+
+
+def test_fifty_concurrent_starts_for_one_person_take_exactly_the_limit(dynamodb) -> None:
+    clock = Clock()
+    limiter = throttle(Atomic(dynamodb), clock)
+    barrier = threading.Barrier(50)
+    outcomes: list[bool] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            limiter.acquire("mosip-otp", {"user_id": "alice"})
+            outcomes.append(True)
+        except PersonRateLimited:
+            outcomes.append(False)
+
+    threads = [threading.Thread(target=start) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count(True) == 3 and outcomes.count(False) == 47
+
+
+def test_the_table_holds_keyed_digests_never_the_identifier(dynamodb, monkeypatch) -> None:
+    monkeypatch.setattr(keys, "deployment_key", lambda: b"deployment-key")
+    PersonThrottle(TABLE, dynamodb, limit=3, window=120).acquire("mobile-id", {"phone": PHONE})
+    (item,) = dynamodb.scan(TableName=TABLE)["Items"]
+    expected = hmac.new(
+        b"deployment-key", "\x1f".join(("person-throttle", "mobile-id", "phone", PHONE)).encode(), "sha256"
+    )
+    assert item["counter_key"]["S"] == f"{expected.hexdigest()}#0"
+    assert PHONE not in json.dumps(item) and int(item["ttl"]["N"]) > time.time()
