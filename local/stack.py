@@ -44,6 +44,7 @@ from local.cfn import (
 )
 from local.frontdoor import FrontDoor, Route, api_routes, serve
 from local.lambda_runtime import FunctionConfig, LambdaRuntime
+from local.sandboxes.faults import FaultInjector
 
 __all__ = ["REGION", "LocalStack", "StartupError"]
 
@@ -258,7 +259,15 @@ class LocalStack:
         accepts_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
         # A sandbox must accept the credentials the secret holds (env overrides included), if it can.
         usable = {k: v for k, v in credentials.items() if accepts_all or k in parameters}
-        return spec.factory(**usable)
+        app = spec.factory(**usable)
+        if hasattr(app, "faults"):
+            # Each sandbox draws its own seeded sequence, so one provider's traffic does not shift another's.
+            seeded = {
+                **self.environ,
+                "SANDBOX_FAULT_SEED": f"{self.environ.get('SANDBOX_FAULT_SEED', '0')}{spec.provider}",
+            }
+            app.faults = FaultInjector.from_env(seeded)
+        return app
 
     def _credentials(self, spec: Any) -> tuple[dict[str, str], set[str]]:
         values: dict[str, str] = {}

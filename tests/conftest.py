@@ -58,7 +58,8 @@ class Served:
 
 def serve(app: Any) -> Iterator[Served]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for it, and every integration test stops five servers.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield Served(app, server)
     server.shutdown()

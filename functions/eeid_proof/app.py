@@ -1,7 +1,4 @@
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from eid_broker import api, routes
 from eid_broker.methods import eeid
@@ -21,7 +18,7 @@ app = api.make_resolver()
         **api.problem_responses(403, 404, 409, 503),
     },
 )
-def get_proof(session_id: Annotated[str, Path(max_length=64)]):
+def get_proof(session_id: api.SessionId):
     pdf = eeid.proof(session_id, api.caller(app), sessions=api.session_service())
     return Response(status_code=200, content_type="application/pdf", body=pdf)
 

@@ -5,6 +5,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 
 from eid_broker import api
+from eid_broker.http import bounded_by
 from eid_broker.methods import eeid
 from eid_broker.observability import logger
 
@@ -31,4 +32,5 @@ def identification_request_event() -> Response[None]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The signature is checked on the raw body before anything else, so no body guard runs first.
-    return app.resolve(event, context)
+    with bounded_by(context):
+        return app.resolve(event, context)

@@ -1,7 +1,4 @@
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from eid_broker import api, routes
 from eid_broker.sessions import SessionOut
@@ -18,7 +15,7 @@ app = api.make_resolver()
         **api.problem_responses(403, 404),
     },
 )
-def get_session(session_id: Annotated[str, Path(max_length=64)]) -> Response[SessionOut]:
+def get_session(session_id: api.SessionId) -> Response[SessionOut]:
     return api.json_response(api.session_service().read(session_id, api.caller(app)).to_out())
 
 

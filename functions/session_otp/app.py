@@ -1,7 +1,7 @@
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from eid_broker import api, routes
 from eid_broker.methods import mosip
@@ -25,7 +25,7 @@ app = api.make_resolver()
     },
 )
 def submit_otp(
-    session_id: Annotated[str, Path(max_length=64)], submission: Annotated[mosip.OtpSubmission, Body()]
+    session_id: api.SessionId, submission: Annotated[mosip.OtpSubmission, Body()]
 ) -> Response[SessionWithCredentials]:
     record, credentials = mosip.submit_otp(
         session_id, api.caller(app), submission, sessions=api.session_service()

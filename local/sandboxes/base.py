@@ -33,6 +33,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import WSGIRequestHandler, run_simple
 from werkzeug.wrappers import Request, Response
 
+from local.sandboxes.faults import FaultInjector
+
 # Mobile-ID numbers of Lithuania, Estonia and Latvia, and their personal codes (LV with a dash).
 PHONE_RE = re.compile(r"^\+(3706\d{7}|372\d{7,8}|3712\d{7})$")
 CODE_RE = re.compile(r"^([3456]\d{2}(0[1-9]|1[0-2])\d{6}|\d{2}(0[1-9]|1[0-2])\d{2}-[123]\d{4})$")
@@ -256,6 +258,11 @@ class Phase(enum.Enum):
 class Sandbox(ABC, Generic[S]):
     """WSGI app with the session registry, call counters and admin routes every sandbox has."""
 
+    # Set by the local stack from SANDBOX_FAULT_RATE: a share of API answers become faults.
+    faults: FaultInjector | None = None
+    # The provider API's endpoints (faults never hit the end user's pages); None: all of them.
+    fault_endpoints: tuple[str, ...] | None = None
+
     def __init__(
         self,
         *,
@@ -293,6 +300,7 @@ class Sandbox(ABC, Generic[S]):
             return {
                 "calls": dict(self._calls),
                 "sessions": [s.stats() for s in self._sessions.values()],
+                **({"faults": self.faults.stats()} if self.faults else {}),
             }
 
     def reset(self) -> None:
@@ -321,6 +329,10 @@ class Sandbox(ABC, Generic[S]):
             return json_response({"status": "ok"})
         with self._lock:
             self._calls[endpoint] += 1
+        if self.faults is not None and endpoint in (self.fault_endpoints or self._endpoints):
+            kind = self.faults.draw()
+            if kind is not None:
+                return self.faults.respond(kind, request)
         return self._handle(endpoint, request, args)
 
     def _token_ok(self, given: object) -> bool:

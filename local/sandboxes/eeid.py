@@ -308,6 +308,8 @@ def _html(body: str, status: int = 200) -> Response:
 class EeidSandbox(Sandbox[Session[Any]]):
     """WSGI fake of eeID's identification requests: token, create, list, get, proof, link page, webhook."""
 
+    fault_endpoints = API_ENDPOINTS
+
     def __init__(
         self,
         client_id: str = "sandbox-eeid-client",
@@ -359,6 +361,7 @@ class EeidSandbox(Sandbox[Session[Any]]):
             now = self._clock()
             return {
                 "calls": {name: self._calls[name] for name in API_ENDPOINTS},
+                **({"faults": self.faults.stats()} if self.faults else {}),
                 "webhooks": dict(self._webhooks),
                 "requests": [r.stats(now) for r in self._requests.values()],
             }

@@ -287,6 +287,8 @@ def _html(body: str, status: int = 200) -> Response:
 class MobbidSandbox(Sandbox[Session[Any]]):
     """WSGI fake of MobbID's gateway API v6: JWT authorization, processes, operations and the gateway page."""
 
+    fault_endpoints = API_ENDPOINTS
+
     def __init__(
         self,
         application_id: str = "sandbox-mobbid-app",
@@ -330,6 +332,7 @@ class MobbidSandbox(Sandbox[Session[Any]]):
             now = self._clock()
             return {
                 "calls": {name: self._calls[name] for name in API_ENDPOINTS},
+                **({"faults": self.faults.stats()} if self.faults else {}),
                 "processes": [p.stats(now) for p in self._processes.values()],
             }
 

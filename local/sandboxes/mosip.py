@@ -203,6 +203,7 @@ class MosipSandbox(Sandbox[Session[Any]]):
         with self._lock:
             return {
                 "calls": dict(self._calls),
+                **({"faults": self.faults.stats()} if self.faults else {}),
                 "tokens_issued": self._tokens_issued,
                 "tokens_invalidated": len(self._invalidated),
             }

@@ -4,6 +4,7 @@ state machine, and Lambda invocations served in-process by the functions' own ha
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import io
 import json
@@ -220,8 +221,9 @@ def _atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
         original = getattr(DynamoDBBackend, name)
 
         def atomic(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            # A copy: moto serialises the returned item after the call, while another write may change it.
             with _WRITES:
-                return __original(self, *args, **kwargs)
+                return copy.deepcopy(__original(self, *args, **kwargs))
 
         monkeypatch.setattr(DynamoDBBackend, name, atomic)
 

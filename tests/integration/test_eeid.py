@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from eid_broker.errors import ProviderUnavailable
 from eid_broker.methods import eeid as eeid_method
 from tests.conftest import EEID_CLIENT, Served
 from tests.integration.conftest import Deployed, _Context
@@ -221,3 +222,50 @@ def test_fallback_waits_grow_so_a_week_costs_a_few_polls(deployed: Deployed, eei
     assert waits == sorted(waits) and waits[-1] > waits[0]  # half the session's age, growing
     final = deployed.session(session["session_id"])
     assert final["status"] == "expired" and final["error"]["code"] == "TIMEOUT"
+
+
+def test_a_webhook_that_cannot_be_processed_frees_its_claim_and_polls_soon(
+    deployed: Deployed, eeid: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = start(deployed)
+    request = request_id(eeid)
+    eeid.app.complete(request, "match", webhook=False)
+    checked = eeid_method.check
+    failures = iter(range(1))
+
+    def flaky(record: object) -> object:
+        if next(failures, None) is not None:
+            raise ProviderUnavailable("eeID could not be reached.")
+        return checked(record)
+
+    monkeypatch.setattr(eeid_method, "check", flaky)
+    body = event_body(request, session["session_id"])
+
+    first = deployed.webhook(body, sign(body))
+    assert first["status"] == 503
+    assert deployed.session(session["session_id"])["status"] == "pending"
+    # the claim is gone (the next delivery may try at once) and one extra poll loop was started
+    sfn_arn = deployed.resolver.physical(FALLBACK).ref.replace(":stateMachine:", ":execution:")
+    extra = deployed.sfn.describe_execution(executionArn=f"{sfn_arn}:{session['session_id']}-webhook")
+    assert extra["status"] in ("RUNNING", "SUCCEEDED")
+    assert deployed.webhook(body, sign(body))["status"] == 204
+    assert deployed.session(session["session_id"])["status"] == "completed"
+
+
+def test_the_webhook_claim_lasts_no_longer_than_the_invocation(
+    deployed: Deployed, eeid: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = start(deployed)
+    request = request_id(eeid)
+    claims: list[float] = []
+    claim = eeid_method.SessionService.settle_once
+
+    def spy(self: object, record: object, check: object, *, claim_seconds: float) -> bool:
+        claims.append(claim_seconds)
+        return claim(self, record, check, claim_seconds=claim_seconds)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(eeid_method.SessionService, "settle_once", spy)
+    body = event_body(request, session["session_id"])
+    assert deployed.webhook(body, sign(body))["status"] == 204
+    # _Context says 15 s remain; the template's webhook timeout is 9 s in AWS
+    assert claims and claims[0] <= _Context("x").get_remaining_time_in_millis() / 1000

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from eid_broker.errors import ProviderUnavailable
+from eid_broker.errors import InternalUnavailable, ProviderBadResponse, ProviderUnavailable
 from eid_broker.providers.dokobit import DokobitClient
 from tests.conftest import Served
 from tests.integration.conftest import Deployed
@@ -80,7 +80,7 @@ def test_an_unexpected_failure_fails_the_session_instead_of_stranding_it(
     assert "a bug" not in json.dumps(session)
 
 
-def test_an_unreachable_provider_is_retried_then_recorded(
+def test_an_unreachable_provider_is_polled_until_the_fault_outlasts_the_deadline(
     deployed: Deployed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[float] = []
@@ -94,9 +94,48 @@ def test_an_unreachable_provider_is_retried_then_recorded(
     execution = deployed.execution(session_id, timeout=60)
     session = deployed.session(session_id)
     assert session["status"] == "failed" and session["error"]["code"] == "PROVIDER_UNAVAILABLE"
-    assert len(calls) == 4  # the first try and the ASL's three retries
-    assert calls[-1] - calls[0] >= 2 + 3 + 4.5 - 0.5  # IntervalSeconds 2, BackoffRate 1.5
+    # every poll until the 4 s deadline plus the fault grace (five polls at the 1 s interval)
+    assert calls[-1] - calls[0] >= 4 + 5 - 2 and len(calls) >= 7
     assert execution["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("fault", [ProviderUnavailable, ProviderBadResponse, InternalUnavailable])
+def test_a_provider_fault_for_a_few_polls_does_not_end_the_session(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch, fault: type[Exception]
+) -> None:
+    real = DokobitClient.login_status
+    failures = iter(range(2))
+
+    def flaky(self: DokobitClient, token: str) -> object:
+        if next(failures, None) is not None:
+            raise fault("injected")
+        return real(self, token)
+
+    monkeypatch.setattr(DokobitClient, "login_status", flaky)
+    session_id = deployed.start(EE)["body"]["session_id"]
+    deployed.execution(session_id, timeout=30)
+    assert deployed.session(session_id)["status"] == "completed"
+
+
+def test_a_poll_that_crashes_is_polled_again_not_failed(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = DokobitClient.login_status
+    crashes = iter(range(1))
+
+    def crashing(self: DokobitClient, token: str) -> object:
+        if next(crashes, None) is not None:
+            raise RuntimeError("a bug, or Lambda killing the invocation")
+        return real(self, token)
+
+    monkeypatch.setattr(DokobitClient, "login_status", crashing)
+    session_id = deployed.start(EE)["body"]["session_id"]
+    execution = deployed.execution(session_id, timeout=30)
+    assert deployed.session(session_id)["status"] == "completed"
+    assert any(
+        e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "RecordFailure"
+        for e in execution["events"]
+    )
 
 
 def test_both_mobile_id_providers_run_side_by_side_on_one_state_machine(

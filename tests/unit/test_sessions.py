@@ -10,7 +10,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from eid_broker.errors import ActionNotAllowed, SessionNotFound, SessionOutcomeError
+from eid_broker.errors import (
+    ActionNotAllowed,
+    InternalUnavailable,
+    ProviderBadResponse,
+    ProviderUnavailable,
+    SessionNotFound,
+    SessionOutcomeError,
+)
 from eid_broker.sessions import Identity, NextAction, SessionError, SessionRepository
 from eid_broker.sessions.service import PollPlan, SessionService
 
@@ -60,8 +67,8 @@ def open_session(svc: SessionService) -> str:
     return record.session_id
 
 
-def step(svc: SessionService, session_id: str, check, deadline: str = "2099-01-01T00:00:00Z", abandon=None):
-    return svc.poll_step(session_id, deadline, check, lambda record: 3, abandon)
+def step(svc: SessionService, session_id: str, check, abandon=None):
+    return svc.poll_step(session_id, check, lambda record: 3, abandon)
 
 
 IDENTITY = Identity(country="EE", personal_code="60001019906", given_name="MARY ÄNN", surname="X")
@@ -150,14 +157,13 @@ def test_provider_outcome_fails_the_session_with_its_codes(service) -> None:
 def test_still_waiting_at_the_deadline_expires_with_timeout(service) -> None:
     svc, clock, _ = service
     session_id = open_session(svc)
-    deadline = svc.read(session_id, "key-1").expires_at
-    assert step(svc, session_id, lambda r: None, deadline=deadline) == {
+    assert step(svc, session_id, lambda r: None) == {
         "final": False,
         "status": "pending",
         "wait_seconds": 3,
     }
     clock.now += timedelta(seconds=120)
-    assert step(svc, session_id, lambda r: None, deadline=deadline) == {
+    assert step(svc, session_id, lambda r: None) == {
         "final": True,
         "status": "expired",
         "wait_seconds": 0,
@@ -180,8 +186,50 @@ def test_a_failure_recorded_by_the_state_machine_never_replaces_an_outcome(servi
     svc, _, _ = service
     session_id = open_session(svc)
     step(svc, session_id, lambda r: IDENTITY)
-    answer = svc.fail(session_id, SessionError(code="INTERNAL_ERROR", message="x"))
+    answer = svc.polling_failed(session_id, "Sandbox.Timedout", 3)
     assert answer == {"final": True, "status": "completed", "wait_seconds": 0}
+
+
+@pytest.mark.parametrize("fault", [ProviderUnavailable, ProviderBadResponse, InternalUnavailable])
+def test_a_transient_fault_is_tried_again_until_it_outlasts_the_deadline(service, fault) -> None:
+    svc, clock, _ = service
+    session_id = open_session(svc)
+
+    def failing(record):
+        raise fault("down")
+
+    assert step(svc, session_id, failing) == {"final": False, "status": "pending", "wait_seconds": 3}
+    clock.now += timedelta(seconds=120)  # at the deadline: still within the fault grace
+    assert step(svc, session_id, failing)["final"] is False
+    assert step(svc, session_id, lambda r: IDENTITY)["status"] == "completed"  # and it recovers
+    other = open_session(svc)
+    clock.now += timedelta(seconds=120 + 15)
+    assert step(svc, other, failing) == {"final": True, "status": "failed", "wait_seconds": 0}
+    error = svc.read(other, "key-1").error
+    assert error is not None and error.code in ("PROVIDER_UNAVAILABLE", "PROVIDER_ERROR", "INTERNAL_ERROR")
+
+
+def test_the_catch_all_keeps_polling_before_the_deadline_and_fails_after_it(service) -> None:
+    svc, clock, _ = service
+    session_id = open_session(svc)
+    assert svc.polling_failed(session_id, "Sandbox.Timedout", 3) == {
+        "final": False,
+        "status": "pending",
+        "wait_seconds": 3,
+    }
+    clock.now += timedelta(seconds=136)
+    assert svc.polling_failed(session_id, "ProviderUnavailable", 3)["status"] == "failed"
+    error = svc.read(session_id, "key-1").error
+    assert error is not None and error.code == "PROVIDER_UNAVAILABLE"
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "x", "0B6C8C1E-3F7E-4D7A-9D59-0D8F3C1A2B44", "../etc", "a" * 5000, "\udcff"]
+)
+def test_a_malformed_session_id_is_not_found(service, bad: str) -> None:
+    svc, _, _ = service
+    with pytest.raises(SessionNotFound):
+        svc.read(bad, "key-1")
 
 
 def test_a_cancelled_session_is_abandoned_at_the_provider_once(service) -> None:

@@ -8,10 +8,11 @@ import json
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel
 
 from eid_broker import aws
@@ -22,7 +23,10 @@ from eid_broker.errors import (
     Forbidden,
     IdempotencyInProgress,
     IdempotencyKeyReused,
+    InternalUnavailable,
     InvalidInput,
+    SessionNotFound,
+    StartUncertain,
     UnreadableBody,
     UnsupportedMediaType,
 )
@@ -32,6 +36,12 @@ from eid_broker.sessions import SessionRecord
 from eid_broker.sessions.service import default_service as session_service
 
 PROBLEM = "application/problem+json"
+# Any string is accepted as a session id and a malformed one is simply not found (404), so the route
+# answers the same for "no such session" and "not a session id".
+SessionId = Annotated[
+    str,
+    Path(description="The session id, a lowercase UUID.", examples=["0b6c8c1e-3f7e-4d7a-9d59-0d8f3c1a2b44"]),
+]
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json\s*(;.*)?$", re.I)
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
@@ -96,8 +106,14 @@ def make_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(error, (BotoCoreError, ClientError)):
+            logger.warning("AWS call failed", extra={"reason": type(error).__name__})
+            return problem_response(InternalUnavailable("An AWS service did not answer; try again."))
         logger.exception("unhandled error")
-        return problem_response(BrokerError("The broker failed unexpectedly; nothing was changed."))
+        # It is not known what was changed: the session, if one was started, tells.
+        return problem_response(BrokerError("The broker failed unexpectedly."))
 
     return app
 
@@ -123,9 +139,13 @@ def _guard(event: dict[str, Any]) -> BrokerError | None:
         return UnsupportedMediaType("Send the body as application/json.")
     try:
         text = raw.decode("utf-8")
-        json.loads(text)
-    except (UnicodeDecodeError, ValueError):
+        parsed = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return UnreadableBody("The body is not valid UTF-8 JSON.")
+    if not isinstance(parsed, dict):
+        return InvalidInput(
+            "The body must be a JSON object.", errors=[{"field": "body", "message": "must be a JSON object"}]
+        )
     event["body"], event["isBase64Encoded"] = text, False
     return None
 
@@ -214,8 +234,15 @@ def idempotent_start(
         config.register_lambda_context(context)
     started: list[SessionRecord] = []
 
+    uncertain: list[StartUncertain] = []
+
     def start_once(request: dict[str, Any]) -> dict[str, str]:
-        started.append(start())
+        try:
+            started.append(start())
+        except StartUncertain as exc:
+            # The provider was asked: keep the key, so that a retry cannot ask it a second time.
+            uncertain.append(exc)
+            return {"session_id": exc.session_id}
         return {"session_id": started[0].session_id}
 
     wrapped = idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)(
@@ -227,6 +254,15 @@ def idempotent_start(
         raise IdempotencyKeyReused("This Idempotency-Key was used with a different body.") from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise IdempotencyInProgress("A request with this Idempotency-Key is still in progress.") from exc
+    if uncertain:
+        raise uncertain[0]
     if started:
         return started[0], False
-    return session_service().read(result["session_id"], owner), True
+    try:
+        return session_service().read(result["session_id"], owner), True
+    except SessionNotFound as exc:
+        raise StartUncertain(
+            "The first start with this Idempotency-Key reached the provider but could not be recorded; "
+            "start again with a new key.",
+            session_id=result["session_id"],
+        ) from exc

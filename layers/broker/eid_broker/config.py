@@ -50,6 +50,7 @@ class Settings(BaseModel):
     session_timeout_seconds: float | None = None
     max_body_bytes: int = 16 * 1024
     secrets_max_age_seconds: int = 300
+    provider_read_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
     broker_key_secret_name: str | None = None
     person_throttle_table: str | None = None
     person_start_limit: int = Field(default=3, ge=1)

@@ -119,6 +119,21 @@ class InternalUnavailable(BrokerError):
     retry_after = 5
 
 
+class StartUncertain(BrokerError):
+    """The provider was asked, but the session could not be recorded (or it is unknown whether it was)."""
+
+    status, code, title = 503, "SERVICE_UNAVAILABLE", "The session could not be recorded"
+    retry_after = 5
+
+    def __init__(self, detail: str, *, session_id: str) -> None:
+        super().__init__(detail)
+        self.session_id = session_id
+
+
+# Faults that say nothing about the person: polling tries again at the next poll.
+TRANSIENT: tuple[type[BrokerError], ...] = (ProviderUnavailable, ProviderBadResponse, InternalUnavailable)
+
+
 class SessionOutcomeError(Exception):
     """A provider's final word that ends a session (raised by clients, recorded by the methods)."""
 
@@ -141,8 +156,8 @@ class SessionOutcomeError(Exception):
 
 # Step Functions task errors (errorType) → the session's error code when polling cannot finish.
 _TASK_ERROR_CODES: dict[str, tuple[str, str]] = {
-    "ProviderUnavailable": ("PROVIDER_UNAVAILABLE", "The provider could not be reached while polling."),
-    "ProviderBadResponse": ("PROVIDER_ERROR", "The provider answered unexpectedly while polling."),
+    "ProviderUnavailable": ("PROVIDER_UNAVAILABLE", "The provider could not be reached until the deadline."),
+    "ProviderBadResponse": ("PROVIDER_ERROR", "The provider answered unexpectedly until the deadline."),
 }
 
 

@@ -2,19 +2,72 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import eid_broker.observability  # noqa: F401 - every provider call's log lines are masked at the root
+from eid_broker.config import get_settings
 from eid_broker.errors import ProviderBadResponse, ProviderUnavailable
 
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+# Within one call a provider's Retry-After is honoured up to this; longer waits are the next poll's.
+MAX_RETRY_AFTER_SECONDS = 2.0
+# What an invocation keeps for itself after its last provider call (recording the outcome, answering).
+RESERVE_SECONDS = 1.5
 
 if TYPE_CHECKING:
     import requests
+
+# The monotonic time by which this invocation's provider calls must be over (None: no bound).
+_deadline: ContextVar[float | None] = ContextVar("provider_deadline", default=None)
+
+
+@contextmanager
+def bounded_by(context: Any) -> Iterator[None]:
+    """Bound every provider call made inside by the Lambda invocation's remaining time."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    budget = remaining() / 1000 - RESERVE_SECONDS if callable(remaining) else None
+    token = _deadline.set(time.monotonic() + budget if budget is not None else None)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds this invocation may still spend on provider calls, or None when unbounded."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def _bounded_retry() -> type[Any]:
+    from urllib3.util.retry import Retry
+
+    class BoundedRetry(Retry):  # type: ignore[misc]
+        """urllib3's retries, stopped when the invocation's time is up, Retry-After capped."""
+
+        def is_exhausted(self) -> bool:
+            left = time_left()
+            return super().is_exhausted() or (left is not None and left <= 0)
+
+        def get_retry_after(self, response: Any) -> float | None:
+            seconds = super().get_retry_after(response)
+            return None if seconds is None else min(seconds, MAX_RETRY_AFTER_SECONDS)
+
+        def sleep(self, response: Any = None) -> None:
+            left = time_left()
+            if left is not None and left <= 0:
+                return
+            super().sleep(response)
+
+    return BoundedRetry
 
 
 def make_session(*, retries: int = 3, backoff: float = 0.3) -> requests.Session:
@@ -22,9 +75,8 @@ def make_session(*, retries: int = 3, backoff: float = 0.3) -> requests.Session:
     # Imported here, not at module load: ~50 ms that only the first provider call of a container pays.
     import requests
     from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
 
-    retry = Retry(
+    retry = _bounded_retry()(
         total=retries,
         connect=retries,
         read=retries,
@@ -65,7 +117,14 @@ def send(
     """
     import requests
 
-    kwargs.setdefault("timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
+    connect, read = kwargs.pop("timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
+    read = min(read, get_settings().provider_read_timeout_seconds)
+    left = time_left()
+    if left is not None:
+        if left < 0.2:
+            raise ProviderUnavailable(f"{provider} was not asked: this invocation's time is up.")
+        connect, read = min(connect, left), min(read, left)
+    kwargs["timeout"] = (connect, read)
     kwargs["allow_redirects"] = False
     try:
         response = session.request(method, url, **kwargs)
@@ -73,7 +132,7 @@ def send(
         raise ProviderUnavailable(f"{provider} did not answer in time.") from exc
     except requests.RequestException as exc:
         raise ProviderUnavailable(f"{provider} could not be reached ({type(exc).__name__}).") from exc
-    if unavailable_on_5xx and response.status_code in RETRY_STATUSES:
+    if response.status_code == 429 or (unavailable_on_5xx and response.status_code in RETRY_STATUSES):
         raise ProviderUnavailable(f"{provider} answered HTTP {response.status_code}.")
     if 300 <= response.status_code < 400:
         raise ProviderBadResponse(f"{provider} answered HTTP {response.status_code}.")

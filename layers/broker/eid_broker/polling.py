@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from eid_broker.http import bounded_by
 from eid_broker.observability import logger
 from eid_broker.sessions import Identity, SessionRecord
 from eid_broker.sessions.service import default_service
@@ -20,6 +21,7 @@ def poll_handler(
     @logger.inject_lambda_context
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.append_keys(session_id=event["session_id"])
-        return default_service().poll_step(event["session_id"], event["deadline"], check, wait, abandon)
+        with bounded_by(context):
+            return default_service().poll_step(event["session_id"], check, wait, abandon)
 
     return lambda_handler

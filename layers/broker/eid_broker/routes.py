@@ -13,6 +13,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
 from eid_broker import api
+from eid_broker.errors import ProviderBadResponse, ProviderUnavailable
+from eid_broker.http import bounded_by
 from eid_broker.observability import logger
 from eid_broker.sessions import Credentials, SessionOut, SessionRecord, SessionWithCredentials
 
@@ -44,7 +46,11 @@ def start_session(
         handed: list[Credentials | None] = []
 
         def run() -> SessionRecord:
-            result = start(body, owner)
+            try:
+                result = start(body, owner)
+            except ProviderBadResponse as exc:
+                # Nothing was stored; like an outage, the integrator may try again.
+                raise ProviderUnavailable(f"{exc.detail} Nothing was stored; try again.") from exc
             if isinstance(result, tuple):
                 result, credentials = result
                 handed.append(credentials)
@@ -88,6 +94,7 @@ def with_credentials(record: SessionRecord, credentials: Credentials | None) -> 
 def api_handler(app: APIGatewayRestResolver) -> Handler:
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return api.resolve(app, event, context)
+        with bounded_by(context):
+            return api.resolve(app, event, context)
 
     return lambda_handler

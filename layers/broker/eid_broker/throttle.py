@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from eid_broker import aws
 from eid_broker.config import get_settings
@@ -76,8 +76,10 @@ class PersonThrottle:
                     ExpressionAttributeValues={":now": {"N": repr(now)}},
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            except (ClientError, BotoCoreError) as exc:
+                if not isinstance(exc, ClientError) or (
+                    exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException"
+                ):
                     raise InternalUnavailable("The person limit could not be checked.") from exc
                 held = exc.response.get("Item", {}).get("held_until", {}).get("N")
                 first_free = min(first_free, float(held) if held else until)
@@ -95,7 +97,7 @@ class PersonThrottle:
                 ConditionExpression="held_until = :mine",
                 ExpressionAttributeValues={":mine": {"N": repr(until)}},
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             logger.warning("person limit slot kept", extra={"reason": type(exc).__name__})
 
 

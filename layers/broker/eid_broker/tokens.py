@@ -19,10 +19,16 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from eid_broker.errors import InternalUnavailable, ProviderUnavailable
 from eid_broker.observability import logger
+
+
+def _condition_failed(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == (
+        "ConditionalCheckFailedException"
+    )
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,8 @@ class TokenCache:
                 ConditionExpression="access_token = :value",
                 ExpressionAttributeValues={":value": {"S": value}},
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        except (ClientError, BotoCoreError) as exc:
+            if not _condition_failed(exc):
                 raise InternalUnavailable("The token cache could not be updated.") from exc
 
     def _stored(self, key: str) -> Token | None:
@@ -92,7 +98,7 @@ class TokenCache:
             item = self._client.get_item(
                 TableName=self._table, Key={"token_key": {"S": key}}, ConsistentRead=True
             ).get("Item")
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise InternalUnavailable("The token cache could not be read.") from exc
         if not item or "access_token" not in item:
             return None
@@ -118,8 +124,8 @@ class TokenCache:
                     ":ttl": {"N": str(int(now + 3600))},
                 },
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        except (ClientError, BotoCoreError) as exc:
+            if _condition_failed(exc):
                 return False
             raise InternalUnavailable("The token cache could not be updated.") from exc
         return True

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,19 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from eid_broker import aws
 from eid_broker.config import get_settings
 from eid_broker.errors import (
+    TRANSIENT,
     ActionNotAllowed,
     InvalidSignature,
     ProofNotFound,
     SessionOutcomeError,
     UnreadableBody,
 )
-from eid_broker.http import shared_session
+from eid_broker.http import RESERVE_SECONDS, shared_session, time_left
 from eid_broker.observability import logger
 from eid_broker.polling import Handler, poll_handler
 from eid_broker.providers.eeid import PROVIDER, EeidClient, EeidResult, IdentificationRequest
 from eid_broker.sessions import Identity, NextAction, SessionRecord
 from eid_broker.sessions.models import iso, utcnow
-from eid_broker.sessions.service import PollPlan, SessionService, new_session_id, subject_digest
+from eid_broker.sessions.service import SESSION_ID, PollPlan, SessionService, new_session_id, subject_digest
 from eid_broker.throttle import guard_person
 from eid_broker.tokens import shared_cache
 from eid_broker.validation import birth_date, personal_code_problem
@@ -228,7 +228,8 @@ def record_webhook(raw: bytes, signature: str | None, *, sessions: SessionServic
     if body.client_id != secret["client_id"]:
         logger.warning("eeID webhook for another client ignored")
         return
-    record = sessions.repo.get(body.reference) if body.reference else None
+    reference = body.reference or ""
+    record = sessions.repo.get(reference) if SESSION_ID.fullmatch(reference) else None
     if (
         record is None
         or record.method != METHOD
@@ -236,17 +237,21 @@ def record_webhook(raw: bytes, signature: str | None, *, sessions: SessionServic
     ):
         logger.info("eeID webhook for an unknown request acknowledged")
         return
-    if record.is_final or not sessions.repo.claim(record.session_id, time.time(), CLAIM_SECONDS):
+    left = time_left()
+    claim = CLAIM_SECONDS if left is None else max(1.0, min(CLAIM_SECONDS, left + RESERVE_SECONDS))
+    try:
+        settled = sessions.settle_once(record, check, claim_seconds=claim)
+    except TRANSIENT:
+        # eeID retries an answer that is not 2xx; if it stops, a poll within a minute still settles it.
+        settings = get_settings()
+        sessions.poll_soon(
+            record, settings.poll_function_arn or "", settings.interval_for(FALLBACK_FIRST_WAIT_SECONDS)
+        )
+        raise
+    if not settled:
         logger.info("eeID webhook duplicate acknowledged", extra={"session_id": record.session_id})
         return
-    try:
-        answer = sessions.settle(record, check)
-    except BaseException:
-        sessions.repo.release(record.session_id)  # eeID delivers again; let that delivery try
-        raise
-    if answer is None:
-        sessions.repo.release(record.session_id)
-    logger.info("eeID webhook processed", extra={"session_id": record.session_id, "answer": answer})
+    logger.info("eeID webhook processed", extra={"session_id": record.session_id})
 
 
 def proof(session_id: str, owner: str, *, sessions: SessionService) -> bytes:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from eid_broker.errors import InternalUnavailable
 from eid_broker.sessions.models import Identity, SessionError, SessionRecord, Status, iso
@@ -54,8 +54,8 @@ def _record(item: dict[str, Any]) -> SessionRecord:
     return SessionRecord.model_validate(data)
 
 
-def _is_condition_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in (
+def _is_condition_failure(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
         "ConditionalCheckFailedException",
         "TransactionCanceledException",
     )
@@ -77,7 +77,7 @@ class SessionRepository:
                 Item=_item(record),
                 ConditionExpression="attribute_not_exists(session_id)",
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise InternalUnavailable("Sessions could not be stored.") from exc
 
     def delete_pending(self, session_id: str) -> None:
@@ -90,7 +90,7 @@ class SessionRepository:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=_PENDING,
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if not _is_condition_failure(exc):
                 raise InternalUnavailable("Sessions could not be updated.") from exc
 
@@ -99,7 +99,7 @@ class SessionRepository:
             response = self._client.get_item(
                 TableName=self._table, Key={"session_id": {"S": session_id}}, ConsistentRead=True
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise InternalUnavailable("Sessions could not be read.") from exc
         item = response.get("Item")
         return _record(item) if item else None
@@ -120,7 +120,7 @@ class SessionRepository:
             for _ in range(5):  # unprocessed keys are retried a few times, then the rest is left out
                 try:
                     response = self._client.batch_get_item(RequestItems=request)
-                except ClientError as exc:
+                except (ClientError, BotoCoreError) as exc:
                     raise InternalUnavailable("Sessions could not be read.") from exc
                 for item in response.get("Responses", {}).get(self._table, []):
                     found[item["session_id"]["S"]] = (item["owner"]["S"], item["method"]["S"])
@@ -162,7 +162,7 @@ class SessionRepository:
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if _is_condition_failure(exc):
                 return None
             raise InternalUnavailable("Sessions could not be updated.") from exc
@@ -176,7 +176,7 @@ class SessionRepository:
                 UpdateExpression="REMOVE provider_ref",
                 ConditionExpression="attribute_exists(session_id)",
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if not _is_condition_failure(exc):
                 raise InternalUnavailable("Sessions could not be updated.") from exc
 
@@ -197,7 +197,7 @@ class SessionRepository:
                     ":now": {"N": str(now)},
                 },
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if _is_condition_failure(exc):
                 return False
             raise InternalUnavailable("Sessions could not be updated.") from exc
@@ -211,7 +211,7 @@ class SessionRepository:
                 UpdateExpression="REMOVE claimed_until",
                 ConditionExpression="attribute_exists(session_id)",
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if not _is_condition_failure(exc):
                 raise InternalUnavailable("Sessions could not be updated.") from exc
 
@@ -231,7 +231,7 @@ class SessionRepository:
                 ExpressionAttributeValues={**_PENDING, ":one": {"N": "1"}, ":zero": {"N": "0"}},
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if _is_condition_failure(exc):
                 return None
             raise InternalUnavailable("Sessions could not be updated.") from exc
@@ -248,6 +248,6 @@ class SessionRepository:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={**_PENDING, ":one": {"N": "1"}},
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             if not _is_condition_failure(exc):
                 raise InternalUnavailable("Sessions could not be updated.") from exc

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,18 +12,30 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from eid_broker import aws
 from eid_broker.config import get_settings
-from eid_broker.errors import ActionNotAllowed, InternalUnavailable, SessionNotFound, SessionOutcomeError
+from eid_broker.errors import (
+    TRANSIENT,
+    ActionNotAllowed,
+    InternalUnavailable,
+    SessionNotFound,
+    SessionOutcomeError,
+    StartUncertain,
+    code_for_task_error,
+)
 from eid_broker.keys import keyed_digest
 from eid_broker.observability import logger
 from eid_broker.sessions.models import Identity, NextAction, SessionError, SessionRecord, iso, utcnow
 from eid_broker.sessions.repository import SessionRepository
 
+SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # A pending session read this long after expires_at is recorded as expired (API.md).
 EXPIRY_GRACE = timedelta(seconds=30)
+# Polling goes on this long past the deadline while the provider keeps failing (Express workflows stop
+# at 300 s; MAX_POLLED_SESSION_SECONDS + this stays inside).
+FAULT_GRACE = timedelta(seconds=15)
 
 
 @dataclass(frozen=True)
@@ -124,27 +138,74 @@ class SessionService:
             provider_ref=provider_ref,
             expected_subject_hmac=expected_subject_hmac,
         )
-        self.repo.create(record)
-        execution_input = {
-            "session_id": record.session_id,
-            "method": method,
-            "poll_function": plan.poll_function_arn,
-            "deadline": record.expires_at,
-            "poll": {
-                "final": False,
-                "status": "pending",
-                "wait_seconds": whole_seconds(plan.interval_seconds),
-            },
-        }
+        self._store(record)
         try:
-            self._sfn.start_execution(
-                stateMachineArn=self._state_machine, name=record.session_id, input=json.dumps(execution_input)
-            )
-        except ClientError as exc:
+            self._start_polling(record, plan.poll_function_arn, plan.interval_seconds, name=record.session_id)
+        except (ClientError, BotoCoreError) as exc:
             logger.error("poll execution could not start", extra={"session_id": record.session_id})
             self.repo.delete_pending(record.session_id)
-            raise InternalUnavailable("The session could not be started; nothing was stored.") from exc
+            raise InternalUnavailable(
+                "The provider was asked, but polling could not start: the session was not kept."
+            ) from exc
         return record
+
+    def _start_polling(self, record: SessionRecord, poll_function: str, wait: float, *, name: str) -> None:
+        execution_input = {
+            "session_id": record.session_id,
+            "method": record.method,
+            "poll_function": poll_function,
+            "deadline": record.expires_at,
+            "poll": {"final": False, "status": "pending", "wait_seconds": whole_seconds(wait)},
+        }
+        self._sfn.start_execution(
+            stateMachineArn=self._state_machine, name=name, input=json.dumps(execution_input)
+        )
+
+    def poll_soon(self, record: SessionRecord, poll_function: str, wait: float) -> None:
+        """One extra poll loop for a session whose webhook could not be processed, so it completes
+        within `wait` seconds even if the provider sends no more deliveries; once per session (the
+        execution name is fixed, and Standard workflow names are unique)."""
+        try:
+            self._start_polling(record, poll_function, wait, name=f"{record.session_id}-webhook")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                logger.warning("extra poll not started", extra={"reason": type(exc).__name__})
+        except BotoCoreError as exc:
+            logger.warning("extra poll not started", extra={"reason": type(exc).__name__})
+
+    def settle_once(
+        self,
+        record: SessionRecord,
+        check: Callable[[SessionRecord], Identity | None],
+        *,
+        claim_seconds: float,
+    ) -> bool:
+        """Settle through `check` unless another delivery holds the session (False: a duplicate).
+
+        The claim lasts no longer than the caller may live, and is released when nothing final was
+        learnt or the check failed, so the provider's next delivery can try.
+        """
+        if record.is_final or not self.repo.claim(record.session_id, time.time(), claim_seconds):
+            return False
+        try:
+            answer = self.settle(record, check)
+        except BaseException:
+            self.repo.release(record.session_id)
+            raise
+        if answer is None:
+            self.repo.release(record.session_id)
+        return True
+
+    def _store(self, record: SessionRecord) -> None:
+        """Store a session the provider has been asked for; failing that, say so truthfully."""
+        try:
+            self.repo.create(record)
+        except InternalUnavailable as exc:
+            raise StartUncertain(
+                "The provider was asked, but the broker could not record the session. With an "
+                "Idempotency-Key, retrying with the same key returns it if it was recorded.",
+                session_id=record.session_id,
+            ) from exc
 
     def record_refusal(
         self,
@@ -166,7 +227,7 @@ class SessionService:
             status=refusal.status,
             error=as_session_error(refusal),
         )
-        self.repo.create(record)
+        self._store(record)
         return record
 
     def open_waiting(
@@ -191,7 +252,7 @@ class SessionService:
             provider_ref=provider_ref,
             expiry_code=expiry_code,
         )
-        self.repo.create(record)
+        self._store(record)
         return record
 
     def record_completed(
@@ -201,7 +262,7 @@ class SessionService:
         record = self._new_record(
             method=method, owner=owner, reference=reference, lifetime=0, status="completed", identity=identity
         )
-        self.repo.create(record)
+        self._store(record)
         return record
 
     def complete(self, session_id: str, identity: Identity) -> SessionRecord | None:
@@ -211,6 +272,8 @@ class SessionService:
         return self.repo.finish(session_id, outcome.status, self._clock(), error=as_session_error(outcome))
 
     def read(self, session_id: str, owner: str) -> SessionRecord:
+        if not SESSION_ID.fullmatch(session_id):
+            raise SessionNotFound("No session with this id.")
         record = self.repo.get(session_id)
         if record is None or record.owner != owner:
             raise SessionNotFound("No session with this id.")
@@ -235,27 +298,42 @@ class SessionService:
     def poll_step(
         self,
         session_id: str,
-        deadline: str,
         check: Callable[[SessionRecord], Identity | None],
         wait: Callable[[SessionRecord], float],
         abandon: Callable[[SessionRecord], None] | None = None,
     ) -> dict[str, Any]:
         """One poll: ask the provider, record a final outcome. `final` tells the state machine to stop.
 
-        A session cancelled since the last poll is abandoned at the provider here, so the cancel
-        route itself needs no provider access.
+        A transient fault (provider down, throttling, one garbled answer, AWS hiccup) is tried again at
+        the next poll; only the deadline, a definite provider outcome, or a fault that outlasts the
+        deadline by FAULT_GRACE ends the session. A session cancelled since the last poll is abandoned
+        at the provider here, so the cancel route itself needs no provider access.
         """
         record = self.repo.get(session_id)
         if record is None or record.is_final:
             if record is not None and record.status == "cancelled" and record.provider_ref and abandon:
                 self._abandon(record, abandon)
             return {"final": True, "status": record.status if record else "missing", "wait_seconds": 0}
-        answer = self.settle(record, check)
+        deadline = record.expires_at_dt()
+        try:
+            answer = self.settle(record, check)
+        except TRANSIENT as fault:
+            logger.warning("poll fault, trying again at the next poll", extra={"fault": type(fault).__name__})
+            return self.after_fault(record, type(fault).__name__, whole_seconds(wait(record)))
         if answer is not None:
             return answer
-        if self._clock() >= datetime.fromisoformat(deadline.replace("Z", "+00:00")):
+        if self._clock() >= deadline:
             return self._finish(session_id, "expired", error=as_session_error(timeout_error()))
         return {"final": False, "status": "pending", "wait_seconds": whole_seconds(wait(record))}
+
+    def after_fault(self, record: SessionRecord, fault: str, wait_seconds: int) -> dict[str, Any]:
+        """Poll again after a fault, unless it has lasted past the deadline (by five polls, at most
+        FAULT_GRACE): then the session fails."""
+        grace = min(FAULT_GRACE, timedelta(seconds=5 * max(1, wait_seconds)))
+        if self._clock() < record.expires_at_dt() + grace:
+            return {"final": False, "status": "pending", "wait_seconds": max(1, wait_seconds)}
+        code, message = code_for_task_error(fault)
+        return self._finish(record.session_id, "failed", error=SessionError(code=code, message=message))
 
     def settle(
         self, record: SessionRecord, check: Callable[[SessionRecord], Identity | None]
@@ -276,8 +354,12 @@ class SessionService:
             logger.warning("provider session not abandoned", extra={"reason": type(exc).__name__})
         self.repo.forget_provider_ref(record.session_id)
 
-    def fail(self, session_id: str, error: SessionError) -> dict[str, Any]:
-        return self._finish(session_id, "failed", error=error)
+    def polling_failed(self, session_id: str, fault: str, wait_seconds: int) -> dict[str, Any]:
+        """What the state machine's catch-all records: nothing yet, unless the deadline has passed."""
+        record = self.repo.get(session_id)
+        if record is None or record.is_final:
+            return {"final": True, "status": record.status if record else "missing", "wait_seconds": 0}
+        return self.after_fault(record, fault, wait_seconds)
 
     def _finish(self, session_id: str, status: str, **outcome: Any) -> dict[str, Any]:
         finished = self.repo.finish(session_id, status, self._clock(), **outcome)  # type: ignore[arg-type]
