@@ -70,7 +70,7 @@ e2e: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/e2e -q
 
 test: lint check
-	$(BIN)/python -m pytest -q --timeout=300
+	$(BIN)/python -m pytest -q --timeout=300 -n 2 --dist loadfile
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m local.bench $(BENCH_ARGS)

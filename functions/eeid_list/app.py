@@ -18,7 +18,7 @@ app = api.make_resolver()
     tags=["eeid"],
     responses={
         200: {"description": "`{page, page_size, next_page, items}`"},
-        **api.problem_responses(403, 422, 503),
+        **api.problem_responses(422),
     },
 )
 def list_identifications(

@@ -15,7 +15,7 @@ app = api.make_resolver()
             "description": "The proof of identity",
             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
         },
-        **api.problem_responses(403, 404, 409, 503),
+        **api.problem_responses(404, 409),
     },
 )
 def get_proof(session_id: api.SessionId):

@@ -18,7 +18,7 @@ app = api.make_resolver()
     description="Body `{identification_request_id, client_id, reference}` signed with `X-HMAC-Signature`: "
     "hex HMAC-SHA256 of the raw body keyed by the eeID client secret. No API key.",
     tags=["webhooks"],
-    responses={204: {"description": "Acknowledged"}, **api.problem_responses(400, 401, 503)},
+    responses={204: {"description": "Acknowledged"}, **api.problem_responses(400, 401, 413)},
 )
 def identification_request_event() -> Response[None]:
     event = app.current_event

@@ -16,7 +16,7 @@ app = api.make_resolver()
     "The key is namespaced per API key (`eidb-{hmac}-{key}`): a caller never reaches another caller's keys "
     "or a MOSIP user's OTPs.",
     tags=["mosip"],
-    responses={200: {"description": "The OTP"}, **api.problem_responses(403, 422, 502, 503)},
+    responses={200: {"description": "The OTP"}, **api.problem_responses(body=True)},
 )
 def generate(body: Annotated[mosip.OtpKey, Body()]) -> Response[dict[str, Any]]:
     return Response(
@@ -28,7 +28,7 @@ def generate(body: Annotated[mosip.OtpKey, Body()]) -> Response[dict[str, Any]]:
     "/v1/mosip/otp/validate",
     summary="MOSIP OTP manager: validate an OTP for a key",
     tags=["mosip"],
-    responses={200: {"description": "`{valid, status}`"}, **api.problem_responses(403, 422, 502, 503)},
+    responses={200: {"description": "`{valid, status}`"}, **api.problem_responses(body=True)},
 )
 def validate(body: Annotated[mosip.OtpCheck, Body()]) -> Response[dict[str, Any]]:
     return Response(

@@ -13,7 +13,7 @@ app = api.make_resolver()
     tags=["sessions"],
     responses={
         200: {"description": "The cancelled session", "content": {"application/json": {"model": SessionOut}}},
-        **api.problem_responses(403, 404, 409),
+        **api.problem_responses(404, 409),
     },
 )
 def cancel_session(session_id: api.SessionId) -> Response[SessionOut]:

@@ -12,7 +12,7 @@ app = api.make_resolver()
     tags=["sessions"],
     responses={
         200: {"description": "The session", "content": {"application/json": {"model": SessionOut}}},
-        **api.problem_responses(403, 404),
+        **api.problem_responses(404),
     },
 )
 def get_session(session_id: api.SessionId) -> Response[SessionOut]:

@@ -21,7 +21,7 @@ app = api.make_resolver()
             "description": "The session",
             "content": {"application/json": {"model": SessionWithCredentials}},
         },
-        **api.problem_responses(403, 404, 409, 422, 502, 503),
+        **api.problem_responses(404, 409, body=True),
     },
 )
 def submit_otp(

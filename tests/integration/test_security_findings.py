@@ -190,3 +190,24 @@ def test_tokens_outside_the_cookie_value_set_are_422(deployed: Deployed, mosip: 
         answer = deployed.api("MosipTokensFunction", "POST", f"/v1/mosip/tokens/{route}", {"token": token})
         assert answer["status"] == 422 and answer["body"]["errors"][0]["field"] == "token"
     assert sum(mosip.app.stats()["calls"].values()) == 0
+
+
+def test_a_mosip_token_that_cannot_be_recorded_is_invalidated_not_lost(
+    deployed: Deployed, mosip: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eid_broker.errors import InternalUnavailable
+    from eid_broker.sessions.service import SessionService
+
+    session_id = start_otp(deployed)["body"]["session_id"]
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise InternalUnavailable("Sessions could not be updated.")
+
+    monkeypatch.setattr(SessionService, "complete", down)
+    monkeypatch.setattr(SessionService, "record_completed", down)
+    answer = submit(deployed, session_id, mosip.app.last_otp("alice"))
+    assert answer["status"] == 503 and "credentials" not in answer["body"]
+    login = deployed.start({"username": "alice", "password": "alice-password"}, "mosip-password")
+    assert login["status"] == 503 and "credentials" not in login["body"]
+    # both tokens MOSIP issued were invalidated at MOSIP, since the broker could hand neither over
+    assert mosip.app.stats()["calls"]["invalidateToken"] == 2

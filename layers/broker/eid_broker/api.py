@@ -25,6 +25,7 @@ from eid_broker.errors import (
     IdempotencyKeyReused,
     InternalUnavailable,
     InvalidInput,
+    RouteNotFound,
     SessionNotFound,
     StartUncertain,
     UnreadableBody,
@@ -57,10 +58,18 @@ class Problem(BaseModel):
     errors: list[dict[str, str]] | None = None
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+# What any route may answer: API Gateway's own refusals (key, throttling, integration failure or
+# timeout) and an AWS service that did not answer.
+ANY_ROUTE = (403, 429, 502, 503, 504)
+# What any route with a JSON body may answer before a handler reads it (the body guard).
+WITH_BODY = (400, 413, 415, 422)
+
+
+def problem_responses(*statuses: int, body: bool = False) -> dict[int | str, dict[str, Any]]:
+    codes = sorted({*statuses, *ANY_ROUTE, *(WITH_BODY if body else ())})
     return {
         status: {"description": "Problem details (RFC 9457)", "content": {PROBLEM: {"model": Problem}}}
-        for status in statuses
+        for status in codes
     }
 
 
@@ -92,6 +101,11 @@ def make_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(BrokerError)
     def _broker_error(error: BrokerError) -> Response:
         return problem_response(error)
+
+    @app.not_found
+    def _no_route(error: Exception) -> Response:
+        # A path parameter the route pattern cannot match (control characters, say) lands here.
+        return problem_response(RouteNotFound("No such route or session."))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:

@@ -59,6 +59,10 @@ class SessionNotFound(BrokerError):
     status, code, title = 404, "SESSION_NOT_FOUND", "Session not found"
 
 
+class RouteNotFound(BrokerError):
+    status, code, title = 404, "ROUTE_NOT_FOUND", "Not found"
+
+
 class ProofNotFound(BrokerError):
     status, code, title = 404, "PROOF_NOT_FOUND", "No proof of identity"
 

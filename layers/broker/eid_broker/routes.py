@@ -79,7 +79,7 @@ def start_session(
                 "description": "Session started (or refused by the provider: status failed)",
                 "content": {"application/json": {"model": model}},
             },
-            **api.problem_responses(400, 403, 409, 413, 415, 422, 429, 503),
+            **api.problem_responses(409, body=True),
         },
     )(start_route)
 

@@ -48,6 +48,7 @@ class EeidStart(BaseModel):
         description="Country code and personal code of the person asked for (EE, LT or LV).",
         examples=["EE30303039914"],
         max_length=14,
+        json_schema_extra={"pattern": r"^((EE|LT)[1-8][0-9]{10}|LV[0-9]{6}-[0-9]{5})$"},
     )
     reference: str | None = Field(
         default=None, description="The integrator's own reference, echoed back.", max_length=128

@@ -37,6 +37,9 @@ class MobbidStart(BaseModel):
         description="Where the gateway sends the person afterwards: https (plain http only for loopback).",
         max_length=2048,
         examples=["https://integrator.example/after-face-check"],
+        json_schema_extra={
+            "pattern": r"^(https://[^/?#\s]+|http://(127\.[0-9.]+|localhost|\[::1\])(:[0-9]+)?)([/?#].*)?$"
+        },
     )
     reference: str | None = Field(default=None, description="The integrator's own reference.", max_length=128)
 

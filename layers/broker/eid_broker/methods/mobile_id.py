@@ -29,11 +29,13 @@ class MobileIdStart(BaseModel):
         description="Mobile number in E.164 form, of Estonia (+372), Lithuania (+3706…) or Latvia (+3712…).",
         examples=["+37200000766"],
         max_length=16,
+        json_schema_extra={"pattern": r"^\+(372[0-9]{7,8}|3706[0-9]{7}|3712[0-9]{7})$"},
     )
     personal_code: str = Field(
         description="Personal code of the phone's country: EE/LT 11 digits, LV DDMMYY-CNNNN.",
         examples=["60001019906"],
         max_length=12,
+        json_schema_extra={"pattern": r"^([1-8][0-9]{10}|[0-9]{6}-[0-9]{5})$"},
     )
     reference: str | None = Field(
         default=None, description="The integrator's own reference, echoed back.", max_length=128

@@ -57,7 +57,9 @@ class MosipOtpStart(BaseModel):
         examples=["alice"],
     )
     user_id_type: Literal["UIN", "USERID"] = Field(examples=["USERID"])
-    channels: list[Literal["phone", "email"]] = Field(min_length=1, max_length=2, examples=[["email"]])
+    channels: list[Literal["phone", "email"]] = Field(
+        min_length=1, max_length=2, examples=[["email"]], json_schema_extra={"uniqueItems": True}
+    )
     app_id: AppId | None = Field(default=None, description="Defaults to MOSIP_APP_ID.")
     context: str | None = Field(default=None, max_length=64)
     reference: str | None = Field(default=None, max_length=128)
@@ -210,7 +212,11 @@ def submit_otp(
         sessions.repo.give_back_attempt(session_id)  # MOSIP never judged this OTP
         raise
     if verified is not None:
-        completed = sessions.complete(session_id, _identity(user_id))
+        try:
+            completed = sessions.complete(session_id, _identity(user_id))
+        except BrokerError:
+            _discard(mosip, verified[0])  # not recorded, so not handed over: it must not stay valid
+            raise
         if completed is None:
             _discard(mosip, verified[0])
             raise ActionNotAllowed("The session ended meanwhile.")
@@ -235,17 +241,25 @@ def start_password(
     request: MosipPasswordStart, *, owner: str, sessions: SessionService
 ) -> tuple[SessionRecord, Credentials | None]:
     app_id = request.app_id or get_settings().mosip_app_id
+    mosip = client()
     try:
-        token, expires = client().password_login(request.username, request.password, app_id)
+        token, expires = mosip.password_login(request.username, request.password, app_id)
     except SessionOutcomeError as refusal:
         _refused(refusal)
         record = sessions.record_refusal(
             method=PASSWORD_METHOD, owner=owner, reference=request.reference, refusal=refusal, lifetime=0
         )
         return record, None
-    record = sessions.record_completed(
-        method=PASSWORD_METHOD, owner=owner, reference=request.reference, identity=_identity(request.username)
-    )
+    try:
+        record = sessions.record_completed(
+            method=PASSWORD_METHOD,
+            owner=owner,
+            reference=request.reference,
+            identity=_identity(request.username),
+        )
+    except BrokerError:
+        _discard(mosip, token)  # not recorded, so not handed over: it must not stay valid
+        raise
     return record, _credentials(token, expires)
 
 
@@ -272,8 +286,7 @@ def validate_token(token: str) -> dict[str, Any]:
 
 def invalidate_token(token: str) -> dict[str, Any]:
     with _refusals_as_502():
-        client().invalidate_token(token)
-    return {"invalidated": True}
+        return {"invalidated": client().invalidate_token(token)}
 
 
 def otp_manager_key(owner: str, key: str) -> str:

@@ -191,16 +191,17 @@ class MosipClient(TokenClient):
     def validate_token(self, token: str) -> dict[str, Any] | None:
         """The token's user (userId, role, …), or None when MOSIP says it is not valid."""
         _, body = self._exchange("GET", f"{AUTH}/authorize/admin/validateToken", token=token)
-        if body.get("errors"):
-            code = str(body["errors"][0].get("errorCode", ""))
-            if code.startswith("KER-ATH-"):
-                return None
-            raise outcome_error(body["errors"])
+        if (_first_code(body) or "").startswith("KER-ATH-"):
+            return None
         return self._answer(body)
 
-    def invalidate_token(self, token: str) -> None:
+    def invalidate_token(self, token: str) -> bool:
+        """True when MOSIP invalidated it; False when MOSIP says it was not a valid token anyway."""
         _, body = self._exchange("POST", f"{AUTH}/authorize/invalidateToken", {}, token=token)
+        if (_first_code(body) or "").startswith("KER-ATH-"):
+            return False
         self._answer(body)
+        return True
 
     def generate_otp(self, key: str) -> dict[str, Any]:
         _, body = self._exchange("POST", f"{OTP_MANAGER}/otp/generate", {"key": key}, token=self._token())
