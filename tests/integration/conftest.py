@@ -79,6 +79,7 @@ class Deployed:
         key_id: str | None = "it-key-id",
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        raw: str | None = None,
         **path_params: str,
     ) -> dict:
         event = {
@@ -104,7 +105,7 @@ class Deployed:
                     **({"apiKeyId": key_id, "apiKey": f"key-of-{key_id}"} if key_id else {}),
                 },
             },
-            "body": json.dumps(body) if body is not None else None,
+            "body": raw if raw is not None else json.dumps(body) if body is not None else None,
             "isBase64Encoded": False,
         }
         response = self.handler(logical_id).lambda_handler(event, _Context(logical_id))
