@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from eid_broker import aws, config, tokens
@@ -47,6 +50,20 @@ def _clear_caches() -> None:
         if hasattr(cached, "cache_clear"):  # an integration test may have replaced one
             cached.cache_clear()
     parameters.clear_caches()
+
+
+@contextlib.contextmanager
+def moto_table(name: str, key: str) -> Iterator[Any]:
+    """A moto DynamoDB client with one on-demand table keyed by `key` (a string hash key)."""
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
 
 
 class Served:

@@ -9,13 +9,12 @@ import threading
 import time
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from eid_broker import keys
 from eid_broker.errors import PersonRateLimited
 from eid_broker.throttle import PersonThrottle
+from tests.conftest import moto_table
 from tests.unit.test_tokens import Atomic, Clock
 
 TABLE = "throttle"
@@ -28,14 +27,7 @@ def digest(*parts: str) -> str:
 
 @pytest.fixture
 def dynamodb() -> Iterator[object]:
-    with mock_aws():
-        client = boto3.client("dynamodb")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "counter_key", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "counter_key", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with moto_table(TABLE, "counter_key") as client:
         yield client
 
 

@@ -13,9 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
@@ -25,6 +23,7 @@ from eid_broker.methods import mosip
 from eid_broker.sessions import Identity, NextAction, SessionRepository
 from eid_broker.sessions.models import utcnow
 from eid_broker.sessions.service import PollPlan, SessionService
+from tests.conftest import moto_table
 
 TABLE = "sessions"
 RUNS = 1000
@@ -123,14 +122,7 @@ class NoStepFunctions:
 
 @pytest.fixture
 def client() -> Iterator[Any]:
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "session_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with moto_table(TABLE, "session_id") as dynamodb:
         yield dynamodb
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from eid_broker.tokens import Token, TokenCache
+from tests.conftest import moto_table
 
 TABLE = "tokens"
 
@@ -38,14 +37,7 @@ class Provider:
 
 @pytest.fixture
 def dynamodb() -> Iterator[object]:
-    with mock_aws():
-        client = boto3.client("dynamodb")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "token_key", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "token_key", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with moto_table(TABLE, "token_key") as client:
         yield client
 
 
