@@ -75,7 +75,7 @@ def launch(**overrides: str) -> Stack:
         "MOBBID_SANDBOX_STEP_SECONDS": "0.3",
         "PYTHONUNBUFFERED": "1",
         # The suite reuses the sandboxes' few test persons; the person limit is tested on its own stack.
-        "PERSON_START_LIMIT": "1000",
+        "PERSON_START_LIMIT": "0",
         **overrides,
     }
     process = subprocess.Popen(

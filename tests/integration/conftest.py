@@ -259,7 +259,7 @@ def deployed(
             "PollIntervalSeconds": "1",
             "SessionTimeoutSeconds": "4",
             # Tests reuse the sandboxes' few test persons; the person limit has its own tests.
-            "PersonStartLimit": "1000",
+            "PersonStartLimit": "0",
         },
     )
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):

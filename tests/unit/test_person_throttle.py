@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from eid_broker import keys
-from eid_broker.errors import PersonRateLimited
+from eid_broker.errors import InternalUnavailable, PersonRateLimited
 from eid_broker.throttle import PersonThrottle
 from tests.conftest import moto_table
 from tests.unit.test_tokens import Atomic, Clock
@@ -116,3 +116,14 @@ def test_the_table_holds_keyed_digests_never_the_identifier(dynamodb, monkeypatc
     )
     assert item["counter_key"]["S"] == f"{expected.hexdigest()}#0"
     assert PHONE not in json.dumps(item) and int(item["ttl"]["N"]) > time.time()
+
+
+def test_a_limit_of_zero_turns_the_guard_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from eid_broker import config
+    from eid_broker.throttle import guard_person
+
+    monkeypatch.setattr(config, "process_settings", lambda: config.Settings(person_start_limit=0))
+    guard_person("mobile-id", phone=PHONE)  # no table configured, no AWS call: nothing to refuse
+    monkeypatch.setattr(config, "process_settings", lambda: config.Settings(person_start_limit=3))
+    with pytest.raises(InternalUnavailable):  # on, but not configured: refused, never silently open
+        guard_person("mobile-id", phone=PHONE)

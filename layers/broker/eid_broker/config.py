@@ -53,7 +53,8 @@ class Settings(BaseModel):
     provider_read_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
     broker_key_secret_name: str | None = None
     person_throttle_table: str | None = None
-    person_start_limit: int = Field(default=3, ge=1)
+    # 0 turns the person limit off: for local benches and test suites that reuse a few test persons.
+    person_start_limit: int = Field(default=3, ge=0)
     person_start_window_seconds: int = Field(default=120, ge=1, le=86400)
 
     dokobit_base_url: str | None = None

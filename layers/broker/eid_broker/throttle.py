@@ -104,6 +104,8 @@ class PersonThrottle:
 def guard_person(family: str, **identifiers: str) -> None:
     """Refuse a start that would push to this person once too often (before any provider call)."""
     settings = get_settings()
+    if settings.person_start_limit == 0:
+        return
     if not settings.person_throttle_table:
         raise InternalUnavailable("The person limit is not configured.")
     PersonThrottle(
