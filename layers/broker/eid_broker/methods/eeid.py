@@ -125,6 +125,7 @@ def start(request: EeidStart, *, owner: str, sessions: SessionService) -> Sessio
         next_action=NextAction(type="redirect", url=created.link, expires_at=iso(expires)),
         provider_ref={"request_id": created.id},
         expected_subject_hmac=subject_digest(request.subject[:2], request.subject[2:]),
+        expires=expires,
         plan=PollPlan(
             poll_function_arn=settings.poll_function_arn or "",
             interval_seconds=settings.interval_for(FALLBACK_FIRST_WAIT_SECONDS),

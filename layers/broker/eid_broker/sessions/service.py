@@ -98,10 +98,11 @@ class SessionService:
         reference: str | None,
         lifetime: float,
         session_id: str | None = None,
+        expires: datetime | None = None,
         **fields: Any,
     ) -> SessionRecord:
         now = self._clock()
-        expires = now + timedelta(seconds=lifetime)
+        expires = expires or now + timedelta(seconds=lifetime)
         return SessionRecord(
             session_id=session_id or new_session_id(),
             method=method,
@@ -125,10 +126,15 @@ class SessionService:
         plan: PollPlan,
         expected_subject_hmac: str | None = None,
         session_id: str | None = None,
+        expires: datetime | None = None,
     ) -> SessionRecord:
-        """Store a pending session and start its poll execution; undo the store if polling cannot start."""
+        """Store a pending session and start its poll execution; undo the store if polling cannot start.
+
+        `expires` pins the deadline to a provider's own (an eeID link's expiry) instead of the plan's.
+        """
         record = self._new_record(
             session_id=session_id,
+            expires=expires,
             method=method,
             owner=owner,
             reference=reference,
