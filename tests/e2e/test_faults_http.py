@@ -118,7 +118,7 @@ def faulty() -> Iterator[Stack]:
         SANDBOX_FAULT_SEED=SEED,
         SANDBOX_FAULT_SLOW_SECONDS="1.5",
         PROVIDER_READ_TIMEOUT_SECONDS="1",
-        SESSION_TIMEOUT_SECONDS="6",
+        SESSION_TIMEOUT_SECONDS="10",
     )
     yield running
     stop(running)
