@@ -226,7 +226,7 @@ def submit_otp(
             "OTP_ATTEMPTS_EXHAUSTED", "Three wrong OTPs: the session has ended.", provider=PROVIDER
         )
         return now(sessions.fail_with(session_id, exhausted)), None
-    return sessions.read(session_id, owner), None
+    return reserved, None  # the reservation's write already answered the session as it now stands
 
 
 def _discard(mosip: MosipClient, token: str) -> None:
