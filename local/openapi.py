@@ -28,7 +28,7 @@ def _load_app(logical_id: str, path: Path) -> Any:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.app
+    return getattr(module, "app", None) or module.lambda_handler.app
 
 
 def open_routes(template: Template) -> set[tuple[str, str]]:

@@ -1,3 +1,4 @@
+from eid_broker import polling
 from eid_broker.methods.dokobit_mobile_id import METHOD
 
-lambda_handler = METHOD.poll_handler()
+lambda_handler = polling.handler(METHOD)

@@ -1,14 +1,4 @@
-from eid_broker import api, routes
+from eid_broker import routes
 from eid_broker.methods.dokobit_mobile_id import METHOD
-from eid_broker.methods.mobile_id import MobileIdStart
 
-app = api.make_resolver()
-routes.start_session(
-    app,
-    METHOD.name,
-    MobileIdStart,
-    lambda body, owner: METHOD.start(body, owner=owner, sessions=api.session_service()),
-    summary="Start a Dokobit Mobile-ID login",
-    description="Show `next_action.control_code` to the person, then read the session until it is final.",
-)
-lambda_handler = routes.api_handler(app)
+lambda_handler = routes.start_handler(METHOD)

@@ -12,6 +12,7 @@ app = api.make_resolver()
 @app.get(
     "/v1/eeid/identifications",
     summary="List the caller's own eeID identification requests",
+    operation_id="list_eeid_identifications",
     description="eeID's listing page, keeping only requests of sessions this API key started, with "
     "`{session_id, identification_request_id, status, completed_at, link_expires_at, claims_matched}` each "
     "(no personal data). A page may hold fewer than `page_size` items; `next_page` is null on the last page.",

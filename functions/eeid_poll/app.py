@@ -1,3 +1,4 @@
-from eid_broker.methods.eeid import fallback_poll_handler
+from eid_broker import polling
+from eid_broker.methods.eeid import METHOD
 
-lambda_handler = fallback_poll_handler()
+lambda_handler = polling.handler(METHOD)

@@ -9,6 +9,7 @@ app = api.make_resolver()
 @app.get(
     "/v1/sessions/<session_id>/proof",
     summary="Download the eeID proof-of-identity PDF of a completed eeid session",
+    operation_id="get_proof",
     tags=["sessions"],
     responses={
         200: {

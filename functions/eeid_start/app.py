@@ -1,14 +1,4 @@
-from eid_broker import api, routes
-from eid_broker.methods import eeid
+from eid_broker import routes
+from eid_broker.methods.eeid import METHOD
 
-app = api.make_resolver()
-routes.start_session(
-    app,
-    eeid.METHOD,
-    eeid.EeidStart,
-    lambda body, owner: eeid.start(body, owner=owner, sessions=api.session_service()),
-    summary="Start an eeID identification request",
-    description="Send the person to `next_action.url` (valid until `next_action.expires_at`). eeID's signed "
-    "webhook completes the session; a sparse fallback poll does so if no webhook arrives.",
-)
-lambda_handler = routes.api_handler(app)
+lambda_handler = routes.start_handler(METHOD)

@@ -15,6 +15,7 @@ app = api.make_resolver()
 @app.post(
     "/eeid/webhooks/identification_requests",
     summary="eeID completion webhook (called by eeID, not by integrators)",
+    operation_id="receive_eeid_webhook",
     description="Body `{identification_request_id, client_id, reference}` signed with `X-HMAC-Signature`: "
     "hex HMAC-SHA256 of the raw body keyed by the eeID client secret. No API key.",
     tags=["webhooks"],

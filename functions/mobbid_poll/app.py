@@ -1,3 +1,4 @@
-from eid_broker.methods.mobbid import method_poll_handler
+from eid_broker import polling
+from eid_broker.methods.mobbid import METHOD
 
-lambda_handler = method_poll_handler()
+lambda_handler = polling.handler(METHOD)

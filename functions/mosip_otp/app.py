@@ -12,6 +12,7 @@ app = api.make_resolver()
 @app.post(
     "/v1/mosip/otp/generate",
     summary="MOSIP OTP manager: generate an OTP for a key",
+    operation_id="generate_mosip_otp",
     description="Answers `{status, otp}` as MOSIP does; the broker calls with its own cached service token. "
     "The key is namespaced per API key (`eidb-{hmac}-{key}`): a caller never reaches another caller's keys "
     "or a MOSIP user's OTPs.",
@@ -27,6 +28,7 @@ def generate(body: Annotated[mosip.OtpKey, Body()]) -> Response[dict[str, Any]]:
 @app.post(
     "/v1/mosip/otp/validate",
     summary="MOSIP OTP manager: validate an OTP for a key",
+    operation_id="validate_mosip_otp",
     tags=["mosip"],
     responses={200: {"description": "`{valid, status}`"}, **api.problem_responses(body=True)},
 )

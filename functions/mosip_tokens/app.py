@@ -12,6 +12,7 @@ app = api.make_resolver()
 @app.post(
     "/v1/mosip/tokens/validate",
     summary="Validate a MOSIP auth token",
+    operation_id="validate_mosip_token",
     description="Answers `{valid, user_id, roles}`; the token is sent to MOSIP as the Authorization cookie.",
     tags=["mosip"],
     responses={200: {"description": "Validity"}, **api.problem_responses(body=True)},
@@ -23,6 +24,7 @@ def validate(body: Annotated[mosip.TokenBody, Body()]) -> Response[dict[str, Any
 @app.post(
     "/v1/mosip/tokens/invalidate",
     summary="Invalidate (log out) a MOSIP auth token",
+    operation_id="invalidate_mosip_token",
     tags=["mosip"],
     responses={200: {"description": "Invalidated"}, **api.problem_responses(body=True)},
 )

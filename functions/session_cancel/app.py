@@ -9,6 +9,7 @@ app = api.make_resolver()
 @app.delete(
     "/v1/sessions/<session_id>",
     summary="Cancel a pending session",
+    operation_id="cancel_session",
     description="Polling stops at the next poll at the latest. Cancelling a cancelled session is 200 again.",
     tags=["sessions"],
     responses={

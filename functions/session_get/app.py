@@ -9,6 +9,7 @@ app = api.make_resolver()
 @app.get(
     "/v1/sessions/<session_id>",
     summary="Read a session's status and result",
+    operation_id="get_session",
     tags=["sessions"],
     responses={
         200: {"description": "The session", "content": {"application/json": {"model": SessionOut}}},

@@ -13,6 +13,7 @@ app = api.make_resolver()
 @app.post(
     "/v1/sessions/<session_id>/otp",
     summary="Submit the OTP of a pending mosip-otp session",
+    operation_id="submit_otp",
     description="Right → completed, with the MOSIP token in `credentials` (once). Wrong → still pending with "
     "one attempt less; the third wrong one fails the session. Past the OTP's lifetime → expired.",
     tags=["sessions"],

@@ -37,7 +37,7 @@ def test_a_session_is_polled_to_completion_by_the_state_machine(deployed: Deploy
     assert states.count("Poll") == dokobit.app.stats()["calls"]["status"] == 1
     # identifiers and timing only in execution state
     execution_input = json.loads(execution["input"])
-    assert set(execution_input) == {"session_id", "method", "poll_function", "deadline", "poll"}
+    assert set(execution_input) == {"session_id", "poll_function", "poll"}
     history = json.dumps(execution["events"], default=str)
     for personal in ("60001019906", "+37200000766", "MARY", "sandbox-dokobit-token"):
         assert personal not in history

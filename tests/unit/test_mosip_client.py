@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 from eid_broker.config import Settings
 from eid_broker.errors import SessionOutcomeError
 from eid_broker.http import make_session
+from eid_broker.providers.marksign import MarkSignSettings
 from eid_broker.providers.mosip import MosipClient
 from tests.conftest import Served, serve
 
@@ -80,6 +81,9 @@ def test_odd_error_lists_are_a_provider_error_not_a_crash(seed: Served, weird: d
 
 
 def test_marksign_screening_is_on_unless_turned_off() -> None:
-    assert Settings().marksign_peps_check and Settings().marksign_sanctions_check
+    on = Settings.from_env({}).provider(MarkSignSettings)
+    assert on.peps_check and on.sanctions_check
     off = Settings.from_env({"MARKSIGN_PEPS_CHECK": "false", "MARKSIGN_SANCTIONS_CHECK": "false"})
-    assert not off.marksign_peps_check and not off.marksign_sanctions_check
+    assert (
+        not off.provider(MarkSignSettings).peps_check and not off.provider(MarkSignSettings).sanctions_check
+    )

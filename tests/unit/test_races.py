@@ -20,7 +20,8 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 
 from eid_broker.errors import BrokerError, SessionOutcomeError
 from eid_broker.methods import mosip
-from eid_broker.sessions import Identity, NextAction, SessionRepository
+from eid_broker.methods.base import Method
+from eid_broker.sessions import EnterOtp, Identity, SessionRepository, ShowControlCode
 from eid_broker.sessions.models import utcnow
 from eid_broker.sessions.service import PollPlan, SessionService
 from tests.conftest import moto_table
@@ -134,6 +135,14 @@ def status_of(dynamodb: Any, session_id: str) -> str:
     return item.attrs["status"].value
 
 
+class Polled(Method):
+    def __init__(self, check: Callable[[Any], Identity | None]) -> None:
+        self.check = check  # type: ignore[method-assign]
+
+    def wait(self, record: Any) -> float:
+        return 3
+
+
 def one_run(dynamodb: Any, seed: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     rng = random.Random(seed)
     scheduler = Scheduler(rng)
@@ -141,10 +150,10 @@ def one_run(dynamodb: Any, seed: int, monkeypatch: pytest.MonkeyPatch) -> dict[s
     otp_session = rng.random() < 0.4
     if otp_session:
         record = setup.open_waiting(
-            method=mosip.OTP_METHOD,
+            method=mosip.OTP_METHOD.name,
             owner=OWNER,
             reference=None,
-            next_action=NextAction(type="enter_otp", channels=["email"], attempts_left=3, expires_at="x"),
+            next_action=EnterOtp(channels=["email"], attempts_left=3, expires_at="x"),
             provider_ref={"user_id": "alice", "app_id": "resident"},
             lifetime=120,
             expiry_code="OTP_EXPIRED",
@@ -154,7 +163,7 @@ def one_run(dynamodb: Any, seed: int, monkeypatch: pytest.MonkeyPatch) -> dict[s
             method=rng.choice(["dokobit-mobile-id", "eeid"]),
             owner=OWNER,
             reference=None,
-            next_action=NextAction(type="show_control_code", control_code="1234"),
+            next_action=ShowControlCode(control_code="1234"),
             provider_ref={"token": "t"},
             plan=PollPlan(poll_function_arn="arn:poll", interval_seconds=3, timeout_seconds=120),
         )
@@ -190,7 +199,7 @@ def one_run(dynamodb: Any, seed: int, monkeypatch: pytest.MonkeyPatch) -> dict[s
     actors: list[Callable[[], None]] = []
 
     def poll() -> None:
-        answer = service.poll_step(session_id, checks.pop(), lambda r: 3)
+        answer = service.poll_step(session_id, Polled(checks.pop()))
         if answer["final"] and answer["status"] != "missing":
             claimed.append(answer["status"])
 

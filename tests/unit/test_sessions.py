@@ -18,7 +18,8 @@ from eid_broker.errors import (
     SessionNotFound,
     SessionOutcomeError,
 )
-from eid_broker.sessions import Identity, NextAction, SessionError, SessionRepository
+from eid_broker.methods.base import Method
+from eid_broker.sessions import Identity, SessionError, SessionRepository, ShowControlCode
 from eid_broker.sessions.service import PollPlan, SessionService
 
 TABLE = "sessions"
@@ -60,15 +61,30 @@ def open_session(svc: SessionService) -> str:
         method="dokobit-mobile-id",
         owner="key-1",
         reference="order-17",
-        next_action=NextAction(type="show_control_code", control_code="4231"),
+        next_action=ShowControlCode(control_code="4231"),
         provider_ref={"token": "provider-token"},
         plan=PollPlan(poll_function_arn="arn:poll", interval_seconds=3, timeout_seconds=120),
     )
     return record.session_id
 
 
+class Polled(Method):
+    """A method as the poll step sees it: a check, a 3 s wait and (maybe) an abandon call."""
+
+    def __init__(self, check, abandon=None) -> None:
+        self.check = check  # type: ignore[method-assign]
+        self._abandon = abandon
+
+    def wait(self, record) -> float:
+        return 3
+
+    def abandon(self, record) -> None:
+        if self._abandon is not None:
+            self._abandon(record)
+
+
 def step(svc: SessionService, session_id: str, check, abandon=None):
-    return svc.poll_step(session_id, check, lambda record: 3, abandon)
+    return svc.poll_step(session_id, Polled(check, abandon))
 
 
 IDENTITY = Identity(country="EE", personal_code="60001019906", given_name="MARY ÄNN", surname="X")
@@ -86,8 +102,11 @@ def test_open_stores_pending_and_starts_polling_with_identifiers_only(service) -
     (started,) = sfn.started
     assert started["name"] == session_id
     assert "provider-token" not in started["input"]
-    assert json.loads(started["input"])["poll"] == {"final": False, "status": "pending", "wait_seconds": 3}
-    assert record.expires_at in started["input"]
+    assert json.loads(started["input"]) == {
+        "session_id": session_id,
+        "poll_function": "arn:poll",
+        "poll": {"final": False, "status": "pending", "wait_seconds": 3},
+    }  # the method and the deadline are read from the record, not carried in execution state
 
 
 def test_another_api_key_cannot_see_the_session(service) -> None:

@@ -74,7 +74,7 @@ def problem_responses(*statuses: int, body: bool = False) -> dict[int | str, dic
 
 
 def problem_response(error: BrokerError) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else None
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     return Response(
         status_code=error.status, content_type=PROBLEM, body=json.dumps(error.problem()), headers=headers
     )

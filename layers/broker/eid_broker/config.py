@@ -6,10 +6,10 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 from ipaddress import ip_address
-from typing import Literal
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 # Express workflows stop at 5 minutes; a polling deadline must leave room for the last poll.
 MAX_POLLED_SESSION_SECONDS = 280
@@ -57,33 +57,10 @@ class Settings(BaseModel):
     person_start_limit: int = Field(default=3, ge=0)
     person_start_window_seconds: int = Field(default=120, ge=1, le=86400)
 
-    dokobit_base_url: str | None = None
-    dokobit_secret_name: str | None = None
-
-    marksign_base_url: str | None = None
-    marksign_secret_name: str | None = None
-    marksign_locale: Literal["lt", "en"] = "lt"
-    marksign_peps_check: bool = True
-    marksign_sanctions_check: bool = True
-
-    eeid_base_url: str | None = None
-    eeid_secret_name: str | None = None
     tokens_table: str | None = None
 
-    mobbid_base_url: str | None = None
-    mobbid_secret_name: str | None = None
-
-    mosip_base_url: str | None = None
-    mosip_secret_name: str | None = None
-    mosip_app_id: str = "resident"
-    mosip_otp_ttl_seconds: float = 120.0
-
-    @field_validator(
-        "dokobit_base_url", "marksign_base_url", "eeid_base_url", "mobbid_base_url", "mosip_base_url"
-    )
-    @classmethod
-    def _base_urls(cls, value: str | None) -> str | None:
-        return check_base_url(value)
+    _environ: dict[str, str] = PrivateAttr(default_factory=dict)
+    _providers: dict[type, Any] = PrivateAttr(default_factory=dict)
 
     @field_validator("poll_interval_seconds")
     @classmethod
@@ -108,9 +85,45 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         # pydantic-settings would do this, at ~100 ms of import per cold start.
-        return cls.model_validate(
-            {name: environ[name.upper()] for name in cls.model_fields if environ.get(name.upper())}
-        )
+        settings = cls.model_validate(_variables(cls, environ, ""))
+        settings._environ = dict(environ)
+        return settings
+
+    def provider(self, model: type[P]) -> P:
+        """A provider's own settings, from its `{PREFIX}_*` variables of the same environment."""
+        if model not in self._providers:
+            self._providers[model] = model.model_validate(_variables(model, self._environ, model.prefix))
+        return self._providers[model]
+
+
+def _variables(model: type[BaseModel], environ: Mapping[str, str], prefix: str) -> dict[str, str]:
+    names = {name: f"{prefix}_{name}".upper() if prefix else name.upper() for name in model.model_fields}
+    return {name: environ[variable] for name, variable in names.items() if environ.get(variable)}
+
+
+class ProviderSettings(BaseModel):
+    """One provider's settings: `{PREFIX}_BASE_URL`, `{PREFIX}_SECRET_NAME` and what a subclass adds."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    prefix: ClassVar[str]
+
+    base_url: str | None = None
+    secret_name: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return check_base_url(value)
+
+    def secret(self, *required: str) -> dict[str, str]:
+        """The provider's credentials secret (JSON), which must hold every `required` key."""
+        from eid_broker.aws import provider_secret
+
+        max_age = get_settings().secrets_max_age_seconds
+        return provider_secret(self.secret_name, required=required, max_age=max_age)
+
+
+P = TypeVar("P", bound=ProviderSettings)
 
 
 @lru_cache(maxsize=1)

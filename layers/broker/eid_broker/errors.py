@@ -1,19 +1,52 @@
 """The broker's error vocabulary, in one place.
 
-API errors become RFC 9457 problem+json through `problem()`. Exceptions raised inside Step Functions
-tasks surface to the ASL by class name (`errorType`), so `ProviderUnavailable` and friends are the
-names the state machine's Retry/Catch match; `code_for_task_error` maps them back to session codes.
+API errors become RFC 9457 problem+json through `problem()`. A session's outcome codes are `Code`. A
+fault that escapes a Step Functions task surfaces by class name (`errorType`); `code_for_task_error`
+maps the name back to the session's code through the class itself.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, Literal
+
+
+class Code(StrEnum):
+    """The session error vocabulary (API.md), stable across methods and providers."""
+
+    NOT_MOBILE_ID_USER = "NOT_MOBILE_ID_USER"
+    NOT_SMART_ID_USER = "NOT_SMART_ID_USER"
+    ACCOUNT_UNUSABLE = "ACCOUNT_UNUSABLE"
+    USER_CANCELLED = "USER_CANCELLED"
+    TIMEOUT = "TIMEOUT"
+    PHONE_UNREACHABLE = "PHONE_UNREACHABLE"
+    IDENTITY_MISMATCH = "IDENTITY_MISMATCH"
+    BIOMETRIC_MISMATCH = "BIOMETRIC_MISMATCH"
+    BIOMETRIC_ERROR = "BIOMETRIC_ERROR"
+    USER_NOT_FOUND = "USER_NOT_FOUND"
+    OTP_INVALID = "OTP_INVALID"
+    OTP_EXPIRED = "OTP_EXPIRED"
+    OTP_ATTEMPTS_EXHAUSTED = "OTP_ATTEMPTS_EXHAUSTED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    CLAIMS_MISMATCH = "CLAIMS_MISMATCH"
+    PROVIDER_SESSION_NOT_FOUND = "PROVIDER_SESSION_NOT_FOUND"
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    PROVIDER_ERROR = "PROVIDER_ERROR"
+    PROVIDER_MISCONFIGURED = "PROVIDER_MISCONFIGURED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+FinalStatus = Literal["failed", "expired"]
 
 
 class BrokerError(Exception):
     status: int = 500
     code: str = "INTERNAL_ERROR"
     title: str = "Internal error"
+    retry_after: int | None = None  # seconds, sent as Retry-After
+    # What a session records when this fault outlasts its deadline while polling.
+    poll_outcome: tuple[Code, str] = (Code.INTERNAL_ERROR, "Polling failed unexpectedly.")
 
     def __init__(self, detail: str, *, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(detail)
@@ -52,7 +85,7 @@ class PersonRateLimited(BrokerError):
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
-        self.retry_after = retry_after
+        self.retry_after = retry_after  # this refusal's own wait
 
 
 class SessionNotFound(BrokerError):
@@ -95,6 +128,7 @@ class ProviderBadResponse(BrokerError):
     """The provider answered something the broker cannot read."""
 
     status, code, title = 502, "PROVIDER_ERROR", "Provider answered unexpectedly"
+    poll_outcome = (Code.PROVIDER_ERROR, "The provider answered unexpectedly until the deadline.")
 
 
 class ProviderRefused(BrokerError):
@@ -116,6 +150,7 @@ class ProviderUnavailable(BrokerError):
 
     status, code, title = 503, "PROVIDER_UNAVAILABLE", "Provider unavailable"
     retry_after = 5
+    poll_outcome = (Code.PROVIDER_UNAVAILABLE, "The provider could not be reached until the deadline.")
 
 
 class InternalUnavailable(BrokerError):
@@ -139,31 +174,38 @@ TRANSIENT: tuple[type[BrokerError], ...] = (ProviderUnavailable, ProviderBadResp
 
 
 class SessionOutcomeError(Exception):
-    """A provider's final word that ends a session (raised by clients, recorded by the methods)."""
+    """A provider's final word that ends a session (raised by clients, recorded by the session service)."""
 
     def __init__(
         self,
-        code: str,
+        code: Code,
         message: str,
         *,
-        provider: str,
+        provider: str | None,
         provider_code: str | None = None,
-        status: str = "failed",
+        status: FinalStatus = "failed",
     ) -> None:
         super().__init__(code)
-        self.code = code
+        self.code = Code(code)
         self.message = message
         self.provider = provider
         self.provider_code = provider_code
         self.status = status
 
 
-# Step Functions task errors (errorType) → the session's error code when polling cannot finish.
-_TASK_ERROR_CODES: dict[str, tuple[str, str]] = {
-    "ProviderUnavailable": ("PROVIDER_UNAVAILABLE", "The provider could not be reached until the deadline."),
-    "ProviderBadResponse": ("PROVIDER_ERROR", "The provider answered unexpectedly until the deadline."),
-}
+Outcome = tuple[Code, str, FinalStatus]  # a provider code's meaning: broker code, message, session status
 
 
-def code_for_task_error(error_name: str) -> tuple[str, str]:
-    return _TASK_ERROR_CODES.get(error_name, ("INTERNAL_ERROR", "Polling failed unexpectedly."))
+def outcome_of(
+    table: Mapping[Any, Outcome], provider_code: int | str | None, *, provider: str, refused: str
+) -> SessionOutcomeError:
+    """A provider's code through its table; a code the table lacks is PROVIDER_ERROR, keeping the code."""
+    code, message, status = table.get(provider_code, (Code.PROVIDER_ERROR, refused, "failed"))
+    kept = None if provider_code is None or provider_code == "" else str(provider_code)
+    return SessionOutcomeError(code, message, provider=provider, provider_code=kept, status=status)
+
+
+def code_for_task_error(error_name: str) -> tuple[Code, str]:
+    """The session code for a Step Functions task error (errorType is the exception's class name)."""
+    by_name = {fault.__name__: fault for fault in TRANSIENT}
+    return by_name.get(error_name, BrokerError).poll_outcome

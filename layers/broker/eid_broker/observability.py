@@ -89,3 +89,13 @@ install_record_masking()
 logger = Logger(service="eid-broker", logger_formatter=MaskingFormatter())
 # urllib3 logs full URLs (Dokobit's access_token rides in the query) at DEBUG.
 logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def report_refusal(refusal: Any) -> None:
+    """A provider refusal the operator must act on (the broker's credentials or configuration) is an
+    ERROR line; other refusals are the person's business and need none."""
+    if refusal.code == "PROVIDER_MISCONFIGURED":
+        logger.error(
+            "provider refused the broker's configuration",
+            extra={"provider": refusal.provider, "provider_code": refusal.provider_code},
+        )

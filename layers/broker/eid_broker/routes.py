@@ -10,36 +10,36 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
-from pydantic import BaseModel
 
 from eid_broker import api
 from eid_broker.errors import ProviderBadResponse, ProviderUnavailable
 from eid_broker.http import bounded_by
+from eid_broker.methods.base import Method
 from eid_broker.observability import logger
 from eid_broker.sessions import Credentials, SessionOut, SessionRecord, SessionWithCredentials
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def start_session(
-    app: APIGatewayRestResolver,
-    method: str,
-    body_model: type[BaseModel],
-    start: Callable[[Any, str], SessionRecord | tuple[SessionRecord, Credentials | None]],
-    *,
-    summary: str,
-    description: str,
-    hands_credentials: bool = False,
-) -> None:
+def start_handler(method: Method) -> Handler:
+    """The Lambda of `POST /v1/sessions/{method}` (its resolver is the handler's `app`, for OpenAPI)."""
+    app = api.make_resolver()
+    start_session(app, method)
+    handler = api_handler(app)
+    handler.app = app  # type: ignore[attr-defined]
+    return handler
+
+
+def start_session(app: APIGatewayRestResolver, method: Method) -> None:
     """`POST /v1/sessions/{method}`: validate, start once per Idempotency-Key, answer 201 + session.
 
     A start that completes the session may also return credentials: they go into this one response
     and nowhere else (a replay never carries them).
     """
-    model = SessionWithCredentials if hands_credentials else SessionOut
+    model = SessionWithCredentials if method.hands_credentials else SessionOut
 
     def start_route(
-        body: Annotated[body_model, Body()],  # type: ignore[valid-type]
+        body: Annotated[method.body, Body()],  # type: ignore[name-defined]
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     ) -> Response[SessionOut]:
         owner = api.caller(app)
@@ -47,19 +47,17 @@ def start_session(
 
         def run() -> SessionRecord:
             try:
-                result = start(body, owner)
+                record, credentials = api.session_service().start(method, body, owner)
             except ProviderBadResponse as exc:
                 # Nothing was stored; like an outage, the integrator may try again.
                 raise ProviderUnavailable(f"{exc.detail} Nothing was stored; try again.") from exc
-            if isinstance(result, tuple):
-                result, credentials = result
-                handed.append(credentials)
-            return result
+            handed.append(credentials)
+            return record
 
         record, replayed = api.idempotent_start(
             idempotency_key,
             owner=owner,
-            method=method,
+            method=method.name,
             body=body,
             start=run,
             context=app.lambda_context,
@@ -69,11 +67,11 @@ def start_session(
 
     start_route.__annotations__["return"] = Response[model]  # type: ignore[valid-type]
     app.post(
-        f"/v1/sessions/{method}",
-        summary=summary,
-        description=description,
+        f"/v1/sessions/{method.name}",
+        summary=method.summary,
+        description=method.description,
         tags=["sessions"],
-        operation_id=f"start_{method.replace('-', '_')}",
+        operation_id=f"start_{method.name.replace('-', '_')}",
         responses={
             201: {
                 "description": "Session started (or refused by the provider: status failed)",

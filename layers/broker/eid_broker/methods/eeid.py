@@ -12,28 +12,25 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from eid_broker import aws
 from eid_broker.config import get_settings
 from eid_broker.errors import (
     TRANSIENT,
     ActionNotAllowed,
+    Code,
     InvalidSignature,
     ProofNotFound,
     SessionOutcomeError,
     UnreadableBody,
 )
-from eid_broker.http import RESERVE_SECONDS, shared_session, time_left
+from eid_broker.http import RESERVE_SECONDS, time_left
+from eid_broker.methods.base import Method, Opening, subject_digest
 from eid_broker.observability import logger
-from eid_broker.polling import Handler, poll_handler
-from eid_broker.providers.eeid import PROVIDER, EeidClient, EeidResult, IdentificationRequest
-from eid_broker.sessions import Identity, NextAction, SessionRecord
+from eid_broker.providers.eeid import PROVIDER, EeidClient, EeidResult, EeidSettings, IdentificationRequest
+from eid_broker.sessions import Identity, Redirect, SessionRecord
 from eid_broker.sessions.models import iso, utcnow
-from eid_broker.sessions.service import SESSION_ID, PollPlan, SessionService, new_session_id, subject_digest
-from eid_broker.throttle import guard_person
-from eid_broker.tokens import shared_cache
+from eid_broker.sessions.service import SessionService
 from eid_broker.validation import birth_date, personal_code_problem
 
-METHOD = "eeid"
 FALLBACK_FIRST_WAIT_SECONDS = 60.0
 FALLBACK_MAX_WAIT_SECONDS = 6 * 3600.0
 LINK_LIFETIME = timedelta(days=7)
@@ -75,63 +72,46 @@ class WebhookBody(BaseModel):
 
 
 def _secret() -> dict[str, str]:
-    settings = get_settings()
-    return aws.provider_secret(
-        settings.eeid_secret_name,
-        required=("client_id", "client_secret"),
-        max_age=settings.secrets_max_age_seconds,
+    return get_settings().provider(EeidSettings).secret("client_id", "client_secret")
+
+
+class EeidMethod(Method):
+    name = "eeid"
+    body = EeidStart
+    summary = "Start an eeID identification request"
+    description = (
+        "Send the person to `next_action.url` (valid until `next_action.expires_at`). eeID's signed "
+        "webhook completes the session; a sparse fallback poll does so if no webhook arrives."
     )
+    interval_seconds = FALLBACK_FIRST_WAIT_SECONDS
+    timeout_seconds = LINK_LIFETIME.total_seconds()
+    throttle_family = "eeid"
 
+    def lifetime(self) -> float:
+        return self.timeout_seconds  # the link's; SESSION_TIMEOUT_SECONDS is for the short methods
 
-def client() -> EeidClient:
-    secret = _secret()
-    return EeidClient(
-        get_settings().eeid_base_url or "",
-        secret["client_id"],
-        secret["client_secret"],
-        shared_session(),
-        shared_cache(),
-    )
+    def person(self, body: EeidStart) -> dict[str, str]:
+        return {"subject": body.subject}
 
-
-def start(request: EeidStart, *, owner: str, sessions: SessionService) -> SessionRecord:
-    settings = get_settings()
-    session_id = new_session_id()
-    # Our session id is the request's reference: a webhook names it, so no lookup table is needed.
-    eeid = client()
-    guard_person("eeid", subject=request.subject)
-    try:
-        created = eeid.create_request(request.subject, reference=session_id)
-    except SessionOutcomeError as refusal:
-        if refusal.code == "PROVIDER_MISCONFIGURED":
-            logger.error(
-                "eeID refused the broker's configuration", extra={"provider_code": refusal.provider_code}
-            )
-        return sessions.record_refusal(
-            method=METHOD,
-            owner=owner,
-            reference=request.reference,
-            refusal=refusal,
-            lifetime=LINK_LIFETIME.total_seconds(),
-            session_id=session_id,
+    def begin(self, body: EeidStart, session_id: str) -> Opening:
+        # Our session id is the request's reference: a webhook names it, so no lookup table is needed.
+        created = EeidClient.configured().create_request(body.subject, reference=session_id)
+        expires = _parse_time(created.link_expires_at) or utcnow() + LINK_LIFETIME
+        return Opening(
+            next_action=Redirect(url=created.link, expires_at=iso(expires)),
+            provider_ref={"request_id": created.id},
+            expected_subject_hmac=subject_digest(body.subject[:2], body.subject[2:]),
+            expires=expires,
         )
-    now = utcnow()
-    expires = _parse_time(created.link_expires_at) or now + LINK_LIFETIME
-    return sessions.open_polled(
-        session_id=session_id,
-        method=METHOD,
-        owner=owner,
-        reference=request.reference,
-        next_action=NextAction(type="redirect", url=created.link, expires_at=iso(expires)),
-        provider_ref={"request_id": created.id},
-        expected_subject_hmac=subject_digest(request.subject[:2], request.subject[2:]),
-        expires=expires,
-        plan=PollPlan(
-            poll_function_arn=settings.poll_function_arn or "",
-            interval_seconds=settings.interval_for(FALLBACK_FIRST_WAIT_SECONDS),
-            timeout_seconds=max(1.0, (expires - now).total_seconds()),
-        ),
-    )
+
+    def check(self, record: SessionRecord) -> Identity | None:
+        return outcome(record, EeidClient.configured().get_request(record.provider_ref["request_id"]))
+
+    def wait(self, record: SessionRecord) -> float:
+        """Sparse polling: wait half the session's age, at least the interval, at most six hours."""
+        age = (utcnow() - datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))).total_seconds()
+        until_deadline = (record.expires_at_dt() - utcnow()).total_seconds()
+        return max(1.0, min(FALLBACK_MAX_WAIT_SECONDS, max(self.first_wait(), age / 2), until_deadline))
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -145,13 +125,13 @@ def outcome(record: SessionRecord, request: IdentificationRequest) -> Identity |
     """What eeID's own record of the request says; None while it is pending."""
     if request.id != record.provider_ref.get("request_id") or request.reference != record.session_id:
         raise SessionOutcomeError(
-            "PROVIDER_ERROR", "eeID returned another identification request.", provider=PROVIDER
+            Code.PROVIDER_ERROR, "eeID returned another identification request.", provider=PROVIDER
         )
     if request.status == "pending":
         return None
     if request.status == "expired":
         raise SessionOutcomeError(
-            "TIMEOUT",
+            Code.TIMEOUT,
             "The person did not authenticate before the eeID link expired.",
             provider=PROVIDER,
             status="expired",
@@ -161,7 +141,7 @@ def outcome(record: SessionRecord, request: IdentificationRequest) -> Identity |
     if request.claims_matched is not True or record.expected_subject_hmac != subject_digest(sub[:2], sub[2:]):
         claims = ", ".join(sorted(request.mismatched_claims or {})) or "sub"
         raise SessionOutcomeError(
-            "CLAIMS_MISMATCH",
+            Code.CLAIMS_MISMATCH,
             f"The person who authenticated is not the one asked for (mismatched claims: {claims}).",
             provider=PROVIDER,
         )
@@ -183,20 +163,7 @@ def outcome(record: SessionRecord, request: IdentificationRequest) -> Identity |
     )
 
 
-def check(record: SessionRecord) -> Identity | None:
-    return outcome(record, client().get_request(record.provider_ref["request_id"]))
-
-
-def fallback_wait(record: SessionRecord) -> float:
-    """Sparse polling: wait half the session's age, at least the interval, at most six hours."""
-    age = (utcnow() - datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))).total_seconds()
-    base = get_settings().interval_for(FALLBACK_FIRST_WAIT_SECONDS)
-    until_deadline = (record.expires_at_dt() - utcnow()).total_seconds()
-    return max(1.0, min(FALLBACK_MAX_WAIT_SECONDS, max(base, age / 2), until_deadline))
-
-
-def fallback_poll_handler() -> Handler:
-    return poll_handler(check, fallback_wait)
+METHOD = EeidMethod()
 
 
 def signature_valid(raw: bytes, signature: str | None, secrets: Iterable[str]) -> bool:
@@ -230,11 +197,10 @@ def record_webhook(raw: bytes, signature: str | None, *, sessions: SessionServic
     if body.client_id != secret["client_id"]:
         logger.warning("eeID webhook for another client ignored")
         return
-    reference = body.reference or ""
-    record = sessions.repo.get(reference) if SESSION_ID.fullmatch(reference) else None
+    record = sessions.find(body.reference or "")
     if (
         record is None
-        or record.method != METHOD
+        or record.method != METHOD.name
         or record.provider_ref.get("request_id") != body.identification_request_id
     ):
         logger.info("eeID webhook for an unknown request acknowledged")
@@ -242,13 +208,10 @@ def record_webhook(raw: bytes, signature: str | None, *, sessions: SessionServic
     left = time_left()
     claim = CLAIM_SECONDS if left is None else max(1.0, min(CLAIM_SECONDS, left + RESERVE_SECONDS))
     try:
-        settled = sessions.settle_once(record, check, claim_seconds=claim)
+        settled = sessions.settle_once(record, METHOD.check, claim_seconds=claim)
     except TRANSIENT:
         # eeID retries an answer that is not 2xx; if it stops, a poll within a minute still settles it.
-        settings = get_settings()
-        sessions.poll_soon(
-            record, settings.poll_function_arn or "", settings.interval_for(FALLBACK_FIRST_WAIT_SECONDS)
-        )
+        sessions.poll_soon(record, METHOD.first_wait())
         raise
     if not settled:
         logger.info("eeID webhook duplicate acknowledged", extra={"session_id": record.session_id})
@@ -258,9 +221,11 @@ def record_webhook(raw: bytes, signature: str | None, *, sessions: SessionServic
 
 def proof(session_id: str, owner: str, *, sessions: SessionService) -> bytes:
     record = sessions.read(session_id, owner)
-    if record.method != METHOD or record.status != "completed" or record.identity is None:
+    if record.method != METHOD.name or record.status != "completed" or record.identity is None:
         raise ActionNotAllowed("Only a completed eeID session has a proof of identity.")
-    pdf = client().proof_of_identity(str(record.identity.evidence["identification_request_id"]))
+    pdf = EeidClient.configured().proof_of_identity(
+        str(record.identity.evidence["identification_request_id"])
+    )
     if pdf is None:
         raise ProofNotFound("eeID holds no proof of identity for this session.")
     return pdf
@@ -269,13 +234,13 @@ def proof(session_id: str, owner: str, *, sessions: SessionService) -> bytes:
 def identifications(owner: str, page: int, page_size: int, *, sessions: SessionService) -> dict[str, Any]:
     """eeID's page of the service's requests, keeping only those of the caller's own sessions (each
     request's reference is our session id) and only what the caller needs: no names, codes or links."""
-    listing = client().list_requests(page, page_size)
+    listing = EeidClient.configured().list_requests(page, page_size)
     items = [item for item in listing.get("items") or [] if isinstance(item, dict)]
     references = [str(item["reference"]) for item in items if isinstance(item.get("reference"), str)]
     owned = {
         session_id
-        for session_id, (who, method) in sessions.repo.owners(references).items()
-        if who == owner and method == METHOD
+        for session_id, (who, method) in sessions.owners(references).items()
+        if who == owner and method == METHOD.name
     }
     total = listing.get("total")
     more = isinstance(total, int) and page * page_size < total

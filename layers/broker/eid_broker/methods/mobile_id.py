@@ -1,4 +1,4 @@
-"""What every Mobile-ID method shares: the start body, the start flow, one poll check, the identity.
+"""What every Mobile-ID method shares: the start body, the start, one poll check, the identity.
 
 A provider plugs in with a client that speaks `MobileIdClient`; nothing here knows a provider's API.
 """
@@ -6,19 +6,15 @@ A provider plugs in with a client that speaks `MobileIdClient`; nothing here kno
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from eid_broker.certificates import serial_matches
-from eid_broker.config import get_settings
-from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
-from eid_broker.observability import logger
-from eid_broker.polling import Handler, poll_handler
-from eid_broker.sessions import Certificate, Identity, NextAction, SessionRecord
-from eid_broker.sessions.service import PollPlan, SessionService, subject_digest
-from eid_broker.throttle import guard_person
+from eid_broker.errors import Code, SessionOutcomeError
+from eid_broker.methods.base import Method, Opening, subject_digest
+from eid_broker.providers.base import ConfirmedPerson, LoginStarted
+from eid_broker.sessions import Identity, SessionRecord, ShowControlCode
 from eid_broker.validation import birth_date, mobile_country, personal_code_problem
 
 
@@ -69,59 +65,20 @@ class MobileIdStart(BaseModel):
         return country
 
 
-class LoginStarted(BaseModel):
-    token: str
-    control_code: str
-
-
-class MobileIdPerson(BaseModel):
-    """A confirmed login, as any Mobile-ID provider reports it."""
-
-    country: str
-    code: str
-    name: str | None = None
-    surname: str | None = None
-    certificate: Certificate | None = None
-    evidence: dict[str, Any] = {}
-
-
-def confirmed_person(
-    provider: str,
-    *,
-    country: str | None,
-    code: str | None,
-    name: str | None,
-    surname: str | None,
-    certificate: Certificate | None,
-    evidence: dict[str, Any] | None = None,
-) -> MobileIdPerson:
-    """The person of a provider's ok answer, which must at least say who it is."""
-    if not country or not code:
-        raise ProviderBadResponse(f"{provider}'s ok answer lacks the person's country or code.")
-    return MobileIdPerson(
-        country=country,
-        code=code,
-        name=name,
-        surname=surname,
-        certificate=certificate,
-        evidence=evidence or {},
-    )
-
-
 class MobileIdClient(Protocol):
     provider: str
 
     def start_login(self, phone: str, personal_code: str) -> LoginStarted:
         """Start a login; raises SessionOutcomeError for a refusal, ProviderUnavailable for an outage."""
 
-    def login_status(self, token: str) -> MobileIdPerson | None:
+    def login_status(self, token: str) -> ConfirmedPerson | None:
         """None while the person has not answered; raises SessionOutcomeError for a final refusal."""
 
     def abandon(self, token: str) -> None:
         """Tell the provider the broker no longer waits (after a cancel)."""
 
 
-def identity_of(person: MobileIdPerson) -> Identity:
+def identity_of(person: ConfirmedPerson) -> Identity:
     country, code = person.country.upper(), person.code
     born = birth_date(country, code)
     return Identity(
@@ -136,41 +93,31 @@ def identity_of(person: MobileIdPerson) -> Identity:
     )
 
 
-@dataclass(frozen=True)
-class MobileIdMethod:
-    name: str
-    client: Callable[[], MobileIdClient]
-    interval_seconds: float = 3.0
-    timeout_seconds: float = 120.0
+class MobileIdMethod(Method):
+    body = MobileIdStart
+    interval_seconds = 3.0
+    timeout_seconds = 120.0
+    throttle_family = "mobile-id"
 
-    def start(self, request: MobileIdStart, *, owner: str, sessions: SessionService) -> SessionRecord:
-        settings = get_settings()
-        timeout = settings.timeout_for(self.timeout_seconds)
-        client = self.client()
-        guard_person("mobile-id", phone=request.phone, personal_code=request.personal_code)
-        try:
-            started = client.start_login(request.phone, request.personal_code)
-        except SessionOutcomeError as refusal:
-            if refusal.code == "PROVIDER_MISCONFIGURED":
-                logger.error(
-                    "provider refused the broker's configuration",
-                    extra={"provider": refusal.provider, "provider_code": refusal.provider_code},
-                )
-            return sessions.record_refusal(
-                method=self.name, owner=owner, reference=request.reference, refusal=refusal, lifetime=timeout
-            )
-        return sessions.open_polled(
-            method=self.name,
-            owner=owner,
-            reference=request.reference,
-            next_action=NextAction(type="show_control_code", control_code=started.control_code),
+    def __init__(
+        self, name: str, client: Callable[[], MobileIdClient], *, summary: str, about: str = ""
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.summary = summary
+        self.description = (
+            "Show `next_action.control_code` to the person, then read the session until it is final. " + about
+        ).strip()
+
+    def person(self, body: MobileIdStart) -> dict[str, str]:
+        return {"phone": body.phone, "personal_code": body.personal_code}
+
+    def begin(self, body: MobileIdStart, session_id: str) -> Opening:
+        started = self.client().start_login(body.phone, body.personal_code)
+        return Opening(
+            next_action=ShowControlCode(control_code=started.control_code),
             provider_ref={"token": started.token},
-            expected_subject_hmac=subject_digest(request.country, request.personal_code),
-            plan=PollPlan(
-                poll_function_arn=settings.poll_function_arn or "",
-                interval_seconds=settings.interval_for(self.interval_seconds),
-                timeout_seconds=timeout,
-            ),
+            expected_subject_hmac=subject_digest(body.country, body.personal_code),
         )
 
     def check(self, record: SessionRecord) -> Identity | None:
@@ -185,7 +132,7 @@ class MobileIdMethod:
             serial_matches(serial, person.country.upper(), person.code)
         ):
             raise SessionOutcomeError(
-                "IDENTITY_MISMATCH",
+                Code.IDENTITY_MISMATCH,
                 "The provider confirmed a different person than the one asked for.",
                 provider=client.provider,
             )
@@ -193,9 +140,3 @@ class MobileIdMethod:
 
     def abandon(self, record: SessionRecord) -> None:
         self.client().abandon(record.provider_ref["token"])
-
-    def poll_handler(self) -> Handler:
-        """The Step Functions task of this method: one status call per poll, at a fixed interval."""
-        return poll_handler(
-            self.check, lambda record: get_settings().interval_for(self.interval_seconds), self.abandon
-        )

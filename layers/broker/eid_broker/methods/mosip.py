@@ -13,21 +13,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from eid_broker import aws
 from eid_broker.config import get_settings
-from eid_broker.errors import ActionNotAllowed, BrokerError, ProviderRefused, SessionOutcomeError
-from eid_broker.http import shared_session
+from eid_broker.errors import ActionNotAllowed, BrokerError, Code, ProviderRefused, SessionOutcomeError
 from eid_broker.keys import keyed_digest
-from eid_broker.observability import logger
-from eid_broker.providers.mosip import PROVIDER, MosipClient
-from eid_broker.sessions import Credentials, Identity, NextAction, SessionRecord
+from eid_broker.methods.base import Method, Opening
+from eid_broker.observability import logger, report_refusal
+from eid_broker.providers.mosip import PROVIDER, MosipClient, MosipSettings
+from eid_broker.sessions import Credentials, EnterOtp, Identity, SessionRecord
 from eid_broker.sessions.models import iso
 from eid_broker.sessions.service import SessionService
-from eid_broker.throttle import guard_person
-from eid_broker.tokens import shared_cache
 
-OTP_METHOD = "mosip-otp"
-PASSWORD_METHOD = "mosip-password"  # nosec B105  # a method name, not a password
 ATTEMPTS = 3
 # ASCII digits in full: pydantic's `\d` would take any Unicode digit.
 OTP_PATTERN = r"^[0-9]{4,8}$"
@@ -117,21 +112,12 @@ class OtpCheck(OtpKey):
     otp: str = Field(pattern=OTP_PATTERN)
 
 
+def _settings() -> MosipSettings:
+    return get_settings().provider(MosipSettings)
+
+
 def client() -> MosipClient:
-    settings = get_settings()
-    secret = aws.provider_secret(
-        settings.mosip_secret_name,
-        required=("client_id", "secret_key"),
-        max_age=settings.secrets_max_age_seconds,
-    )
-    return MosipClient(
-        settings.mosip_base_url or "",
-        secret["client_id"],
-        secret["secret_key"],
-        settings.mosip_app_id,
-        shared_session(),
-        shared_cache(),
-    )
+    return MosipClient.configured(_settings().app_id)
 
 
 def _credentials(token: str, expires: float) -> Credentials:
@@ -144,38 +130,60 @@ def _identity(user_id: str) -> Identity:
     return Identity(subject=user_id, evidence={"user_id": user_id})
 
 
-def _refused(refusal: SessionOutcomeError) -> None:
-    if refusal.code == "PROVIDER_MISCONFIGURED":
-        logger.error(
-            "MOSIP refused the broker's configuration", extra={"provider_code": refusal.provider_code}
+class MosipOtpMethod(Method):
+    name = "mosip-otp"
+    body = MosipOtpStart
+    summary = "Start a MOSIP OTP login"
+    description = "MOSIP sends the person an OTP; submit it to `POST /v1/sessions/{session_id}/otp`."
+    expiry_code = Code.OTP_EXPIRED
+    throttle_family = "mosip-otp"
+
+    def lifetime(self) -> float:
+        return _settings().otp_ttl_seconds
+
+    def person(self, body: MosipOtpStart) -> dict[str, str]:
+        return {"user_id": body.user_id}
+
+    def begin(self, body: MosipOtpStart, session_id: str) -> Opening:
+        app_id = body.app_id or _settings().app_id
+        client().send_otp(body.user_id, body.user_id_type, list(body.channels), app_id, body.context)
+        expires = datetime.now(UTC) + timedelta(seconds=self.lifetime())
+        return Opening(
+            next_action=EnterOtp(
+                channels=list(body.channels),
+                attempts_left=ATTEMPTS,
+                expires_at=iso(expires),
+            ),
+            provider_ref={"user_id": body.user_id, "app_id": app_id},
         )
 
 
-def start_otp(request: MosipOtpStart, *, owner: str, sessions: SessionService) -> SessionRecord:
-    settings = get_settings()
-    app_id = request.app_id or settings.mosip_app_id
-    ttl = settings.mosip_otp_ttl_seconds
-    mosip = client()
-    guard_person("mosip-otp", user_id=request.user_id)
-    try:
-        mosip.send_otp(request.user_id, request.user_id_type, list(request.channels), app_id, request.context)
-    except SessionOutcomeError as refusal:
-        _refused(refusal)
-        return sessions.record_refusal(
-            method=OTP_METHOD, owner=owner, reference=request.reference, refusal=refusal, lifetime=ttl
-        )
-    expires = datetime.now(UTC) + timedelta(seconds=ttl)
-    return sessions.open_waiting(
-        method=OTP_METHOD,
-        owner=owner,
-        reference=request.reference,
-        next_action=NextAction(
-            type="enter_otp", channels=list(request.channels), attempts_left=ATTEMPTS, expires_at=iso(expires)
-        ),
-        provider_ref={"user_id": request.user_id, "app_id": app_id},
-        lifetime=ttl,
-        expiry_code="OTP_EXPIRED",
+class MosipPasswordMethod(Method):
+    name = "mosip-password"  # nosec B105  # a method name, not a password
+    body = MosipPasswordStart
+    summary = "Log in to MOSIP with user name and password"
+    description = (
+        "Completes or fails at once. A completed session's response carries the MOSIP token in "
+        "`credentials`, once: the broker never stores it and never returns it again."
     )
+    hands_credentials = True
+
+    def lifetime(self) -> float:
+        return 0
+
+    def begin(self, body: MosipPasswordStart, session_id: str) -> Opening:
+        mosip = client()
+        app_id = body.app_id or _settings().app_id
+        token, expires = mosip.password_login(body.username, body.password, app_id)
+        return Opening(
+            identity=_identity(body.username),
+            credentials=_credentials(token, expires),
+            undo=lambda: _discard(mosip, token),  # not recorded, so not handed over: it must not stay valid
+        )
+
+
+OTP_METHOD = MosipOtpMethod()
+PASSWORD_METHOD = MosipPasswordMethod()
 
 
 def submit_otp(
@@ -183,8 +191,8 @@ def submit_otp(
 ) -> tuple[SessionRecord, Credentials | None]:
     """Reserve an attempt, then check the OTP with MOSIP; the broker enforces lifetime and attempts."""
     record = sessions.read(session_id, owner)
-    if record.method != OTP_METHOD or record.status != "pending" or record.next_action is None:
-        raise ActionNotAllowed(f"OTPs are accepted only by a pending {OTP_METHOD} session.")
+    if record.method != OTP_METHOD.name or record.status != "pending" or record.next_action is None:
+        raise ActionNotAllowed(f"OTPs are accepted only by a pending {OTP_METHOD.name} session.")
 
     def now(written: SessionRecord | None) -> SessionRecord:
         # A write answers with the new record; after a lost race, read what won.
@@ -193,23 +201,23 @@ def submit_otp(
     if datetime.now(UTC) >= record.expires_at_dt():
         return now(sessions.expire(record)), None
     mosip = client()
-    reserved = sessions.repo.take_attempt(session_id)
+    reserved = sessions.take_attempt(session_id)
     if reserved is None:
         raise ActionNotAllowed("No OTP attempt is left for this session, or it has ended.")
     user_id, app_id = record.provider_ref["user_id"], record.provider_ref["app_id"]
     try:
         verified = mosip.verify_otp(user_id, submission.otp, app_id)
     except SessionOutcomeError as outcome:
-        if outcome.code in ("OTP_EXPIRED", "OTP_ATTEMPTS_EXHAUSTED"):
+        if outcome.code in (Code.OTP_EXPIRED, Code.OTP_ATTEMPTS_EXHAUSTED):
             return now(sessions.fail_with(session_id, outcome)), None
-        sessions.repo.give_back_attempt(session_id)
+        sessions.give_back_attempt(session_id)
         raise ProviderRefused(
             "MOSIP refused the OTP check; the session is unchanged.",
             provider=PROVIDER,
             provider_code=outcome.provider_code,
         ) from outcome
     except BrokerError:
-        sessions.repo.give_back_attempt(session_id)  # MOSIP never judged this OTP
+        sessions.give_back_attempt(session_id)  # MOSIP never judged this OTP
         raise
     if verified is not None:
         try:
@@ -221,9 +229,9 @@ def submit_otp(
             _discard(mosip, verified[0])
             raise ActionNotAllowed("The session ended meanwhile.")
         return completed, _credentials(*verified)
-    if reserved.next_action is None or not reserved.next_action.attempts_left:
+    if not isinstance(reserved.next_action, EnterOtp) or not reserved.next_action.attempts_left:
         exhausted = SessionOutcomeError(
-            "OTP_ATTEMPTS_EXHAUSTED", "Three wrong OTPs: the session has ended.", provider=PROVIDER
+            Code.OTP_ATTEMPTS_EXHAUSTED, "Three wrong OTPs: the session has ended.", provider=PROVIDER
         )
         return now(sessions.fail_with(session_id, exhausted)), None
     return reserved, None  # the reservation's write already answered the session as it now stands
@@ -237,39 +245,13 @@ def _discard(mosip: MosipClient, token: str) -> None:
         logger.warning("unhanded MOSIP token not invalidated", extra={"reason": type(exc).__name__})
 
 
-def start_password(
-    request: MosipPasswordStart, *, owner: str, sessions: SessionService
-) -> tuple[SessionRecord, Credentials | None]:
-    app_id = request.app_id or get_settings().mosip_app_id
-    mosip = client()
-    try:
-        token, expires = mosip.password_login(request.username, request.password, app_id)
-    except SessionOutcomeError as refusal:
-        _refused(refusal)
-        record = sessions.record_refusal(
-            method=PASSWORD_METHOD, owner=owner, reference=request.reference, refusal=refusal, lifetime=0
-        )
-        return record, None
-    try:
-        record = sessions.record_completed(
-            method=PASSWORD_METHOD,
-            owner=owner,
-            reference=request.reference,
-            identity=_identity(request.username),
-        )
-    except BrokerError:
-        _discard(mosip, token)  # not recorded, so not handed over: it must not stay valid
-        raise
-    return record, _credentials(token, expires)
-
-
 @contextmanager
 def _refusals_as_502() -> Iterator[None]:
     """A pass-through's MOSIP refusal is MOSIP's answer to relay, as 502 with its code, never a 500."""
     try:
         yield
     except SessionOutcomeError as refusal:
-        _refused(refusal)
+        report_refusal(refusal)
         raise ProviderRefused(
             "MOSIP refused the request.", provider=PROVIDER, provider_code=refusal.provider_code
         ) from refusal

@@ -1,19 +1,67 @@
-"""What the token-based provider clients (eeID, MobbID, MOSIP) share: credentials and the cached token."""
+"""What provider clients share: the answer types of the control-code logins (Mobile-ID), and the
+credentials and cached token of the token-based clients (eeID, MobbID, MOSIP)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from eid_broker.tokens import Token, TokenCache, with_token
+from pydantic import BaseModel
+
+from eid_broker.config import ProviderSettings, get_settings
+from eid_broker.errors import ProviderBadResponse
+from eid_broker.http import shared_session
+from eid_broker.sessions.models import Certificate
+from eid_broker.tokens import Token, TokenCache, shared_cache, with_token
 
 if TYPE_CHECKING:
     import requests
 
 
+class LoginStarted(BaseModel):
+    token: str
+    control_code: str
+
+
+class ConfirmedPerson(BaseModel):
+    """A confirmed control-code login, as any Mobile-ID provider reports it."""
+
+    country: str
+    code: str
+    name: str | None = None
+    surname: str | None = None
+    certificate: Certificate | None = None
+    evidence: dict[str, Any] = {}
+
+
+def confirmed_person(
+    provider: str,
+    *,
+    country: str | None,
+    code: str | None,
+    name: str | None,
+    surname: str | None,
+    certificate: Certificate | None,
+    evidence: dict[str, Any] | None = None,
+) -> ConfirmedPerson:
+    """The person of a provider's ok answer, which must at least say who it is."""
+    if not country or not code:
+        raise ProviderBadResponse(f"{provider}'s ok answer lacks the person's country or code.")
+    return ConfirmedPerson(
+        country=country,
+        code=code,
+        name=name,
+        surname=surname,
+        certificate=certificate,
+        evidence=evidence or {},
+    )
+
+
 class TokenClient:
     provider: str
+    settings_model: ClassVar[type[ProviderSettings]]
+    credential_keys: ClassVar[tuple[str, str]]  # the secret's keys of the client id and its secret
 
     def __init__(
         self,
@@ -30,6 +78,14 @@ class TokenClient:
         self._http = http
         self._tokens = tokens
         self._clock = clock
+
+    @classmethod
+    def configured(cls, *args: Any) -> Self:
+        """The client as this function's settings and the provider's secret configure it."""
+        settings = get_settings().provider(cls.settings_model)
+        secret = settings.secret(*cls.credential_keys)
+        client_id, key = (secret[name] for name in cls.credential_keys)
+        return cls(settings.base_url or "", client_id, key, *args, shared_session(), shared_cache())
 
     @property
     def _token_key(self) -> str:

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eid_broker.certificates import pem_from_value
-from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
-from eid_broker.http import json_body, path_segment, send
-from eid_broker.methods.mobile_id import LoginStarted, MobileIdPerson, confirmed_person
+from eid_broker.config import ProviderSettings, get_settings
+from eid_broker.errors import Code, Outcome, ProviderBadResponse, SessionOutcomeError, outcome_of
+from eid_broker.http import json_body, path_segment, send, shared_session
+from eid_broker.providers.base import ConfirmedPerson, LoginStarted, confirmed_person
 from eid_broker.sessions import Certificate
 
 if TYPE_CHECKING:
@@ -22,11 +23,11 @@ if TYPE_CHECKING:
 PROVIDER = "dokobit"
 
 # Dokobit error_code → (broker code, message, final session status).
-ERROR_CODES: dict[int, tuple[str, str, str]] = {
-    6001: ("NOT_MOBILE_ID_USER", "The person is not a Mobile-ID user.", "failed"),
-    6005: ("TIMEOUT", "The person did not confirm in time.", "expired"),
-    7022: ("PHONE_UNREACHABLE", "The request could not be sent to the phone.", "failed"),
-    7023: ("USER_CANCELLED", "The person cancelled on the phone.", "failed"),
+ERROR_CODES: dict[int | None, Outcome] = {
+    6001: (Code.NOT_MOBILE_ID_USER, "The person is not a Mobile-ID user.", "failed"),
+    6005: (Code.TIMEOUT, "The person did not confirm in time.", "expired"),
+    7022: (Code.PHONE_UNREACHABLE, "The request could not be sent to the phone.", "failed"),
+    7023: (Code.USER_CANCELLED, "The person cancelled on the phone.", "failed"),
 }
 
 
@@ -75,24 +76,29 @@ class StatusResponse(DokobitPerson):
 
 
 def outcome_error(error_code: int | None) -> SessionOutcomeError:
-    code, message, status = ERROR_CODES.get(
-        error_code or 0, ("PROVIDER_ERROR", "Dokobit refused the request.", "failed")
-    )
-    provider_code = str(error_code) if error_code is not None else None
-    return SessionOutcomeError(code, message, provider=PROVIDER, provider_code=provider_code, status=status)
+    return outcome_of(ERROR_CODES, error_code, provider=PROVIDER, refused="Dokobit refused the request.")
 
 
 def misconfigured(status_code: int) -> SessionOutcomeError:
     return SessionOutcomeError(
-        "PROVIDER_MISCONFIGURED",
+        Code.PROVIDER_MISCONFIGURED,
         "The broker's Dokobit credentials or configuration were refused.",
         provider=PROVIDER,
         provider_code=f"HTTP_{status_code}",
     )
 
 
+class DokobitSettings(ProviderSettings):
+    prefix = "DOKOBIT"
+
+
 class DokobitClient:
     provider = PROVIDER
+
+    @classmethod
+    def configured(cls) -> DokobitClient:
+        settings = get_settings().provider(DokobitSettings)
+        return cls(settings.base_url or "", settings.secret("access_token")["access_token"], shared_session())
 
     def __init__(self, base_url: str, access_token: str, http: requests.Session) -> None:
         self._base = base_url.rstrip("/")
@@ -113,7 +119,7 @@ class DokobitClient:
         body = json_body(response, provider=PROVIDER)
         if response.status_code == 400 or response.status_code == 404:
             raise SessionOutcomeError(
-                "PROVIDER_ERROR",
+                Code.PROVIDER_ERROR,
                 "Dokobit refused the request.",
                 provider=PROVIDER,
                 provider_code=str(body.get("error_code") or f"HTTP_{response.status_code}"),
@@ -135,7 +141,7 @@ class DokobitClient:
             raise ProviderBadResponse("Dokobit's login response lacks the token or control code.")
         return LoginStarted(token=parsed.token, control_code=parsed.control_code)
 
-    def login_status(self, token: str) -> MobileIdPerson | None:
+    def login_status(self, token: str) -> ConfirmedPerson | None:
         """GET /v2/mobile/login/status/{token}.json (idempotent: retried on 5xx and connection errors)."""
         body = self._call("GET", f"/v2/mobile/login/status/{path_segment(token, provider=PROVIDER)}.json")
         try:

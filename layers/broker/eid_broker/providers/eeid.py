@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
-from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
+from eid_broker.config import ProviderSettings
+from eid_broker.errors import Code, ProviderBadResponse, SessionOutcomeError
 from eid_broker.http import json_body, path_segment, send
 from eid_broker.providers.base import TokenClient
 from eid_broker.tokens import Token
@@ -53,12 +54,18 @@ class IdentificationRequest(BaseModel):
 
 def misconfigured(detail: str, status: int) -> SessionOutcomeError:
     return SessionOutcomeError(
-        "PROVIDER_MISCONFIGURED", detail, provider=PROVIDER, provider_code=f"HTTP_{status}"
+        Code.PROVIDER_MISCONFIGURED, detail, provider=PROVIDER, provider_code=f"HTTP_{status}"
     )
+
+
+class EeidSettings(ProviderSettings):
+    prefix = "EEID"
 
 
 class EeidClient(TokenClient):
     provider = PROVIDER
+    settings_model = EeidSettings
+    credential_keys = ("client_id", "client_secret")
 
     def _fetch_token(self) -> Token:
         """POST /api/auth/v1/token with HTTP Basic client credentials."""
@@ -106,7 +113,7 @@ class EeidClient(TokenClient):
         )
         if response.status_code == 422:
             raise SessionOutcomeError(
-                "PROVIDER_ERROR",
+                Code.PROVIDER_ERROR,
                 "eeID refused the identification request.",
                 provider=PROVIDER,
                 provider_code="HTTP_422",
@@ -119,7 +126,7 @@ class EeidClient(TokenClient):
         response = self._call("GET", f"{REQUESTS}/{path_segment(request_id, provider=PROVIDER)}")
         if response.status_code == 404:
             raise SessionOutcomeError(
-                "PROVIDER_SESSION_NOT_FOUND",
+                Code.PROVIDER_SESSION_NOT_FOUND,
                 "eeID no longer knows this identification request.",
                 provider=PROVIDER,
                 provider_code="HTTP_404",

@@ -12,9 +12,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eid_broker.certificates import pem_from_value
-from eid_broker.errors import ProviderBadResponse, ProviderUnavailable, SessionOutcomeError
-from eid_broker.http import json_body, path_segment, send
-from eid_broker.methods.mobile_id import LoginStarted, MobileIdPerson, confirmed_person
+from eid_broker.config import ProviderSettings, get_settings
+from eid_broker.errors import (
+    Code,
+    Outcome,
+    ProviderBadResponse,
+    ProviderUnavailable,
+    SessionOutcomeError,
+    outcome_of,
+)
+from eid_broker.http import json_body, path_segment, send, shared_session
+from eid_broker.providers.base import ConfirmedPerson, LoginStarted, confirmed_person
 from eid_broker.sessions import Certificate
 
 if TYPE_CHECKING:
@@ -23,25 +31,29 @@ if TYPE_CHECKING:
 PROVIDER = "marksign"
 
 # MarkSign error_code → (broker code, message, final session status).
-ERROR_CODES: dict[int, tuple[str, str, str]] = {
-    40001: ("PROVIDER_ERROR", "MarkSign refused a parameter.", "failed"),
-    40003: ("PROVIDER_MISCONFIGURED", "MarkSign refused the broker's access token.", "failed"),
-    40004: ("PROVIDER_ERROR", "MarkSign refused the phone number's format.", "failed"),
-    40005: ("PROVIDER_ERROR", "MarkSign refused the personal code's format.", "failed"),
-    40020: ("USER_CANCELLED", "The person refused on the phone.", "failed"),
-    40021: ("TIMEOUT", "The person did not confirm in time.", "expired"),
+ERROR_CODES: dict[int | str | None, Outcome] = {
+    40001: (Code.PROVIDER_ERROR, "MarkSign refused a parameter.", "failed"),
+    40003: (Code.PROVIDER_MISCONFIGURED, "MarkSign refused the broker's access token.", "failed"),
+    40004: (Code.PROVIDER_ERROR, "MarkSign refused the phone number's format.", "failed"),
+    40005: (Code.PROVIDER_ERROR, "MarkSign refused the personal code's format.", "failed"),
+    40020: (Code.USER_CANCELLED, "The person refused on the phone.", "failed"),
+    40021: (Code.TIMEOUT, "The person did not confirm in time.", "expired"),
     # No Mobile-ID account for this phone and code: for the integrator the same as Dokobit's 6001.
-    40401: ("NOT_MOBILE_ID_USER", "The person has no Mobile-ID account for this phone.", "failed"),
-    40402: ("PROVIDER_SESSION_NOT_FOUND", "MarkSign no longer knows this session.", "failed"),
-    40403: ("PROVIDER_ERROR", "The person's account is not qualified for this service.", "failed"),
+    40401: (Code.NOT_MOBILE_ID_USER, "The person has no Mobile-ID account for this phone.", "failed"),
+    40402: (Code.PROVIDER_SESSION_NOT_FOUND, "MarkSign no longer knows this session.", "failed"),
+    40403: (Code.PROVIDER_ERROR, "The person's account is not qualified for this service.", "failed"),
     # The certificate is fetched from the phone at start: no answer means the phone is out of reach.
-    40801: ("PHONE_UNREACHABLE", "The phone did not answer in time.", "failed"),
+    40801: (Code.PHONE_UNREACHABLE, "The phone did not answer in time.", "failed"),
     50003: (
-        "PROVIDER_MISCONFIGURED",
+        Code.PROVIDER_MISCONFIGURED,
         "MarkSign says the broker is not authorised for this service.",
         "failed",
     ),
-    50004: ("PROVIDER_MISCONFIGURED", "MarkSign says the broker's client configuration is wrong.", "failed"),
+    50004: (
+        Code.PROVIDER_MISCONFIGURED,
+        "MarkSign says the broker's client configuration is wrong.",
+        "failed",
+    ),
 }
 # Processing, technical and connection errors on MarkSign's side: worth retrying, like a 5xx.
 TRANSIENT_CODES = frozenset({50000, 50001, 50002})
@@ -88,20 +100,32 @@ def outcome_error(error_code: int | None, http_status: int) -> Exception:
         return ProviderUnavailable(f"MarkSign reported a temporary error ({error_code}).")
     if error_code is None and http_status in (401, 403):
         error_code = 40003
-    code, message, status = ERROR_CODES.get(
-        error_code or 0, ("PROVIDER_ERROR", "MarkSign refused the request.", "failed")
-    )
-    return SessionOutcomeError(
-        code,
-        message,
-        provider=PROVIDER,
-        provider_code=str(error_code) if error_code is not None else f"HTTP_{http_status}",
-        status=status,
-    )
+    provider_code = error_code if error_code is not None else f"HTTP_{http_status}"
+    return outcome_of(ERROR_CODES, provider_code, provider=PROVIDER, refused="MarkSign refused the request.")
+
+
+class MarkSignSettings(ProviderSettings):
+    prefix = "MARKSIGN"
+
+    locale: Literal["lt", "en"] = "lt"
+    peps_check: bool = True
+    sanctions_check: bool = True
 
 
 class MarkSignClient:
     provider = PROVIDER
+
+    @classmethod
+    def configured(cls) -> MarkSignClient:
+        settings = get_settings().provider(MarkSignSettings)
+        return cls(
+            settings.base_url or "",
+            settings.secret("access_token")["access_token"],
+            shared_session(),
+            locale_prefix="/en" if settings.locale == "en" else "",
+            peps=settings.peps_check,
+            sanctions=settings.sanctions_check,
+        )
 
     def __init__(
         self,
@@ -151,7 +175,7 @@ class MarkSignClient:
             raise ProviderBadResponse("MarkSign's login response lacks the token or control code.")
         return LoginStarted(token=parsed.token, control_code=parsed.control_code)
 
-    def login_status(self, token: str) -> MobileIdPerson | None:
+    def login_status(self, token: str) -> ConfirmedPerson | None:
         """POST /mobile/status/{token}.json: a read despite the verb, so retried on 5xx like a GET."""
         parsed = self._status_with_retry(token)
         if parsed.status != "ok":
@@ -180,5 +204,5 @@ class MarkSignClient:
         try:
             self._call("DELETE", f"/api/mobile/session/{path_segment(token, provider=PROVIDER)}", {})
         except SessionOutcomeError as exc:
-            if exc.code != "PROVIDER_SESSION_NOT_FOUND" and exc.provider_code != "HTTP_404":
+            if exc.code != Code.PROVIDER_SESSION_NOT_FOUND and exc.provider_code != "HTTP_404":
                 raise

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from eid_broker.errors import ProviderBadResponse, ProviderUnavailable, SessionOutcomeError
+from eid_broker.config import ProviderSettings
+from eid_broker.errors import Code, ProviderBadResponse, ProviderUnavailable, SessionOutcomeError
 from eid_broker.http import json_body, path_segment, send
 from eid_broker.providers.base import TokenClient
 from eid_broker.tokens import Token, jwt_expiry
@@ -64,10 +65,16 @@ def refused(code: str, message: str, status: int) -> SessionOutcomeError:
     return SessionOutcomeError(code, message, provider=PROVIDER, provider_code=f"HTTP_{status}")
 
 
+class MobbidSettings(ProviderSettings):
+    prefix = "MOBBID"
+
+
 class MobbidClient(TokenClient):
     """`client_id` is MobbID's application id, `secret` its API key."""
 
     provider = PROVIDER
+    settings_model = MobbidSettings
+    credential_keys = ("application_id", "api_key")
 
     def _fetch_token(self) -> Token:
         """GET /api/v6/authorization with the applicationId and apiKey headers."""
@@ -80,7 +87,7 @@ class MobbidClient(TokenClient):
         )
         if response.status_code in (400, 401, 403):
             raise refused(
-                "PROVIDER_MISCONFIGURED",
+                Code.PROVIDER_MISCONFIGURED,
                 "MobbID refused the broker's application id or API key.",
                 response.status_code,
             )
@@ -99,7 +106,7 @@ class MobbidClient(TokenClient):
                 headers={"Authorization": f"Bearer {token}"},
                 **kwargs,
             ),
-            lambda: refused("PROVIDER_MISCONFIGURED", "MobbID refused a freshly issued token.", 401),
+            lambda: refused(Code.PROVIDER_MISCONFIGURED, "MobbID refused a freshly issued token.", 401),
         )
         if response.status_code == 429:
             # MobbID bans a caller's IP for a while: an outage for the broker, not the person's fault.
@@ -119,13 +126,13 @@ class MobbidClient(TokenClient):
             },
         )
         if response.status_code == 404:
-            raise refused("PROVIDER_MISCONFIGURED", "MobbID does not know the broker's application.", 404)
+            raise refused(Code.PROVIDER_MISCONFIGURED, "MobbID does not know the broker's application.", 404)
         if response.status_code == 422:
             raise refused(
-                "PROVIDER_MISCONFIGURED", "Face verification is not available for the application.", 422
+                Code.PROVIDER_MISCONFIGURED, "Face verification is not available for the application.", 422
             )
         if response.status_code == 400:
-            raise refused("PROVIDER_ERROR", "MobbID refused the process parameters.", 400)
+            raise refused(Code.PROVIDER_ERROR, "MobbID refused the process parameters.", 400)
         body = json_body(response, provider=PROVIDER)
         if response.status_code not in (200, 201) or not body.get("processId") or not body.get("gatewayUrl"):
             raise ProviderBadResponse(f"MobbID answered HTTP {response.status_code} to a new process.")
@@ -134,7 +141,7 @@ class MobbidClient(TokenClient):
     def _read(self, collection: str, item_id: str, model: type[Any], what: str) -> Any:
         response = self._call("GET", f"{collection}/{path_segment(item_id, provider=PROVIDER)}")
         if response.status_code == 404:
-            raise refused("PROVIDER_SESSION_NOT_FOUND", f"MobbID no longer knows this {what}.", 404)
+            raise refused(Code.PROVIDER_SESSION_NOT_FOUND, f"MobbID no longer knows this {what}.", 404)
         if response.status_code != 200:
             raise ProviderBadResponse(f"MobbID answered HTTP {response.status_code} to a {what} read.")
         try:

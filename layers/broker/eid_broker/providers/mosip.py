@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from eid_broker.errors import ProviderBadResponse, SessionOutcomeError
+from eid_broker.config import ProviderSettings
+from eid_broker.errors import Code, Outcome, ProviderBadResponse, SessionOutcomeError, outcome_of
 from eid_broker.http import json_body, send
 from eid_broker.providers.base import TokenClient
 from eid_broker.tokens import Token, jwt_expiry
@@ -28,18 +29,18 @@ NO_OTP_CODES = frozenset({"KER-OTV-005", "KER-OTV-003", "AUTH_ERR_OTPEXPIRED"})
 
 # MOSIP errorCode → (broker code, message, final session status). Codes MOSIP reuses for other
 # meanings are read in context.
-ERROR_CODES: dict[str, tuple[str, str, str]] = {
-    "KER-ATH-003": ("USER_NOT_FOUND", "MOSIP does not know this user.", "failed"),
-    "KER-ATH-023": ("INVALID_CREDENTIALS", "The user name or password is wrong.", "failed"),
-    "KER-ATH-005": ("INVALID_CREDENTIALS", "The user name or password is wrong.", "failed"),
-    "KER-ATH-401": ("PROVIDER_MISCONFIGURED", "MOSIP refused the broker's client credentials.", "failed"),
-    "KER-ATH-004": ("PROVIDER_ERROR", "MOSIP refused the request.", "failed"),
-    "KER-OTV-003": ("OTP_EXPIRED", "The OTP has expired.", "expired"),
+ERROR_CODES: dict[str | None, Outcome] = {
+    "KER-ATH-003": (Code.USER_NOT_FOUND, "MOSIP does not know this user.", "failed"),
+    "KER-ATH-023": (Code.INVALID_CREDENTIALS, "The user name or password is wrong.", "failed"),
+    "KER-ATH-005": (Code.INVALID_CREDENTIALS, "The user name or password is wrong.", "failed"),
+    "KER-ATH-401": (Code.PROVIDER_MISCONFIGURED, "MOSIP refused the broker's client credentials.", "failed"),
+    "KER-ATH-004": (Code.PROVIDER_ERROR, "MOSIP refused the request.", "failed"),
+    "KER-OTV-003": (Code.OTP_EXPIRED, "The OTP has expired.", "expired"),
     # Seed 004's own forms (useridOTP and the OTP manager), beside the kernel codes above.
-    "AUTH_ERR_EXPIREDOTP": ("OTP_EXPIRED", "The OTP has expired.", "expired"),
-    "AUTH_ERR_OTPEXPIRED": ("OTP_EXPIRED", "The OTP has expired.", "expired"),
+    "AUTH_ERR_EXPIREDOTP": (Code.OTP_EXPIRED, "The OTP has expired.", "expired"),
+    "AUTH_ERR_OTPEXPIRED": (Code.OTP_EXPIRED, "The OTP has expired.", "expired"),
     "KER-OTV-004": (
-        "OTP_ATTEMPTS_EXHAUSTED",
+        Code.OTP_ATTEMPTS_EXHAUSTED,
         "Too many wrong OTPs: MOSIP has blocked the user for now.",
         "failed",
     ),
@@ -59,17 +60,23 @@ def _first_code(body: dict[str, Any]) -> str | None:
 
 
 def outcome_error(errors: list[dict[str, Any]]) -> SessionOutcomeError:
-    code = _first_code({"errors": errors}) or ""
-    broker, message, status = ERROR_CODES.get(
-        code, ("PROVIDER_ERROR", "MOSIP refused the request.", "failed")
-    )
-    return SessionOutcomeError(broker, message, provider=PROVIDER, provider_code=code or None, status=status)
+    code = _first_code({"errors": errors}) or None
+    return outcome_of(ERROR_CODES, code, provider=PROVIDER, refused="MOSIP refused the request.")
+
+
+class MosipSettings(ProviderSettings):
+    prefix = "MOSIP"
+
+    app_id: str = "resident"
+    otp_ttl_seconds: float = 120.0
 
 
 class MosipClient(TokenClient):
     """`client_id`/`secret` are MOSIP's clientId/secretKey; the cached token is the broker's service token."""
 
     provider = PROVIDER
+    settings_model = MosipSettings
+    credential_keys = ("client_id", "secret_key")
 
     def __init__(
         self, base_url: str, client_id: str, secret: str, app_id: str, *args: Any, **kwargs: Any

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
@@ -19,19 +19,45 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class NextAction(BaseModel):
-    """What the integrator shows the person while the session is pending."""
+def _unset(value: Any) -> bool:
+    return value is None
 
-    type: Literal["show_control_code", "redirect", "enter_otp"]
-    control_code: str | None = None
-    url: str | None = None
-    expires_at: str | None = None
-    channels: list[str] | None = None
-    attempts_left: int | None = None
 
-    @model_serializer(mode="wrap")
-    def _drop_unset(self, handler: Any) -> dict[str, Any]:
-        return {key: value for key, value in handler(self).items() if value is not None}
+# The discriminator `type` has a default, so each action names its required fields for the schema.
+class ShowControlCode(BaseModel):
+    """Mobile-ID and Smart-ID: show the code the person must see on the phone before confirming."""
+
+    model_config = ConfigDict(json_schema_extra={"required": ["type", "control_code"]})
+
+    type: Literal["show_control_code"] = "show_control_code"
+    control_code: str = Field(examples=["4231"])
+
+
+class Redirect(BaseModel):
+    """eeID and MobbID: send the person to `url` (until `expires_at`, when the provider sets one)."""
+
+    model_config = ConfigDict(json_schema_extra={"required": ["type", "url"]})
+
+    type: Literal["redirect"] = "redirect"
+    url: str
+    expires_at: str | None = Field(default=None, exclude_if=_unset)
+
+
+class EnterOtp(BaseModel):
+    """MOSIP OTP: ask the person for the code sent over `channels`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"required": ["type", "channels", "attempts_left", "expires_at"]}
+    )
+
+    type: Literal["enter_otp"] = "enter_otp"
+    channels: list[str]
+    attempts_left: int
+    expires_at: str
+
+
+# What the integrator shows the person while the session is pending, told apart by `type`.
+NextAction = Annotated[ShowControlCode | Redirect | EnterOtp, Field(discriminator="type")]
 
 
 class SessionError(BaseModel):

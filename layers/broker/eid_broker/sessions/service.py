@@ -10,25 +10,39 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from eid_broker import aws
+from eid_broker import aws, polling
 from eid_broker.config import get_settings
 from eid_broker.errors import (
     TRANSIENT,
     ActionNotAllowed,
+    BrokerError,
+    Code,
     InternalUnavailable,
     SessionNotFound,
     SessionOutcomeError,
     StartUncertain,
     code_for_task_error,
 )
-from eid_broker.keys import keyed_digest
-from eid_broker.observability import logger
-from eid_broker.sessions.models import Identity, NextAction, SessionError, SessionRecord, iso, utcnow
+from eid_broker.observability import logger, report_refusal
+from eid_broker.polling import PollAnswer, final, pending, whole_seconds
+from eid_broker.sessions.models import (
+    Credentials,
+    Identity,
+    NextAction,
+    SessionError,
+    SessionRecord,
+    iso,
+    utcnow,
+)
 from eid_broker.sessions.repository import SessionRepository
+from eid_broker.throttle import guard_person
+
+if TYPE_CHECKING:
+    from eid_broker.methods.base import Method
 
 SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # A pending session read this long after expires_at is recorded as expired (API.md).
@@ -49,17 +63,7 @@ def new_session_id() -> str:
     return str(uuid.uuid4())
 
 
-def whole_seconds(seconds: float) -> int:
-    """Wait states take whole seconds."""
-    return max(1, round(seconds))
-
-
-def subject_digest(country: str, code: str) -> str:
-    """Keyed: the expected person is checked later without storing a guessable digest of them."""
-    return keyed_digest("subject", country, code)
-
-
-def timeout_error(provider: str | None = None, code: str = "TIMEOUT") -> SessionOutcomeError:
+def timeout_error(provider: str | None = None, code: Code = Code.TIMEOUT) -> SessionOutcomeError:
     return SessionOutcomeError(
         code,
         "The person did not finish before the session expired.",
@@ -89,6 +93,53 @@ class SessionService:
         self._sfn = stepfunctions
         self._state_machine = state_machine_arn
         self._clock = clock
+
+    def start(self, method: Method, body: Any, owner: str) -> tuple[SessionRecord, Credentials | None]:
+        """Ask the provider through `method` and record what it said: a refusal is a session too."""
+        session_id = new_session_id()
+        reference = getattr(body, "reference", None)
+        common: dict[str, Any] = {"session_id": session_id, "method": method.name, "owner": owner}
+        if method.throttle_family:
+            guard_person(method.throttle_family, **method.person(body))
+        try:
+            opening = method.begin(body, session_id)
+        except SessionOutcomeError as refusal:
+            report_refusal(refusal)
+            record = self.record_refusal(
+                **common, reference=reference, refusal=refusal, lifetime=method.lifetime()
+            )
+            return record, None
+        if opening.identity is not None:
+            try:
+                record = self.record_completed(**common, reference=reference, identity=opening.identity)
+            except BrokerError:
+                if opening.undo is not None:
+                    opening.undo()
+                raise
+            return record, opening.credentials
+        pending_fields: dict[str, Any] = {
+            **common,
+            "reference": reference,
+            "next_action": opening.next_action,
+            "provider_ref": opening.provider_ref,
+        }
+        if method.interval_seconds is None:
+            record = self.open_waiting(
+                **pending_fields, lifetime=method.lifetime(), expiry_code=method.expiry_code
+            )
+            return record, None
+        plan = PollPlan(
+            poll_function_arn=get_settings().poll_function_arn or "",
+            interval_seconds=method.first_wait(),
+            timeout_seconds=method.lifetime(),
+        )
+        record = self.open_polled(
+            **pending_fields,
+            plan=plan,
+            expected_subject_hmac=opening.expected_subject_hmac,
+            expires=opening.expires,
+        )
+        return record, None
 
     def _new_record(
         self,
@@ -156,21 +207,16 @@ class SessionService:
         return record
 
     def _start_polling(self, record: SessionRecord, poll_function: str, wait: float, *, name: str) -> None:
-        execution_input = {
-            "session_id": record.session_id,
-            "method": record.method,
-            "poll_function": poll_function,
-            "deadline": record.expires_at,
-            "poll": {"final": False, "status": "pending", "wait_seconds": whole_seconds(wait)},
-        }
+        execution_input = polling.execution_input(record.session_id, poll_function, wait)
         self._sfn.start_execution(
             stateMachineArn=self._state_machine, name=name, input=json.dumps(execution_input)
         )
 
-    def poll_soon(self, record: SessionRecord, poll_function: str, wait: float) -> None:
+    def poll_soon(self, record: SessionRecord, wait: float) -> None:
         """One extra poll loop for a session whose webhook could not be processed, so it completes
         within `wait` seconds even if the provider sends no more deliveries; once per session (the
         execution name is fixed, and Standard workflow names are unique)."""
+        poll_function = get_settings().poll_function_arn or ""
         try:
             self._start_polling(record, poll_function, wait, name=f"{record.session_id}-webhook")
         except ClientError as exc:
@@ -239,6 +285,7 @@ class SessionService:
     def open_waiting(
         self,
         *,
+        session_id: str | None = None,
         method: str,
         owner: str,
         reference: str | None,
@@ -249,6 +296,7 @@ class SessionService:
     ) -> SessionRecord:
         """A pending session that the integrator's next call settles (no polling)."""
         record = self._new_record(
+            session_id=session_id,
             method=method,
             owner=owner,
             reference=reference,
@@ -262,11 +310,23 @@ class SessionService:
         return record
 
     def record_completed(
-        self, *, method: str, owner: str, reference: str | None, identity: Identity
+        self,
+        *,
+        method: str,
+        owner: str,
+        reference: str | None,
+        identity: Identity,
+        session_id: str | None = None,
     ) -> SessionRecord:
         """A session that completed in the call that started it."""
         record = self._new_record(
-            method=method, owner=owner, reference=reference, lifetime=0, status="completed", identity=identity
+            session_id=session_id,
+            method=method,
+            owner=owner,
+            reference=reference,
+            lifetime=0,
+            status="completed",
+            identity=identity,
         )
         self._store(record)
         return record
@@ -276,6 +336,23 @@ class SessionService:
 
     def fail_with(self, session_id: str, outcome: SessionOutcomeError) -> SessionRecord | None:
         return self.repo.finish(session_id, outcome.status, self._clock(), error=as_session_error(outcome))
+
+    def find(self, session_id: str) -> SessionRecord | None:
+        """Any caller's session by id (for a provider's webhook); None for a malformed or unknown id."""
+        return self.repo.get(session_id) if SESSION_ID.fullmatch(session_id) else None
+
+    def owners(self, session_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """(owner, method) of each of these sessions that exists."""
+        return self.repo.owners(session_ids)
+
+    def take_attempt(self, session_id: str) -> SessionRecord | None:
+        """One OTP attempt of a pending session, reserved before the provider is asked; None if none
+        is left. The answer is the session as it now stands."""
+        return self.repo.take_attempt(session_id)
+
+    def give_back_attempt(self, session_id: str) -> None:
+        """An attempt the provider never judged (it could not be reached, or refused to answer)."""
+        self.repo.give_back_attempt(session_id)
 
     def read(self, session_id: str, owner: str) -> SessionRecord:
         if not SESSION_ID.fullmatch(session_id):
@@ -289,7 +366,7 @@ class SessionService:
         return record
 
     def expire(self, record: SessionRecord) -> SessionRecord | None:
-        error = timeout_error(code=record.expiry_code or "TIMEOUT")
+        error = timeout_error(code=record.expiry_code or Code.TIMEOUT)
         return self.repo.finish(record.session_id, "expired", self._clock(), error=as_session_error(error))
 
     def cancel(self, session_id: str, owner: str) -> SessionRecord:
@@ -301,13 +378,7 @@ class SessionService:
             raise ActionNotAllowed(f"A {record.status} session cannot be cancelled.")
         return record
 
-    def poll_step(
-        self,
-        session_id: str,
-        check: Callable[[SessionRecord], Identity | None],
-        wait: Callable[[SessionRecord], float],
-        abandon: Callable[[SessionRecord], None] | None = None,
-    ) -> dict[str, Any]:
+    def poll_step(self, session_id: str, method: Method) -> PollAnswer:
         """One poll: ask the provider, record a final outcome. `final` tells the state machine to stop.
 
         A transient fault (provider down, throttling, one garbled answer, AWS hiccup) is tried again at
@@ -317,33 +388,33 @@ class SessionService:
         """
         record = self.repo.get(session_id)
         if record is None or record.is_final:
-            if record is not None and record.status == "cancelled" and record.provider_ref and abandon:
-                self._abandon(record, abandon)
-            return {"final": True, "status": record.status if record else "missing", "wait_seconds": 0}
+            if record is not None and record.status == "cancelled" and record.provider_ref:
+                self._abandon(record, method.abandon)
+            return final(record.status if record else "missing")
         deadline = record.expires_at_dt()
         try:
-            answer = self.settle(record, check)
+            answer = self.settle(record, method.check)
         except TRANSIENT as fault:
             logger.warning("poll fault, trying again at the next poll", extra={"fault": type(fault).__name__})
-            return self.after_fault(record, type(fault).__name__, whole_seconds(wait(record)))
+            return self.after_fault(record, type(fault).__name__, whole_seconds(method.wait(record)))
         if answer is not None:
             return answer
         if self._clock() >= deadline:
             return self._finish(session_id, "expired", error=as_session_error(timeout_error()))
-        return {"final": False, "status": "pending", "wait_seconds": whole_seconds(wait(record))}
+        return pending(method.wait(record))
 
-    def after_fault(self, record: SessionRecord, fault: str, wait_seconds: int) -> dict[str, Any]:
+    def after_fault(self, record: SessionRecord, fault: str, wait_seconds: int) -> PollAnswer:
         """Poll again after a fault, unless it has lasted past the deadline (by five polls, at most
         FAULT_GRACE): then the session fails."""
         grace = min(FAULT_GRACE, timedelta(seconds=5 * max(1, wait_seconds)))
         if self._clock() < record.expires_at_dt() + grace:
-            return {"final": False, "status": "pending", "wait_seconds": max(1, wait_seconds)}
+            return pending(wait_seconds)
         code, message = code_for_task_error(fault)
         return self._finish(record.session_id, "failed", error=SessionError(code=code, message=message))
 
     def settle(
         self, record: SessionRecord, check: Callable[[SessionRecord], Identity | None]
-    ) -> dict[str, Any] | None:
+    ) -> PollAnswer | None:
         """Ask the provider through `check` and record a final outcome; None while still pending."""
         try:
             identity = check(record)
@@ -360,20 +431,20 @@ class SessionService:
             logger.warning("provider session not abandoned", extra={"reason": type(exc).__name__})
         self.repo.forget_provider_ref(record.session_id)
 
-    def polling_failed(self, session_id: str, fault: str, wait_seconds: int) -> dict[str, Any]:
+    def polling_failed(self, session_id: str, fault: str, wait_seconds: int) -> PollAnswer:
         """What the state machine's catch-all records: nothing yet, unless the deadline has passed."""
         record = self.repo.get(session_id)
         if record is None or record.is_final:
-            return {"final": True, "status": record.status if record else "missing", "wait_seconds": 0}
+            return final(record.status if record else "missing")
         return self.after_fault(record, fault, wait_seconds)
 
-    def _finish(self, session_id: str, status: str, **outcome: Any) -> dict[str, Any]:
+    def _finish(self, session_id: str, status: str, **outcome: Any) -> PollAnswer:
         finished = self.repo.finish(session_id, status, self._clock(), **outcome)  # type: ignore[arg-type]
         if finished is None:
             current = self.repo.get(session_id)
-            return {"final": True, "status": current.status if current else "missing", "wait_seconds": 0}
+            return final(current.status if current else "missing")
         logger.info("session finished", extra={"session_id": session_id, "status": status})
-        return {"final": True, "status": status, "wait_seconds": 0}
+        return final(status)
 
 
 @lru_cache(maxsize=1)

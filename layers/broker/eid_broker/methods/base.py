@@ -1,0 +1,93 @@
+"""The method contract: what one identity method is, and the registry that finds every method.
+
+A method asks its provider to start (`begin`) and, if it polls, reads the outcome (`check`); the session
+service does the rest (storing, polling, refusals, deadlines), so a method never touches a table.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from eid_broker.config import get_settings
+from eid_broker.errors import Code
+from eid_broker.keys import keyed_digest
+from eid_broker.sessions.models import Credentials, Identity, NextAction, SessionRecord
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What the provider said at start, for the session service to record."""
+
+    next_action: NextAction | None = None  # pending: what the integrator shows the person
+    provider_ref: dict[str, str] = field(default_factory=dict)
+    expected_subject_hmac: str | None = None
+    expires: datetime | None = None  # the provider's own deadline, instead of the method's lifetime
+    identity: Identity | None = None  # completed at start
+    credentials: Credentials | None = None  # handed over once, with a completed start
+    undo: Callable[[], None] | None = None  # a completed start that could not be recorded: revoke it
+
+
+class Method:
+    """One identity method: `POST /v1/sessions/{name}` with a `body`, then polled every `interval_seconds`
+    (None: not polled, the integrator's next call settles it) until `timeout_seconds`."""
+
+    name: str
+    body: type[BaseModel]
+    summary: str
+    description: str
+    hands_credentials: bool = False
+    interval_seconds: float | None = None
+    timeout_seconds: float = 120.0
+    expiry_code: Code = Code.TIMEOUT
+    # Starts that push to a person (a prompt, an SMS) are limited per person across all API keys.
+    throttle_family: str | None = None
+
+    def lifetime(self) -> float:
+        return get_settings().timeout_for(self.timeout_seconds)
+
+    def first_wait(self) -> float:
+        return get_settings().interval_for(self.interval_seconds or 1.0)
+
+    def person(self, body: Any) -> dict[str, str]:
+        """The identifiers a start pushes to, each counted on its own by the person throttle."""
+        return {}
+
+    def begin(self, body: Any, session_id: str) -> Opening:
+        """Ask the provider to start. Raises SessionOutcomeError for a refusal, a BrokerError for a fault."""
+        raise NotImplementedError
+
+    def check(self, record: SessionRecord) -> Identity | None:
+        """One poll: None while the person has not finished; raises SessionOutcomeError for a final no."""
+        raise NotImplementedError
+
+    def wait(self, record: SessionRecord) -> float:
+        """Seconds until the next poll."""
+        return self.first_wait()
+
+    def abandon(self, record: SessionRecord) -> None:
+        """Tell the provider the broker no longer waits (after a cancel); most providers need nothing."""
+
+
+def subject_digest(country: str, code: str) -> str:
+    """Keyed: the expected person is checked later without storing a guessable digest of them."""
+    return keyed_digest("subject", country, code)
+
+
+@cache
+def registry() -> dict[str, Method]:
+    """Every method, found in this package's modules: a new method registers by being there."""
+    package = importlib.import_module(__package__ or "eid_broker.methods")
+    found: dict[str, Method] = {}
+    for module in pkgutil.iter_modules(package.__path__):
+        for value in vars(importlib.import_module(f"{package.__name__}.{module.name}")).values():
+            if isinstance(value, Method):
+                found[value.name] = value
+    return dict(sorted(found.items()))
