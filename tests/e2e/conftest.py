@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests import wiring
+
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "e2e-key"
 
@@ -60,11 +62,8 @@ def launch(**overrides: str) -> Stack:
     """`python -m local` in its own process group, as `make run` runs it; returns once it is ready."""
     port = free_port()
     # The built-in sandboxes, whatever the developer's shell points at (an override may point away).
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not any(name.startswith(p) for p in ("DOKOBIT_", "MARKSIGN_", "EEID_", "MOBBID_", "MOSIP_"))
-    }
+    prefixes = tuple(f"{prefix}_" for prefix in wiring.provider_prefixes())
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
     env = {
         **inherited,
         "LOCAL_API_KEY": API_KEY,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from local.cfn import Template
+from tests import wiring
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template.load(ROOT / "template.yaml")
@@ -117,12 +118,24 @@ def _secret_refs(function: dict) -> set[str]:
 # Functions that key a digest (idempotency fingerprints, expected-person checks, throttle counters,
 # OTP-manager namespaces) read the deployment key; nothing else may.
 KEYED = {
-    *(f"{p}StartFunction" for p in ("Dokobit", "Marksign", "Mobbid", "Eeid", "MosipOtp", "MosipPassword")),
-    *(f"{p}PollFunction" for p in ("Dokobit", "Marksign", "Mobbid", "Eeid")),
+    *wiring.start_functions().values(),
+    *wiring.poll_functions().values(),
     "EeidWebhookFunction",
     "MosipOtpFunction",
 }
-PUSHING = {"DokobitStartFunction", "MarksignStartFunction", "EeidStartFunction", "MosipOtpStartFunction"}
+# Starts that push to a person: the methods with a throttle family.
+PUSHING = {
+    wiring.start_functions()[name] for name, method in wiring.methods().items() if method.throttle_family
+}
+
+
+def test_every_registered_method_has_its_start_function_and_polling_methods_their_poll_function() -> None:
+    starts = wiring.start_functions()
+    assert set(starts) == set(wiring.methods())
+    polled = {
+        starts[name] for name, method in wiring.methods().items() if method.interval_seconds is not None
+    }
+    assert set(wiring.poll_functions()) & set(starts.values()) == polled
 
 
 @pytest.mark.parametrize(("logical_id", "function"), FUNCTIONS)
