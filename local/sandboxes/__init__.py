@@ -58,18 +58,11 @@ def _mosip(client_id: str, secret_key: str, **options: Any) -> mosip.MosipSandbo
 
 
 SANDBOXES: list[SandboxSpec] = [
-    SandboxSpec("dokobit", "DokobitBaseUrl", CREDENTIALS["dokobit"], _dokobit, personas=dokobit.PERSONAS),
+    SandboxSpec("dokobit", "DokobitBaseUrl", CREDENTIALS["dokobit"], _dokobit, (), dokobit.ALL_PERSONAS),
+    SandboxSpec("marksign", "MarksignBaseUrl", CREDENTIALS["marksign"], _marksign, (), marksign.ALL_PERSONAS),
     SandboxSpec(
-        "marksign", "MarksignBaseUrl", CREDENTIALS["marksign"], _marksign, personas=marksign.PERSONAS
+        "eeid", "EeidBaseUrl", CREDENTIALS["eeid"], _eeid, ("client_id", "client_secret"), eeid.PERSONS
     ),
-    SandboxSpec(
-        "eeid",
-        "EeidBaseUrl",
-        CREDENTIALS["eeid"],
-        _eeid,
-        printable=("client_id", "client_secret"),
-        personas=eeid.PERSONS,
-    ),
-    SandboxSpec("mobbid", "MobbidBaseUrl", CREDENTIALS["mobbid"], _mobbid, personas=mobbid.PERSONAS),
-    SandboxSpec("mosip", "MosipBaseUrl", CREDENTIALS["mosip"], _mosip, personas=mosip.USERS),
+    SandboxSpec("mobbid", "MobbidBaseUrl", CREDENTIALS["mobbid"], _mobbid, (), mobbid.PERSONAS),
+    SandboxSpec("mosip", "MosipBaseUrl", CREDENTIALS["mosip"], _mosip, (), mosip.USERS),
 ]

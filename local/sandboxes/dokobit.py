@@ -1,5 +1,5 @@
-"""Fake of the Dokobit Identity API's Mobile-ID login (PROVIDERS.md §1) on the shared gateway engine:
-form-encoded bodies, ``access_token`` in the query, every provider error in an HTTP 200 answer."""
+"""Fake of the Dokobit Identity API's Mobile-ID and Smart-ID logins (PROVIDERS.md §1, §6) on the shared
+gateway engine: form-encoded bodies, ``access_token`` in the query, provider errors in HTTP 200 answers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from local.sandboxes import gateway as g
 from local.sandboxes.base import CREDENTIALS, error_response, json_response
 from local.sandboxes.gateway import GatewaySandbox, Person, Persona, Session, name_dict, oneline
 
-__all__ = ["PERSONAS", "DokobitSandbox"]
+__all__ = ["PERSONAS", "SMART_ID_PERSONAS", "DokobitSandbox"]
 
 
 def _ok(name: str, phone: str, code: str, country: str, given: str, surname: str, faults: int = 0) -> Persona:
@@ -63,6 +63,7 @@ class DokobitSandbox(GatewaySandbox):
         Persona("never-answers", ("+37213100266", "60001019961"), g.NEVER),
         Persona("expired", ("+37201200266", "60001019972"), g.EXPIRED),
         Persona("outage", ("+37200000366", "60001019983"), g.OUTAGE),
+        *g.SMART_ID_PERSONAS,
     )
     errors: ClassVar[dict[str, tuple[int, str]]] = {
         g.NOT_USER: (6001, "Not a mobile signature user"),
@@ -70,6 +71,10 @@ class DokobitSandbox(GatewaySandbox):
         g.CANCELLED: (7023, "User cancelled"),
         g.EXPIRED: (6005, "Expired transaction"),
         g.OUTAGE: (500, "Internal server error"),
+        g.NO_ACCOUNT: (6006, "User does not have Smart-ID account."),
+        g.NOT_QUALIFIED: (6007, "User can not use Smart-ID account."),
+        g.WRONG_VC: (7023, "Signing canceled by user."),
+        g.UNUSABLE: (6008, "User should view Smart-ID app or self-service portal"),
         g.UNAVAILABLE: (503, "Service unavailable"),
         g.SESSION_NOT_FOUND: (404, "Session not found"),
     }
@@ -93,6 +98,9 @@ class DokobitSandbox(GatewaySandbox):
             rules=[
                 Rule("/v2/mobile/login.json", methods=["POST"], endpoint="login"),
                 Rule("/v2/mobile/login/status/<token>.json", methods=["GET"], endpoint="status"),
+                # No /v2/ prefix for Smart-ID in Dokobit's documents and SDK.
+                Rule("/smartid/login.json", methods=["POST"], endpoint="smartid_login"),
+                Rule("/smartid/login/status/<token>.json", methods=["GET"], endpoint="smartid_status"),
             ],
             describe=_describe,
         )
@@ -100,8 +108,14 @@ class DokobitSandbox(GatewaySandbox):
     def _handle(self, endpoint: str, request: Request, args: dict[str, Any]) -> Response:
         if not self._token_ok(request.args.get("access_token", "")):
             return error_response("Invalid access token", 403)
-        if endpoint == "status":
-            return self._status(args["token"])
+        if endpoint in ("status", "smartid_status"):
+            return self._status(args["token"], smart_id=endpoint == "smartid_status")
+        if endpoint == "smartid_login":
+            code, country = (request.form.get(field, "").strip() for field in ("code", "country"))
+            country = country.upper()
+            pattern = g.SMART_ID_CODE_RE.get(country, g.CODE_RE)
+            rejected = _invalid(code=pattern.match(code), country=country in g.SMART_ID_CODE_RE)
+            return rejected or self._login((country, code), smart_id=True)
         phone, code = (request.form.get(field, "").strip() for field in ("phone", "code"))
         rejected = _invalid(phone=g.PHONE_RE.match(phone), code=g.CODE_RE.match(code))
         return rejected or self._login((phone, code))
@@ -109,15 +123,23 @@ class DokobitSandbox(GatewaySandbox):
     def _new_token(self) -> str:
         return secrets.token_hex(20)
 
+    @classmethod
+    def wire(cls, outcome: str) -> tuple[int, dict[str, Any]]:
+        # A Smart-ID refusal is a status of its own, without an error code.
+        return (200, {"status": "canceled"}) if outcome == g.REFUSED else super().wire(outcome)
+
     def _login_ok(self, session: Session, certificate: dict[str, Any] | None) -> Response:
+        body = {"status": "ok", "token": session.token, "control_code": session.control_code}
         person = session.persona.person
-        identity = _identity(person, certificate) if person and certificate else {}
-        return json_response(
-            {"status": "ok", "token": session.token, "control_code": session.control_code, **identity}
-        )
+        # Mobile-ID v2 names the person at login already; Smart-ID only once the person has confirmed.
+        if person and certificate and not session.persona.smart_id:
+            body |= _identity(person, certificate)
+        return json_response(body)
 
     def _status_ok(self, session: Session, person: Person, certificate: dict[str, Any]) -> Response:
         return json_response({"status": "ok", **_identity(person, certificate)})
 
 
 PERSONAS: list[dict[str, str]] = DokobitSandbox.persona_rows()
+SMART_ID_PERSONAS: list[dict[str, str]] = DokobitSandbox.persona_rows(smart_id=True)
+ALL_PERSONAS = PERSONAS + SMART_ID_PERSONAS

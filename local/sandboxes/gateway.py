@@ -1,6 +1,6 @@
-"""The engine the Dokobit and MarkSign sandboxes share: personas, sessions that the person answers
-``ok_after`` seconds after the login, control codes, status polling, demo certificates. A provider
-module adds only its wire dialect: routes, field names, where the access token rides, error codes.
+"""The engine the Dokobit and MarkSign sandboxes share for Mobile-ID and Smart-ID: personas, sessions
+that the person answers ``ok_after`` seconds after the login, control codes, status polling, demo
+certificates. A provider module adds only its wire dialect: routes, fields, token placement, error codes.
 """
 
 from __future__ import annotations
@@ -27,20 +27,31 @@ from local.sandboxes.base import Sandbox, json_response, same
 
 # Mobile-ID numbers of Lithuania, Estonia and Latvia, and their personal codes (LV with a dash).
 PHONE_RE = re.compile(r"^\+(3706\d{7}|372\d{7,8}|3712\d{7})$")
-CODE_RE = re.compile(r"^([3456]\d{2}(0[1-9]|1[0-2])\d{6}|\d{2}(0[1-9]|1[0-2])\d{2}-[123]\d{4})$")
+_EE_LT_CODE, _LV_CODE = r"[3456]\d{2}(0[1-9]|1[0-2])\d{6}", r"\d{2}(0[1-9]|1[0-2])\d{2}-[123]\d{4}"
+CODE_RE = re.compile(f"^({_EE_LT_CODE}|{_LV_CODE})$")
+# Smart-ID: the personal code's format by country (LV in the documents' form, with the dash).
+SMART_ID_CODE_RE = {
+    country: re.compile(f"^{pattern}$")
+    for country, pattern in (("EE", _EE_LT_CODE), ("LT", _EE_LT_CODE), ("LV", _LV_CODE))
+}
 _COUNTRY_OF_PHONE = {"+370": "LT", "+371": "LV", "+372": "EE"}
 
-# What a persona does. The first four end the login; the others answer the status calls once ready.
+# What a persona does. Those AT_LOGIN end the login; the others answer the status calls once ready.
 NOT_USER = "not-user"
 OUTAGE = "outage"
 NO_CERTIFICATE = "no-certificate"
 UNAUTHORIZED = "unauthorized"
+NO_ACCOUNT = "no-account"  # Smart-ID
+NOT_QUALIFIED = "not-qualified"  # Smart-ID: the account's level cannot log in here
 OK = "ok"
 NEVER = "never"  # waits until session_ttl, then expires
 PHONE_FAILED = "phone-failed"
 CANCELLED = "cancelled"
 EXPIRED = "expired"
-AT_LOGIN = frozenset({NOT_USER, OUTAGE, NO_CERTIFICATE, UNAUTHORIZED})
+REFUSED = "refused"  # Smart-ID
+WRONG_VC = "wrong-vc"  # Smart-ID: the person chose another verification code
+UNUSABLE = "unusable"  # Smart-ID: the person must check the app or the self-service portal
+AT_LOGIN = frozenset({NOT_USER, OUTAGE, NO_CERTIFICATE, UNAUTHORIZED, NO_ACCOUNT, NOT_QUALIFIED})
 # Answers that are no persona's outcome: a status call of a faulty persona, of an unknown session.
 UNAVAILABLE = "unavailable"
 SESSION_NOT_FOUND = "session-not-found"
@@ -59,14 +70,43 @@ class Person:
 @dataclass(frozen=True)
 class Persona:
     name: str
-    key: tuple[str, str]  # (phone, personal code)
+    key: tuple[str, str]  # (phone, personal code); Smart-ID: (country, personal code)
     outcome: str = OK
     person: Person | None = None  # who confirms: whose names and certificate the provider returns
     faults: int = 0  # the first status calls of each session that answer UNAVAILABLE
+    smart_id: bool = False
 
     @property
     def country(self) -> str:
-        return self.person.country if self.person else _COUNTRY_OF_PHONE[self.key[0][:4]]
+        if self.person:
+            return self.person.country
+        return self.key[0] if self.smart_id else _COUNTRY_OF_PHONE.get(self.key[0][:4], "-")
+
+
+def _smart_id(name: str, outcome: str, accounts: str, given: str = "", faults: int = 0) -> list[Persona]:
+    """One persona for each ``COUNTRY:code`` of ``accounts``; ``given``: the name of who confirms."""
+    personas = []
+    for account in accounts.split():
+        country, code = account.split(":")
+        person = Person(code, country, given, "TESTNUMBER") if given else None
+        personas.append(Persona(name, (country, code), outcome, person, faults, smart_id=True))
+    return personas
+
+
+# SK's Smart-ID demo accounts (PROVIDERS.md §6) of each outcome; the last two outcomes have none.
+SMART_ID_PERSONAS: tuple[Persona, ...] = (
+    *_smart_id("sid-ok-ee", OK, "EE:40504040001", given="ONA"),
+    *_smart_id("sid-ok-lt", OK, "LT:40504040001", given="ONA"),
+    *_smart_id("sid-ok-lv", OK, "LV:050405-10009", given="JANIS"),
+    *_smart_id("sid-ok1", OK, "LT:30303039914 EE:30303039914", given="QUALIFIED OK1"),
+    *_smart_id("sid-flaky", OK, "EE:50001029996 LT:50001029996 LV:020100-29990", given="FLAKY", faults=2),
+    *_smart_id("sid-refused", REFUSED, "EE:30403039917 LT:30403039917 LV:030403-10016"),
+    *_smart_id("sid-wrong-vc", WRONG_VC, "EE:30403039972 LT:30403039972 LV:030403-10075"),
+    *_smart_id("sid-timeout", EXPIRED, "EE:30403039983 LT:30403039983 LV:030403-10083"),
+    *_smart_id("sid-not-qualified", NOT_QUALIFIED, "LT:40504049999 LV:050404-19993"),
+    *_smart_id("sid-unusable", UNUSABLE, "EE:49901010040"),
+    *_smart_id("sid-no-account", NO_ACCOUNT, "EE:39901010038"),
+)
 
 
 @dataclass(kw_only=True)
@@ -120,7 +160,8 @@ class GatewaySandbox(Sandbox, ABC):
         self._ok_after = ok_after
         self._session_ttl = session_ttl
         self._certs = CertificateFactory(describe)
-        self._by_key = {p.key: p for p in self.personas}
+        self._smart_id_certs = CertificateFactory(describe, "TEST of EID-SK 2016")
+        self._by_key = {(p.smart_id, p.key): p for p in self.personas}
         self._sessions: dict[str, Session] = {}
 
     @classmethod
@@ -139,18 +180,23 @@ class GatewaySandbox(Sandbox, ABC):
         return cls.wire_code(*cls.errors[outcome])
 
     @classmethod
-    def persona_rows(cls) -> list[dict[str, str]]:
-        """The public ``PERSONAS`` table: each persona's identifiers and what it does."""
-        rows = [(p.name, *p.key, p.country, cls._describe_persona(p)) for p in cls.personas]
-        unknown = f"login answers {cls._label(NOT_USER)}"
-        rows.append(("unknown", "any other valid phone", "any other valid code", "-", unknown))
-        keys = ("persona", "phone", "personal_code", "country", "outcome")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+    def persona_rows(cls, *, smart_id: bool = False) -> list[dict[str, str]]:
+        """A method's public persona table: each persona's identifiers and what it does."""
+        column, anyone = ("country", "EE, LT, LV") if smart_id else ("phone", "any other valid phone")
+        outcome = NO_ACCOUNT if smart_id else NOT_USER
+        unknown = Persona("unknown", (anyone, "any other valid code"), outcome, smart_id=smart_id)
+        rows = []
+        for p in [*(p for p in cls.personas if p.smart_id == smart_id), unknown]:
+            ids = {"persona": p.name, column: p.key[0], "personal_code": p.key[1], "country": p.country}
+            rows.append({**ids, "outcome": cls._describe_persona(p)})
+        return rows
 
     @classmethod
     def _label(cls, outcome: str) -> str:
         status, body = cls.wire(outcome)
-        return f"{body['error_code']} (HTTP {status})" if "error_code" in body else f"HTTP {status}"
+        if "error_code" in body:
+            return f"{body['error_code']} (HTTP {status})"
+        return f"HTTP {status}" if body["status"] == "error" else f"status {body['status']}"
 
     @classmethod
     def _describe_persona(cls, p: Persona) -> str:
@@ -178,11 +224,13 @@ class GatewaySandbox(Sandbox, ABC):
         status, body = self.wire(outcome)
         return json_response(body, status)
 
-    def _certificate(self, person: Person) -> dict[str, Any]:
-        subject = person_subject(
-            person.country, person.given_name, person.surname, person.code, **self.subject_attributes
-        )
-        return self._certs.certificate(person.code, subject)
+    def _certificate(self, person: Person, *, smart_id: bool) -> dict[str, Any]:
+        names = (person.country, person.given_name, person.surname, person.code)
+        if smart_id:  # as in MarkSign's sample: no O/OU, CN without the code, another demo CA
+            subject = person_subject(*names, common_name=f"{person.surname},{person.given_name}")
+            return self._smart_id_certs.certificate(f"{person.country}-{person.code}", subject)
+        subject = person_subject(*names, **self.subject_attributes)
+        return self._certs.certificate(f"{person.country}-{person.code}", subject)
 
     @abstractmethod
     def _new_token(self) -> str: ...
@@ -193,12 +241,15 @@ class GatewaySandbox(Sandbox, ABC):
     @abstractmethod
     def _status_ok(self, session: Session, person: Person, certificate: dict[str, Any]) -> Response: ...
 
-    def _login(self, key: tuple[str, str], *, peps: bool = False, sanctions: bool = False) -> Response:
-        persona = self._by_key.get(key) or Persona("unknown", key, NOT_USER)
+    def _login(
+        self, key: tuple[str, str], *, smart_id: bool = False, peps: bool = False, sanctions: bool = False
+    ) -> Response:
+        unknown = Persona("unknown", key, NO_ACCOUNT if smart_id else NOT_USER, smart_id=smart_id)
+        persona = self._by_key.get((smart_id, key), unknown)
         if persona.outcome in AT_LOGIN:
             return self._error(persona.outcome)
         # Built before taking the state lock: the first call per person generates keys.
-        certificate = self._certificate(persona.person) if persona.person else None
+        certificate = self._certificate(persona.person, smart_id=smart_id) if persona.person else None
         control_code = f"{secrets.randbelow(10000):04d}"
         with self._lock:
             now = self._clock()
@@ -214,11 +265,11 @@ class GatewaySandbox(Sandbox, ABC):
             self._sessions[session.token] = session
         return self._login_ok(session, certificate)
 
-    def _status(self, token: str) -> Response:
+    def _status(self, token: str, *, smart_id: bool = False) -> Response:
         """Count a status call and answer where its session stands; the first final answer is recorded."""
         with self._lock:
-            session = self._sessions.get(token)
-            if session is None or session.deleted_at is not None:
+            session = self._open_session(token, smart_id)
+            if session is None:
                 return self._error(SESSION_NOT_FOUND)
             session.status_calls += 1
             now = self._clock()
@@ -232,15 +283,20 @@ class GatewaySandbox(Sandbox, ABC):
         outcome, person = EXPIRED if expired else session.persona.outcome, session.persona.person
         if outcome != OK or person is None:
             return self._error(outcome)
-        return self._status_ok(session, person, self._certificate(person))
+        return self._status_ok(session, person, self._certificate(person, smart_id=smart_id))
 
-    def _delete(self, token: str) -> bool:
+    def _delete(self, token: str, *, smart_id: bool = False) -> bool:
         with self._lock:
-            session = self._sessions.get(token)
-            if session is None or session.deleted_at is not None:
-                return False
-            session.deleted_at = self._clock()
-            return True
+            session = self._open_session(token, smart_id)
+            if session is not None:
+                session.deleted_at = self._clock()
+            return session is not None
+
+    def _open_session(self, token: str, smart_id: bool) -> Session | None:
+        session = self._sessions.get(token)
+        if session is None or session.deleted_at is not None or session.persona.smart_id != smart_id:
+            return None
+        return session
 
 
 # Certificates
@@ -275,14 +331,21 @@ def _name(*parts: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
 
 
 def person_subject(
-    country: str, given_name: str, surname: str, code: str, *, organisation: str = "", unit: str = ""
+    country: str,
+    given_name: str,
+    surname: str,
+    code: str,
+    *,
+    organisation: str = "",
+    unit: str = "",
+    common_name: str = "",
 ) -> x509.Name:
     """An ESTEID-style subject: C, [O], [OU], CN=SURNAME,GIVEN,CODE, SN, GN, serialNumber=PNO{C}-{CODE}."""
     return _name(
         (NameOID.COUNTRY_NAME, country),
         (NameOID.ORGANIZATION_NAME, organisation),
         (NameOID.ORGANIZATIONAL_UNIT_NAME, unit),
-        (NameOID.COMMON_NAME, f"{surname},{given_name},{code}"),
+        (NameOID.COMMON_NAME, common_name or f"{surname},{given_name},{code}"),
         (NameOID.SURNAME, surname),
         (NameOID.GIVEN_NAME, given_name),
         (NameOID.SERIAL_NUMBER, f"PNO{country}-{code}"),
