@@ -16,17 +16,19 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from eid_broker import aws, config, tokens
 from eid_broker.sessions import service
+from local.sandboxes.base import CREDENTIALS
 from local.sandboxes.dokobit import DokobitSandbox
 from local.sandboxes.eeid import EeidSandbox
 from local.sandboxes.marksign import MarkSignSandbox
 from local.sandboxes.mobbid import MobbidSandbox
 from local.sandboxes.mosip import MosipSandbox
 
-ACCESS_TOKEN = "sandbox-dokobit-token"
-MARKSIGN_TOKEN = "sandbox-marksign-token"
-EEID_CLIENT = ("sandbox-eeid-client", "sandbox-eeid-secret")
-MOBBID_CREDENTIALS = ("sandbox-mobbid-app", "sandbox-mobbid-key")
-MOSIP_CREDENTIALS = ("sandbox-mosip-client", "sandbox-mosip-secret")
+# The sandboxes' default credentials, as `make run` puts them into the providers' secrets.
+ACCESS_TOKEN = CREDENTIALS["dokobit"]["access_token"]
+MARKSIGN_TOKEN = CREDENTIALS["marksign"]["access_token"]
+EEID_CLIENT = (CREDENTIALS["eeid"]["client_id"], CREDENTIALS["eeid"]["client_secret"])
+MOBBID_CREDENTIALS = (CREDENTIALS["mobbid"]["application_id"], CREDENTIALS["mobbid"]["api_key"])
+MOSIP_CREDENTIALS = (CREDENTIALS["mosip"]["client_id"], CREDENTIALS["mosip"]["secret_key"])
 
 
 @pytest.fixture(autouse=True)

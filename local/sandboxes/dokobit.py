@@ -1,205 +1,91 @@
-"""Local fake of the Dokobit Identity API (Mobile-ID login) for offline runs, e2e tests and benchmarks.
-
-Mount it as a WSGI app (for example under ``/dokobit`` with werkzeug's DispatcherMiddleware); it routes on
-PATH_INFO relative to the mount point:
-
-- ``POST /v2/mobile/login.json?access_token=…`` (form fields ``phone``, ``code``, optional ``language``,
-  ``message``)
-- ``GET /v2/mobile/login/status/<token>.json?access_token=…``
-- ``GET /_sandbox/stats`` and ``POST /_sandbox/reset`` (admin, no access token)
-
-The outcome of a session is chosen by the (phone, personal code) pair, see ``PERSONAS``.
-"""
+"""Fake of the Dokobit Identity API's Mobile-ID and Smart-ID logins (PROVIDERS.md §1, §6) on the shared
+gateway engine: form-encoded bodies, ``access_token`` in the query, provider errors in HTTP 200 answers."""
 
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from local.sandboxes.base import (
-    CODE_RE,
-    PHONE_RE,
-    CertificateFactory,
-    Phase,
-    Sandbox,
-    Session,
-    error_response,
-    json_response,
-    name_dict,
-    oneline,
-    person_subject,
-    personas_table,
-    serve,
-)
+from local.sandboxes import gateway as g
+from local.sandboxes.base import CREDENTIALS, error_response, json_response
+from local.sandboxes.gateway import GatewaySandbox, Person, Persona, Session, name_dict, oneline
 
-__all__ = ["PERSONAS", "DokobitSandbox", "main"]
-
-# Outcomes a persona can have.
-OK = "ok"
-FLAKY = "flaky"
-NOT_USER = "not-user"
-PHONE_FAILED = "phone-failed"
-CANCELLED = "cancelled"
-NEVER = "never"
-EXPIRED = "expired"
-OUTAGE = "outage"
-
-_STATUS_ERRORS: dict[str, tuple[int, str]] = {
-    PHONE_FAILED: (7022, "Sending request to phone failed"),
-    CANCELLED: (7023, "User cancelled"),
-    EXPIRED: (6005, "Expired transaction"),
-}
-_NOT_USER_BODY: dict[str, Any] = {
-    "status": "error",
-    "message": "Not a mobile signature user",
-    "error_code": 6001,
-}
-_EXPIRED_BODY: dict[str, Any] = {"status": "error", "message": "Expired transaction", "error_code": 6005}
+__all__ = ["PERSONAS", "SMART_ID_PERSONAS", "DokobitSandbox"]
 
 
-@dataclass(frozen=True)
-class _Persona:
-    name: str
-    phone: str
-    code: str
-    country: str
-    given_name: str
-    surname: str
-    outcome: str
-    description: str
-
-
-_PERSONA_LIST: tuple[_Persona, ...] = (
-    _Persona(
-        "ok-ee",
-        "+37200000766",
-        "60001019906",
-        "EE",
-        "MARY ÄNN",
-        "O’CONNEŽ-ŠUSLIK TESTNUMBER",
-        OK,
-        "login ok; status waiting until ok_after, then ok with identity and certificate",
-    ),
-    _Persona(
-        "ok-lt",
-        "+37060000666",
-        "50001018865",
-        "LT",
-        "EDVARDAS",
-        "TESTNUMBER",
-        OK,
-        "login ok; status waiting until ok_after, then ok with identity and certificate",
-    ),
-    _Persona(
-        "flaky-ee",
-        "+37200000466",
-        "60001019994",
-        "EE",
-        "JAAK-KRISTJAN",
-        "JÕEORG",
-        FLAKY,
-        "first status call of each session answers HTTP 503, otherwise like ok-ee",
-    ),
-    _Persona(
-        "not-user",
-        "+37200000266",
-        "60001019939",
-        "EE",
-        "",
-        "",
-        NOT_USER,
-        "login answers error 6001 (not a Mobile-ID user)",
-    ),
-    _Persona(
-        "phone-failed",
-        "+37207110066",
-        "60001019947",
-        "EE",
-        "",
-        "",
-        PHONE_FAILED,
-        "status waiting until ok_after, then error 7022 (sending request to phone failed)",
-    ),
-    _Persona(
-        "user-cancelled",
-        "+37201100266",
-        "60001019950",
-        "EE",
-        "",
-        "",
-        CANCELLED,
-        "status waiting until ok_after, then error 7023 (user cancelled)",
-    ),
-    _Persona(
-        "never-answers",
-        "+37213100266",
-        "60001019961",
-        "EE",
-        "",
-        "",
-        NEVER,
-        "status waiting until session_ttl, then error 6005 (expired transaction)",
-    ),
-    _Persona(
-        "expired",
-        "+37201200266",
-        "60001019972",
-        "EE",
-        "",
-        "",
-        EXPIRED,
-        "status waiting until ok_after, then error 6005 (expired transaction)",
-    ),
-    _Persona(
-        "outage",
-        "+37200000366",
-        "60001019983",
-        "EE",
-        "",
-        "",
-        OUTAGE,
-        "login answers HTTP 500 (service outage)",
-    ),
-)
-_BY_KEY: dict[tuple[str, str], _Persona] = {(p.phone, p.code): p for p in _PERSONA_LIST}
-
-PERSONAS: list[dict[str, str]] = personas_table(
-    ((p.name, p.phone, p.code, p.country, p.description) for p in _PERSONA_LIST),
-    "login answers error 6001 (not a Mobile-ID user)",
-)
+def _ok(name: str, phone: str, code: str, country: str, given: str, surname: str, faults: int = 0) -> Persona:
+    return Persona(name, (phone, code), person=Person(code, country, given, surname), faults=faults)
 
 
 def _describe(cert: x509.Certificate) -> dict[str, Any]:
-    pem = cert.public_bytes(serialization.Encoding.PEM)
     return {
         "name": oneline(cert.subject),
         "subject": name_dict(cert.subject),
         "issuer": name_dict(cert.issuer),
         "valid_from": cert.not_valid_before_utc.isoformat(),
         "valid_to": cert.not_valid_after_utc.isoformat(),
-        "value": base64.b64encode(pem).decode("ascii"),
+        "value": base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode("ascii"),
     }
 
 
-_Session = Session[_Persona]
+def _identity(person: Person, certificate: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": person.given_name,
+        "surname": person.surname,
+        "code": person.code,
+        "country": person.country,
+        "certificate": certificate,
+    }
 
 
-class DokobitSandbox(Sandbox[_Session]):
-    """WSGI fake of the Dokobit Identity API Mobile-ID login flow."""
+def _invalid(**checks: object) -> Response | None:
+    """400 naming the fields whose check failed (never their values), or None."""
+    fields = [name for name, ok in checks.items() if not ok]
+    return error_response("Request data is invalid", 400, errors=fields) if fields else None
+
+
+class DokobitSandbox(GatewaySandbox):
+    personas = (
+        _ok("ok-ee", "+37200000766", "60001019906", "EE", "MARY ÄNN", "O’CONNEŽ-ŠUSLIK TESTNUMBER"),
+        _ok("ok-lt", "+37060000666", "50001018865", "LT", "EDVARDAS", "TESTNUMBER"),
+        _ok("flaky-ee", "+37200000466", "60001019994", "EE", "JAAK-KRISTJAN", "JÕEORG", faults=1),
+        Persona("not-user", ("+37200000266", "60001019939"), g.NOT_USER),
+        Persona("phone-failed", ("+37207110066", "60001019947"), g.PHONE_FAILED),
+        Persona("user-cancelled", ("+37201100266", "60001019950"), g.CANCELLED),
+        Persona("never-answers", ("+37213100266", "60001019961"), g.NEVER),
+        Persona("expired", ("+37201200266", "60001019972"), g.EXPIRED),
+        Persona("outage", ("+37200000366", "60001019983"), g.OUTAGE),
+        *g.SMART_ID_PERSONAS,
+    )
+    errors: ClassVar[dict[str, tuple[int, str]]] = {
+        g.NOT_USER: (6001, "Not a mobile signature user"),
+        g.PHONE_FAILED: (7022, "Sending request to phone failed"),
+        g.CANCELLED: (7023, "User cancelled"),
+        g.EXPIRED: (6005, "Expired transaction"),
+        g.OUTAGE: (500, "Internal server error"),
+        g.NO_ACCOUNT: (6006, "User does not have Smart-ID account."),
+        g.NOT_QUALIFIED: (6007, "User can not use Smart-ID account."),
+        g.WRONG_VC: (7023, "Signing canceled by user."),
+        g.UNUSABLE: (6008, "User should view Smart-ID app or self-service portal"),
+        g.UNAVAILABLE: (503, "Service unavailable"),
+        g.SESSION_NOT_FOUND: (404, "Session not found"),
+    }
+    subject_attributes: ClassVar[dict[str, str]] = {
+        "organisation": "ESTEID (MOBIIL-ID)",
+        "unit": "authentication",
+    }
 
     def __init__(
         self,
-        access_token: str = "sandbox-dokobit-token",
+        access_token: str = CREDENTIALS["dokobit"]["access_token"],
         ok_after: float = 7.0,
         session_ttl: float = 300.0,
         clock: Callable[[], float] = time.time,
@@ -209,96 +95,51 @@ class DokobitSandbox(Sandbox[_Session]):
             ok_after=ok_after,
             session_ttl=session_ttl,
             clock=clock,
-            session_type=_Session,
-            endpoints=("login", "status"),
             rules=[
                 Rule("/v2/mobile/login.json", methods=["POST"], endpoint="login"),
                 Rule("/v2/mobile/login/status/<token>.json", methods=["GET"], endpoint="status"),
+                # No /v2/ prefix for Smart-ID in Dokobit's documents and SDK.
+                Rule("/smartid/login.json", methods=["POST"], endpoint="smartid_login"),
+                Rule("/smartid/login/status/<token>.json", methods=["GET"], endpoint="smartid_status"),
             ],
+            describe=_describe,
         )
-        self._certs = CertificateFactory(_describe)
 
     def _handle(self, endpoint: str, request: Request, args: dict[str, Any]) -> Response:
         if not self._token_ok(request.args.get("access_token", "")):
             return error_response("Invalid access token", 403)
-        if endpoint == "login":
-            return self._login(request)
-        return self._status(args["token"])
+        if endpoint in ("status", "smartid_status"):
+            return self._status(args["token"], smart_id=endpoint == "smartid_status")
+        if endpoint == "smartid_login":
+            code, country = (request.form.get(field, "").strip() for field in ("code", "country"))
+            country = country.upper()
+            pattern = g.SMART_ID_CODE_RE.get(country, g.CODE_RE)
+            rejected = _invalid(code=pattern.match(code), country=country in g.SMART_ID_CODE_RE)
+            return rejected or self._login((country, code), smart_id=True)
+        phone, code = (request.form.get(field, "").strip() for field in ("phone", "code"))
+        rejected = _invalid(phone=g.PHONE_RE.match(phone), code=g.CODE_RE.match(code))
+        return rejected or self._login((phone, code))
 
-    def _unavailable(self, session: _Session) -> bool:
-        return session.persona.outcome == FLAKY and session.status_calls == 1
+    def _new_token(self) -> str:
+        return secrets.token_hex(20)
 
-    def _login(self, request: Request) -> Response:
-        phone = request.form.get("phone", "").strip()
-        code = request.form.get("code", "").strip()
-        errors = []
-        if not PHONE_RE.match(phone):
-            errors.append("phone")
-        if not CODE_RE.match(code):
-            errors.append("code")
-        if errors:
-            return error_response("Request data is invalid", 400, errors=errors)
+    @classmethod
+    def wire(cls, outcome: str) -> tuple[int, dict[str, Any]]:
+        # A Smart-ID refusal is a status of its own, without an error code.
+        return (200, {"status": "canceled"}) if outcome == g.REFUSED else super().wire(outcome)
 
-        persona = _BY_KEY.get((phone, code))
-        if persona is None or persona.outcome == NOT_USER:
-            return json_response(_NOT_USER_BODY)
-        if persona.outcome == OUTAGE:
-            return error_response("Internal server error", 500)
+    def _login_ok(self, session: Session, certificate: dict[str, Any] | None) -> Response:
+        body = {"status": "ok", "token": session.token, "control_code": session.control_code}
+        person = session.persona.person
+        # Mobile-ID v2 names the person at login already; Smart-ID only once the person has confirmed.
+        if person and certificate and not session.persona.smart_id:
+            body |= _identity(person, certificate)
+        return json_response(body)
 
-        # Built before taking the state lock: the first call per person generates keys.
-        identity = self._identity(persona) if persona.outcome in (OK, FLAKY) else {}
-        session = self._start_session(secrets.token_hex(20), persona, answers=persona.outcome != NEVER)
-        return json_response(
-            {"status": "ok", "token": session.token, "control_code": session.control_code, **identity}
-        )
-
-    def _identity(self, persona: _Persona) -> dict[str, Any]:
-        subject = person_subject(
-            persona.country,
-            persona.given_name,
-            persona.surname,
-            persona.code,
-            organisation="ESTEID (MOBIIL-ID)",
-            unit="authentication",
-        )
-        return {
-            "name": persona.given_name,
-            "surname": persona.surname,
-            "code": persona.code,
-            "country": persona.country,
-            "certificate": self._certs.certificate(persona.name, subject),
-        }
-
-    def _status(self, token: str) -> Response:
-        polled = self._poll(token)
-        if polled is None:
-            return error_response("Session not found", 404)
-        session, phase = polled
-        outcome = session.persona.outcome
-        if phase is Phase.UNAVAILABLE:
-            return error_response("Service unavailable", 503)
-        if phase is Phase.WAITING:
-            return json_response({"status": "waiting"})
-        if phase is Phase.EXPIRED:
-            return json_response(_EXPIRED_BODY)
-        if outcome in _STATUS_ERRORS:
-            error_code, message = _STATUS_ERRORS[outcome]
-            return error_response(message, 200, error_code=error_code)
-        return json_response({"status": "ok", **self._identity(session.persona)})
+    def _status_ok(self, session: Session, person: Person, certificate: dict[str, Any]) -> Response:
+        return json_response({"status": "ok", **_identity(person, certificate)})
 
 
-def main(argv: list[str] | None = None) -> None:
-    serve(
-        argv,
-        DokobitSandbox,
-        description="Serve the Dokobit Identity API sandbox alone.",
-        port=8081,
-        access_token="sandbox-dokobit-token",
-        banner="Dokobit sandbox on http://127.0.0.1:{port}/v2/mobile/login.json",
-        personas=PERSONAS,
-        token_in_path=re.compile(r"(/status/)[^/]+(\.json)$"),
-    )
-
-
-if __name__ == "__main__":
-    main()
+PERSONAS: list[dict[str, str]] = DokobitSandbox.persona_rows()
+SMART_ID_PERSONAS: list[dict[str, str]] = DokobitSandbox.persona_rows(smart_id=True)
+ALL_PERSONAS = PERSONAS + SMART_ID_PERSONAS

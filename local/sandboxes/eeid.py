@@ -1,29 +1,14 @@
-"""Local fake of the eeID identification API (Estonian Internet Foundation) for offline runs and tests.
-
-Mount it as a WSGI app (for example under ``/eeid`` with werkzeug's DispatcherMiddleware); it routes on
-PATH_INFO relative to the mount point, and the links it hands out include the mount point:
-
-- ``POST /api/auth/v1/token`` (``Authorization: Basic base64(client_id:client_secret)``)
-- ``POST /api/ident/v1/identification_requests`` (``Authorization: Bearer …``; JSON ``reference``,
-  ``claims_required``)
-- ``GET /api/ident/v1/identification_requests?page=&page_size=``
-- ``GET /api/ident/v1/identification_requests/<id>``
-- ``GET /api/ident/v1/identification_requests/<id>/proof_of_identity`` (PDF)
-- ``GET /ident/<id>`` and ``POST /ident/<id>/authenticate`` (the end user's page, ``choice=match|mismatch``)
-- ``POST /_sandbox/complete/<id>`` (admin, JSON ``outcome``, ``webhook``), ``GET /_sandbox/stats`` and
-  ``POST /_sandbox/reset``
-
-When a request completes, the webhook is delivered ``deliveries`` times from a background thread, each
-failed attempt retried up to 3 times, as eeID documents. See ``PERSONS`` for who authenticates.
-"""
+"""Fake of eeID's identification API (PROVIDERS.md §3): token, identification requests with the end
+user's link page, proof PDF, and HMAC-signed webhooks delivered ``deliveries`` times, each failed attempt
+retried up to 3 times. ``PERSONS`` are the test persons who authenticate."""
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import copy
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import html
@@ -39,12 +24,11 @@ from typing import Any
 
 import requests
 from werkzeug.routing import Rule
-from werkzeug.serving import run_simple
 from werkzeug.wrappers import Request, Response
 
-from local.sandboxes.base import DEFAULT_TOKEN_IN_PATH, Sandbox, Session, _quiet_handler, json_response
+from local.sandboxes.base import CREDENTIALS, Sandbox, html_page, json_response
 
-__all__ = ["PERSONS", "EeidSandbox", "main"]
+__all__ = ["PERSONS", "EeidSandbox"]
 
 MATCH = "match"
 MISMATCH = "mismatch"
@@ -63,43 +47,19 @@ WEBHOOK_RETRIES = 3
 _ACKNOWLEDGED = frozenset({200, 201, 204})
 
 _INVALID_CREDENTIALS = "Invalid credentials"
-_UNAUTHORIZED = "Unauthorized"
 _REQUEST_NOT_FOUND = "Request not found"
-_PROOF_NOT_FOUND = "Proof of identity not found"
 _SUB_REQUIRED = 'Claims required must include at least one claim of type "sub" with a non-empty value'
 
 PERSONS: list[dict[str, str]] = [
-    {
-        "subject": "EE30303039914",
-        "given_name": "OK",
-        "family_name": "TESTNUMBER",
-        "date_of_birth": "1903-03-03",
-    },
-    {
-        "subject": "EE60001017869",
-        "given_name": "EID2016",
-        "family_name": "TESTNUMBER",
-        "date_of_birth": "2000-01-01",
-    },
-    {
-        "subject": "EE39901012239",
-        "given_name": "SMART-ID",
-        "family_name": "TESTNUMBER",
-        "date_of_birth": "1999-01-01",
-    },
-    # Century digit 4 means the 1900s, so this code's birth date is 1905, not 2005.
-    {
-        "subject": "LT40504040001",
-        "given_name": "ONA",
-        "family_name": "TESTNUMBER",
-        "date_of_birth": "1905-04-04",
-    },
-    {
-        "subject": "LV050405-10009",
-        "given_name": "JANIS",
-        "family_name": "TESTNUMBER",
-        "date_of_birth": "1905-04-05",
-    },
+    dict(zip(("subject", "given_name", "family_name", "date_of_birth"), row, strict=True))
+    for row in (
+        ("EE30303039914", "OK", "TESTNUMBER", "1903-03-03"),
+        ("EE60001017869", "EID2016", "TESTNUMBER", "2000-01-01"),
+        ("EE39901012239", "SMART-ID", "TESTNUMBER", "1999-01-01"),
+        # Century digit 4 means the 1900s, so this code's birth date is 1905, not 2005.
+        ("LT40504040001", "ONA", "TESTNUMBER", "1905-04-04"),
+        ("LV050405-10009", "JANIS", "TESTNUMBER", "1905-04-05"),
+    )
 ]
 _BY_SUBJECT = {p["subject"]: p for p in PERSONS}
 _MISMATCH_PERSON = "EE30303039914"
@@ -147,10 +107,8 @@ def _error(message: str, status: int) -> Response:
 def _mask(sub: str) -> str:
     """The country prefix and the last two characters; everything between becomes ``*``."""
     prefix = sub[:2] if sub[:2].isalpha() else ""
-    rest = sub[len(prefix) :]
-    if len(rest) <= 2:
-        return prefix + "*" * len(rest)
-    return prefix + "*" * (len(rest) - 2) + rest[-2:]
+    shown = 2 if len(sub) - len(prefix) > 2 else 0
+    return prefix + "*" * (len(sub) - len(prefix) - shown) + sub[len(sub) - shown :]
 
 
 def _positive_int(text: str) -> int | None:
@@ -282,17 +240,6 @@ def _proof_pdf(lines: list[str]) -> bytes:
     return bytes(out)
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>eeID sandbox</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#222}}
-h1{{font-size:1.4rem}}button{{font-size:1rem;padding:.5rem 1rem;margin:.25rem .5rem .25rem 0}}
-.note{{color:#555;font-size:.9rem}}code{{background:#eee;padding:0 .2rem}}</style></head>
-<body><h1>eeID sandbox</h1>
-{body}
-</body></html>
-"""
-
 _CLAIM_LABELS = {
     "sub": "Personal identifier",
     "name": "Name",
@@ -301,19 +248,16 @@ _CLAIM_LABELS = {
 }
 
 
-def _html(body: str, status: int = 200) -> Response:
-    return Response(_PAGE.format(body=body), status=status, content_type="text/html; charset=utf-8")
+_html = functools.partial(html_page, "eeID sandbox")
 
 
-class EeidSandbox(Sandbox[Session[Any]]):
-    """WSGI fake of eeID's identification requests: token, create, list, get, proof, link page, webhook."""
-
-    fault_endpoints = API_ENDPOINTS
+class EeidSandbox(Sandbox):
+    api_endpoints = API_ENDPOINTS
 
     def __init__(
         self,
-        client_id: str = "sandbox-eeid-client",
-        client_secret: str = "sandbox-eeid-secret",
+        client_id: str = CREDENTIALS["eeid"]["client_id"],
+        client_secret: str = CREDENTIALS["eeid"]["client_secret"],
         webhook_url: str | None = None,
         webhook_delay: float = 0.3,
         deliveries: int = 2,
@@ -332,15 +276,7 @@ class EeidSandbox(Sandbox[Session[Any]]):
             Rule("/ident/<request_id>/authenticate", methods=["POST"], endpoint="authenticate"),
             Rule("/_sandbox/complete/<request_id>", methods=["POST"], endpoint="complete"),
         ]
-        super().__init__(
-            access_token=client_secret,
-            ok_after=0.0,
-            session_ttl=LINK_TTL,
-            clock=clock,
-            session_type=Session,
-            endpoints=(*API_ENDPOINTS, "page", "authenticate", "complete"),
-            rules=rules,
-        )
+        super().__init__(rules, clock)
         self._client_id = client_id
         self._client_secret = client_secret
         self._webhook_url = webhook_url
@@ -354,33 +290,18 @@ class EeidSandbox(Sandbox[Session[Any]]):
         # Bumped by reset() so deliveries still in flight stop and are not counted.
         self._generation = 0
 
-    # Public
+    def _state(self) -> dict[str, Any]:
+        now = self._clock()
+        return {"webhooks": dict(self._webhooks), "requests": [r.stats(now) for r in self._requests.values()]}
 
-    def stats(self) -> dict[str, Any]:
-        with self._lock:
-            now = self._clock()
-            return {
-                "calls": {name: self._calls[name] for name in API_ENDPOINTS},
-                **({"faults": self.faults.stats()} if self.faults else {}),
-                "webhooks": dict(self._webhooks),
-                "requests": [r.stats(now) for r in self._requests.values()],
-            }
+    def _clear(self) -> None:
+        self._tokens.clear()
+        self._requests.clear()
+        self._webhooks = {"sent": 0, "failed": 0}
+        self._generation += 1
 
-    def reset(self) -> None:
-        super().reset()
-        with self._lock:
-            self._tokens.clear()
-            self._requests.clear()
-            self._webhooks = {"sent": 0, "failed": 0}
-            self._generation += 1
-
-    def complete(self, request_id: str, outcome: str, *, webhook: bool = True) -> None:
-        """Finish a pending request as the end user would; KeyError for an unknown id."""
-        self._complete(request_id, outcome, webhook=webhook)
-
-    # Completion and webhooks
-
-    def _complete(self, request_id: str, outcome: str, *, webhook: bool) -> bool:
+    def complete(self, request_id: str, outcome: str, *, webhook: bool = True) -> bool:
+        """Finish a pending request as the end user would (False: it was not pending); KeyError if unknown."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
         with self._lock:
@@ -400,28 +321,15 @@ class EeidSandbox(Sandbox[Session[Any]]):
                 mismatched = _mismatches(request.claims_required, person)
             request.status = COMPLETED
             request.completed_at = now
-            request.result = {
-                "acr": "high",
-                "sub": person["subject"],
-                "auth_time": int(now),
-                "given_name": person["given_name"],
-                "family_name": person["family_name"],
-                "date_of_birth": person["date_of_birth"],
-                "expiration_time": None,
-                "authentication_type": "MOBILE_ID",
-            }
+            request.result = {"acr": "high", "sub": person["subject"], "auth_time": int(now)}
+            request.result |= {key: person[key] for key in ("given_name", "family_name", "date_of_birth")}
+            request.result |= {"expiration_time": None, "authentication_type": "MOBILE_ID"}
             request.claims_matched = mismatched is None
             request.mismatched_claims = mismatched
             generation = self._generation
-            body = json.dumps(
-                {
-                    "identification_request_id": request.id,
-                    "client_id": self._client_id,
-                    "reference": request.reference,
-                },
-                separators=(",", ":"),
-                ensure_ascii=False,
-            ).encode("utf-8")
+            notice = {"identification_request_id": request.id, "client_id": self._client_id}
+            notice["reference"] = request.reference
+            body = json.dumps(notice, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if webhook and self._webhook_url is not None:
             threading.Thread(
                 target=self._deliver,
@@ -457,28 +365,12 @@ class EeidSandbox(Sandbox[Session[Any]]):
                 if acknowledged:
                     break
 
-    # HTTP
-
     def _handle(self, endpoint: str, request: Request, args: dict[str, Any]) -> Response:
-        if endpoint == "token":
-            return self._issue_token(request)
-        if endpoint == "page":
-            return self._page(request, args["request_id"])
-        if endpoint == "authenticate":
-            return self._authenticate(request, args["request_id"])
-        if endpoint == "complete":
-            return self._admin_complete(request, args["request_id"])
-        if not self._bearer_ok(request):
-            return _error(_UNAUTHORIZED, 401)
-        if endpoint == "create":
-            return self._create(request)
-        if endpoint == "list":
-            return self._list(request)
-        if endpoint == "get":
-            return self._get(args["request_id"])
-        return self._proof(args["request_id"])
+        if endpoint in ("create", "list", "get", "proof") and not self._bearer_ok(request):
+            return _error("Unauthorized", 401)
+        return super()._handle(endpoint, request, args)
 
-    def _issue_token(self, request: Request) -> Response:
+    def _on_token(self, request: Request) -> Response:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         try:
             user, sep, password = base64.b64decode(value.strip(), validate=True).partition(b":")
@@ -504,7 +396,7 @@ class EeidSandbox(Sandbox[Session[Any]]):
             expires_at = self._tokens.get(token.strip())
             return expires_at is not None and self._clock() < expires_at
 
-    def _create(self, request: Request) -> Response:
+    def _on_create(self, request: Request) -> Response:
         payload = request.get_json(force=True, silent=True)
         if not isinstance(payload, dict):
             return _error("Request body must be a JSON object", 422)
@@ -522,7 +414,7 @@ class EeidSandbox(Sandbox[Session[Any]]):
                 id=request_id,
                 link=f"{request.root_url}ident/{request_id}",
                 created_at=now,
-                link_expires_at=now + self._session_ttl,
+                link_expires_at=now + LINK_TTL,
                 claims_required=claims,
                 reference=reference,
                 sub=sub,
@@ -531,7 +423,7 @@ class EeidSandbox(Sandbox[Session[Any]]):
             body = ident.view(now, self._client_id)
         return json_response(body, 201)
 
-    def _list(self, request: Request) -> Response:
+    def _on_list(self, request: Request) -> Response:
         page = _positive_int(request.args.get("page", "1"))
         page_size = _positive_int(request.args.get("page_size", "10"))
         if page is None:
@@ -546,7 +438,7 @@ class EeidSandbox(Sandbox[Session[Any]]):
             total = len(newest_first)
         return json_response({"page": page, "page_size": page_size, "total": total, "items": items})
 
-    def _get(self, request_id: str) -> Response:
+    def _on_get(self, request: Request, request_id: str) -> Response:
         with self._lock:
             ident = self._requests.get(request_id)
             if ident is None:
@@ -554,11 +446,11 @@ class EeidSandbox(Sandbox[Session[Any]]):
             body = ident.view(self._clock(), self._client_id)
         return json_response(body)
 
-    def _proof(self, request_id: str) -> Response:
+    def _on_proof(self, request: Request, request_id: str) -> Response:
         with self._lock:
             ident = self._requests.get(request_id)
             if ident is None or ident.status != COMPLETED or ident.result is None:
-                return _error(_PROOF_NOT_FOUND, 404)
+                return _error("Proof of identity not found", 404)
             result = dict(ident.result)
             completed_at = ident.completed_at or 0.0
         lines = [
@@ -577,7 +469,7 @@ class EeidSandbox(Sandbox[Session[Any]]):
             headers={"Content-Disposition": f'inline; filename="proof_of_identity_{request_id}.pdf"'},
         )
 
-    def _admin_complete(self, request: Request, request_id: str) -> Response:
+    def _on_complete(self, request: Request, request_id: str) -> Response:
         payload = request.get_json(force=True, silent=True)
         if not isinstance(payload, dict):
             return _error("Request body must be a JSON object", 400)
@@ -588,33 +480,30 @@ class EeidSandbox(Sandbox[Session[Any]]):
         if not isinstance(webhook, bool):
             return _error("webhook must be a boolean", 400)
         try:
-            self._complete(request_id, outcome, webhook=webhook)
+            self.complete(request_id, outcome, webhook=webhook)
         except KeyError:
             return _error(_REQUEST_NOT_FOUND, 404)
         with self._lock:
             status = self._requests[request_id].status_at(self._clock())
         return json_response({"status": status})
 
-    # The end user's page
-
-    def _page_state(self, request_id: str) -> tuple[str, _IdentRequest] | None:
+    def _closed_page(self, request_id: str, http_status: int) -> Response | None:
+        """The page of a request that is unknown or no longer pending; None while it is pending."""
         with self._lock:
             ident = self._requests.get(request_id)
-            return None if ident is None else (ident.status_at(self._clock()), ident)
-
-    @staticmethod
-    def _closed_page(status: str, http_status: int) -> Response:
+            status = ident.status_at(self._clock()) if ident else None
+        if status is None:
+            return _html("<p>Unknown identification request.</p>", 404)
         if status == COMPLETED:
             return _html("<p>This identification request has already been completed.</p>", http_status)
-        return _html("<p>This identification link has expired.</p>", 410)
+        return None if status == PENDING else _html("<p>This identification link has expired.</p>", 410)
 
-    def _page(self, request: Request, request_id: str) -> Response:
-        state = self._page_state(request_id)
-        if state is None:
-            return _html("<p>Unknown identification request.</p>", 404)
-        status, ident = state
-        if status != PENDING:
-            return self._closed_page(status, 200)
+    def _on_page(self, request: Request, request_id: str) -> Response:
+        with self._lock:
+            ident = self._requests.get(request_id)
+        closed = self._closed_page(request_id, 200)
+        if closed is not None or ident is None:
+            return closed or _html("<p>Unknown identification request.</p>", 404)
         asked = []
         for kind in dict.fromkeys(c["type"] for c in ident.claims_required):
             label = html.escape(_CLAIM_LABELS[kind])
@@ -633,46 +522,16 @@ class EeidSandbox(Sandbox[Session[Any]]):
 Either way the request becomes <code>completed</code> and the service is notified by webhook.</p>"""
         return _html(body)
 
-    def _authenticate(self, request: Request, request_id: str) -> Response:
+    def _on_authenticate(self, request: Request, request_id: str) -> Response:
         choice = request.form.get("choice")
         if choice not in (MATCH, MISMATCH):
             return _html("<p>Choose one of the two buttons.</p>", 400)
         try:
-            done = self._complete(request_id, choice, webhook=True)
+            done = self.complete(request_id, choice, webhook=True)
         except KeyError:
             return _html("<p>Unknown identification request.</p>", 404)
         if not done:
-            state = self._page_state(request_id)
-            return self._closed_page(state[0] if state else EXPIRED, 409)
+            return self._closed_page(request_id, 409) or _html(
+                "<p>This identification link has expired.</p>", 410
+            )
         return _html("<p>Authenticated — you can close this window; the broker has been notified.</p>")
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the eeID identification API sandbox alone.")
-    parser.add_argument("--port", type=int, default=8083)
-    parser.add_argument("--client-id", default="sandbox-eeid-client")
-    parser.add_argument("--client-secret", default="sandbox-eeid-secret")
-    parser.add_argument("--webhook-url", default=None)
-    parser.add_argument("--webhook-delay", type=float, default=0.3)
-    parser.add_argument("--deliveries", type=int, default=2)
-    parser.add_argument("--token-ttl", type=int, default=120)
-    args = parser.parse_args(argv)
-    app = EeidSandbox(
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-        webhook_url=args.webhook_url,
-        webhook_delay=args.webhook_delay,
-        deliveries=args.deliveries,
-        token_ttl=args.token_ttl,
-    )
-    print(f"eeID sandbox on http://127.0.0.1:{args.port}/api/ident/v1/identification_requests")
-    print(f"  webhook: {args.webhook_url or '(none)'}; test persons (any other sub is TEST PERSON):")
-    for p in PERSONS:
-        print(f"  {p['subject']:>16}  {p['given_name'] + ' ' + p['family_name']:<22} {p['date_of_birth']}")
-    run_simple(
-        "127.0.0.1", args.port, app, threaded=True, request_handler=_quiet_handler(DEFAULT_TOKEN_IN_PATH)
-    )
-
-
-if __name__ == "__main__":
-    main()

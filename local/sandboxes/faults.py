@@ -19,6 +19,12 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 KINDS = ("http_503", "http_429", "slow", "dropped", "malformed")
+_ANSWERS = {  # kind -> HTTP status, body, headers ("dropped" closes the connection instead)
+    "http_503": (503, '{"message": "injected fault"}', {}),
+    "http_429": (429, '{"message": "slow down"}', {"Retry-After": "1"}),
+    "slow": (503, '{"message": "late"}', {}),
+    "malformed": (200, '{"status": "ok", "token": ', {}),
+}
 
 
 class FaultInjector:
@@ -51,22 +57,16 @@ class FaultInjector:
             return kind
 
     def respond(self, kind: str, request: Request) -> Response:
-        if kind == "http_503":
-            return Response('{"message": "injected fault"}', 503, content_type="application/json")
-        if kind == "http_429":
-            return Response(
-                '{"message": "slow down"}', 429, content_type="application/json", headers={"Retry-After": "1"}
-            )
-        if kind == "slow":
-            time.sleep(self.slow_seconds)
-            return Response('{"message": "late"}', 503, content_type="application/json")
         if kind == "dropped":
             connection: Any = request.environ.get("werkzeug.socket")
             if connection is not None:
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
             return Response(b"", 500)
-        return Response('{"status": "ok", "token": ', 200, content_type="application/json")
+        if kind == "slow":
+            time.sleep(self.slow_seconds)
+        status, body, headers = _ANSWERS[kind]
+        return Response(body, status, content_type="application/json", headers=headers)
 
     def stats(self) -> dict[str, int]:
         with self._lock:

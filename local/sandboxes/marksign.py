@@ -1,17 +1,6 @@
-"""Local fake of the MarkSign gateway API (Mobile-ID login) for offline runs, e2e tests and benchmarks.
-
-Mount it as a WSGI app (for example under ``/marksign`` with werkzeug's DispatcherMiddleware); it routes on
-PATH_INFO relative to the mount point. Every API call is JSON with ``access_token`` in the body; the LT
-locale has no path prefix, the EN locale ``/en``, and both are served:
-
-- ``POST [/en]/mobile/login.json`` (``access_token``, ``phone``, ``code``, optional ``language``,
-  ``message``, ``message_format``, ``peps``, ``sanctions``)
-- ``POST [/en]/mobile/status/<token>.json`` (``access_token``)
-- ``DELETE [/en]/api/mobile/session/<token>`` (``access_token``)
-- ``GET /_sandbox/stats`` and ``POST /_sandbox/reset`` (admin, no access token)
-
-The outcome of a session is chosen by the (phone, personal code) pair, see ``PERSONAS``.
-"""
+"""Fake of the MarkSign gateway's Mobile-ID and Smart-ID logins (PROVIDERS.md §2, §6) on the shared gateway
+engine: JSON bodies with ``access_token`` in the body (a token in the URL is refused), errors with non-200
+statuses, the LT locale without a path prefix and the EN locale under ``/en``."""
 
 from __future__ import annotations
 
@@ -19,148 +8,35 @@ import base64
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from local.sandboxes.base import (
-    CODE_RE,
-    PHONE_RE,
-    CertificateFactory,
-    Phase,
-    Sandbox,
-    Session,
-    error_response,
-    json_response,
-    name_dict,
-    oneline,
-    person_subject,
-    personas_table,
-    serve,
-)
+from local.sandboxes import gateway as g
+from local.sandboxes.base import CREDENTIALS, error_response, json_response
+from local.sandboxes.gateway import GatewaySandbox, Person, Persona, Session, name_dict, oneline
 
-__all__ = ["PERSONAS", "MarkSignSandbox", "main"]
+__all__ = ["PERSONAS", "SMART_ID_PERSONAS", "MarkSignSandbox"]
 
-# Outcomes a persona can have.
-OK = "ok"
-NOT_FOUND = "not-found"
-REFUSED = "refused"
-EXPIRED = "expired"
-NO_CERTIFICATE = "no-certificate"
-OUTAGE = "outage"
-UNAUTHORIZED = "unauthorized"
-NEVER = "never"
-
-_LOGIN_ERRORS: dict[str, tuple[int, str]] = {
-    NOT_FOUND: (40401, "User account not found"),
-    NO_CERTIFICATE: (40801, "Timeout acquiring certificate"),
-    OUTAGE: (50001, "Technical error"),
-    UNAUTHORIZED: (50003, "Not authorized for service"),
-}
-_STATUS_ERRORS: dict[str, tuple[int, str]] = {
-    REFUSED: (40020, "User refused"),
-    EXPIRED: (40021, "Session expired"),
-}
-_SESSION_EXPIRED = (40021, "Session expired")
-_SESSION_NOT_FOUND = (40402, "Session for given token was not found")
-_INVALID_TOKEN = (40003, "Invalid access token")
 _LANGUAGES = frozenset({"LIT", "ENG", "RUS", "EST"})
 _MESSAGE_LIMITS = {"GSM-7": 40, "UCS-2": 20}
+_INVALID_TOKEN = (40003, "Invalid access token")
+# The documented Smart-ID status sample's field order (Mobile-ID's differs).
+_SMART_ID_ORDER = ("status", "certificate", "code", "country", "name", "surname", "token", "control_code")
+_SMART_ID_ORDER += ("sanctions_data", "peps_data")
 
-
-@dataclass(frozen=True)
-class _Identity:
-    code: str
-    country: str
-    given_name: str
-    surname: str
-    peps_data: tuple[dict[str, str], ...] = ()
-    sanctions_data: tuple[dict[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class _Persona:
-    name: str
-    phone: str
-    code: str
-    outcome: str
-    description: str
-    identity: _Identity | None = None  # whose certificate and names the gateway returns
-
-
-_TEN = _Identity("60001017705", "EE", "TEN", "TESTNUMBER")
-_JAAN = _Identity(
+_TEN = Person("60001017705", "EE", "TEN", "TESTNUMBER")
+_PEP = "JAAN PEPTESTNUMBER"
+_JAAN = Person(
     "39001010011",
     "EE",
     "JAAN",
     "PEPTESTNUMBER",
-    peps_data=(
-        {
-            "name": "JAAN PEPTESTNUMBER",
-            "position": "Member of Parliament",
-            "country": "EE",
-            "source": "sandbox",
-        },
-    ),
-    sanctions_data=({"list": "EU consolidated", "name": "JAAN PEPTESTNUMBER", "source": "sandbox"},),
-)
-_WAIT_THEN_OK = "login ok with certificate; status waiting until ok_after, then ok with identity"
-
-_PERSONA_LIST: tuple[_Persona, ...] = (
-    _Persona("ok-ee", "+37269000366", "60001017705", OK, _WAIT_THEN_OK, _TEN),
-    _Persona(
-        "pep-ee",
-        "+37269000466",
-        "39001010011",
-        OK,
-        _WAIT_THEN_OK + "; peps_data / sanctions_data filled when the login asked peps / sanctions",
-        _JAAN,
-    ),
-    _Persona("not-found", "+37269000566", "49001010012", NOT_FOUND, "login answers 40401 (HTTP 404)"),
-    _Persona(
-        "refused",
-        "+37269000666",
-        "38001010020",
-        REFUSED,
-        "status waiting until ok_after, then 40020 (HTTP 400)",
-    ),
-    _Persona(
-        "expired",
-        "+37269000766",
-        "48001010021",
-        EXPIRED,
-        "status waiting until ok_after, then 40021 (HTTP 400)",
-    ),
-    _Persona(
-        "no-certificate", "+37269000866", "37001010037", NO_CERTIFICATE, "login answers 40801 (HTTP 400)"
-    ),
-    _Persona("outage", "+37269000966", "47001010030", OUTAGE, "login answers 50001 (HTTP 500)"),
-    _Persona("unauthorized", "+37269001066", "36001010049", UNAUTHORIZED, "login answers 50003 (HTTP 403)"),
-    _Persona(
-        "never-answers",
-        "+37269001166",
-        "46001010049",
-        NEVER,
-        "status waiting until session_ttl, then 40021 (HTTP 400)",
-    ),
-    _Persona(
-        "wrong-person",
-        "+37269001266",
-        "35001010058",
-        OK,
-        "like ok-ee, but code and certificate are of another person (60001017705)",
-        _TEN,
-    ),
-)
-_BY_KEY: dict[tuple[str, str], _Persona] = {(p.phone, p.code): p for p in _PERSONA_LIST}
-
-PERSONAS: list[dict[str, str]] = personas_table(
-    ((p.name, p.phone, p.code, "EE", p.description) for p in _PERSONA_LIST),
-    "login answers 40401 (HTTP 404)",
+    peps_data=({"name": _PEP, "position": "Member of Parliament", "country": "EE", "source": "sandbox"},),
+    sanctions_data=({"list": "EU consolidated", "name": _PEP, "source": "sandbox"},),
 )
 
 
@@ -177,42 +53,89 @@ def _describe(cert: x509.Certificate) -> dict[str, Any]:
     }
 
 
-@dataclass(kw_only=True)
-class _Session(Session[_Persona]):
-    peps: bool
-    sanctions: bool
-    deleted_at: float | None = None
-
-    def stats(self) -> dict[str, Any]:
-        return {**super().stats(), "deleted_at": self.deleted_at}
-
-
-def _http_status(error_code: int) -> int:
-    if error_code == 40003:
-        return 401
-    if error_code in (40401, 40402):
-        return 404
-    if error_code == 50003:
-        return 403
-    return 500 if error_code >= 50000 else 400
-
-
-def _error(error: tuple[int, str]) -> Response:
-    code, message = error
-    return error_response(message, _http_status(code), error_code=code)
+def _fail(code: int, message: str) -> Response:
+    status, body = MarkSignSandbox.wire_code(code, message)
+    return json_response(body, status)
 
 
 def _invalid(parameter: str, reason: str = "") -> Response:
-    message = f"Invalid parameter [{parameter}]" + (f": {reason}" if reason else "")
-    return _error((40001, message))
+    return _fail(40001, f"Invalid parameter [{parameter}]" + (f": {reason}" if reason else ""))
 
 
-class MarkSignSandbox(Sandbox[_Session]):
-    """WSGI fake of the MarkSign gateway Mobile-ID login flow."""
+def _payload(request: Request) -> dict[str, Any] | None:
+    if not request.get_data(cache=True):
+        return {}
+    payload = request.get_json(silent=True) if request.is_json else None
+    return payload if isinstance(payload, dict) else None
+
+
+def _check_login(payload: dict[str, Any], *, smart_id: bool) -> Response | None:
+    first, code = payload.get("country" if smart_id else "phone"), payload.get("code")
+    if not smart_id and not isinstance(first, str):
+        return _invalid("phone")
+    if not isinstance(code, str):
+        return _invalid("code")
+    limit = None  # no documented length limit for a Smart-ID message
+    if smart_id:
+        if not isinstance(first, str) or first not in g.SMART_ID_CODE_RE:
+            return _invalid("country", "Invalid country code")
+        if not g.SMART_ID_CODE_RE[first].match(code):
+            return _fail(40005, "Invalid personal code format")
+    else:
+        if not g.PHONE_RE.match(str(first)):
+            return _fail(40004, "Invalid phone number format")
+        if not g.CODE_RE.match(code):
+            return _fail(40005, "Invalid personal code format")
+        language = payload.get("language")
+        if language is not None and not (isinstance(language, str) and language in _LANGUAGES):
+            return _invalid("language", "Invalid language")
+        message_format = payload.get("message_format", "GSM-7")
+        if not isinstance(message_format, str) or message_format not in _MESSAGE_LIMITS:
+            return _invalid("message_format", "Invalid message format")
+        limit = _MESSAGE_LIMITS[message_format]
+    message = payload.get("message")
+    if message is not None and (not isinstance(message, str) or (limit is not None and len(message) > limit)):
+        return _invalid("message", "Invalid message")
+    for flag in ("peps", "sanctions"):
+        if not isinstance(payload.get(flag, False), bool):
+            return _invalid(flag)
+    return None
+
+
+class MarkSignSandbox(GatewaySandbox):
+    personas = (
+        Persona("ok-ee", ("+37269000366", "60001017705"), person=_TEN),
+        Persona("pep-ee", ("+37269000466", "39001010011"), person=_JAAN),
+        Persona("not-found", ("+37269000566", "49001010012"), g.NOT_USER),
+        Persona("refused", ("+37269000666", "38001010020"), g.CANCELLED),
+        Persona("expired", ("+37269000766", "48001010021"), g.EXPIRED),
+        Persona("no-certificate", ("+37269000866", "37001010037"), g.NO_CERTIFICATE),
+        Persona("outage", ("+37269000966", "47001010030"), g.OUTAGE),
+        Persona("unauthorized", ("+37269001066", "36001010049"), g.UNAUTHORIZED),
+        Persona("never-answers", ("+37269001166", "46001010049"), g.NEVER),
+        Persona("wrong-person", ("+37269001266", "35001010058"), person=_TEN),
+        *g.SMART_ID_PERSONAS,
+    )
+    errors: ClassVar[dict[str, tuple[int, str]]] = {
+        g.NOT_USER: (40401, "User account not found"),
+        g.NO_CERTIFICATE: (40801, "Timeout acquiring certificate"),
+        g.OUTAGE: (50001, "Technical error"),
+        g.UNAUTHORIZED: (50003, "Not authorized for service"),
+        g.CANCELLED: (40020, "User refused"),
+        g.EXPIRED: (40021, "Session expired"),
+        g.SESSION_NOT_FOUND: (40402, "Session for given token was not found"),
+        g.NO_ACCOUNT: (40401, "User account not found"),
+        g.NOT_QUALIFIED: (40403, "Account is not qualified"),
+        g.REFUSED: (40020, "User refused"),
+        g.WRONG_VC: (40020, "User refused"),  # no code of its own is documented
+        g.UNUSABLE: (40022, "Document format is corrupted, therefore unusable"),
+        g.UNAVAILABLE: (50002, "Cannot establish a connection"),
+    }
+    deletable = True
 
     def __init__(
         self,
-        access_token: str = "sandbox-marksign-token",
+        access_token: str = CREDENTIALS["marksign"]["access_token"],
         ok_after: float = 7.0,
         session_ttl: float = 300.0,
         clock: Callable[[], float] = time.time,
@@ -223,155 +146,84 @@ class MarkSignSandbox(Sandbox[_Session]):
                 Rule(f"{prefix}/mobile/login.json", methods=["POST"], endpoint="login"),
                 Rule(f"{prefix}/mobile/status/<token>.json", methods=["POST"], endpoint="status"),
                 Rule(f"{prefix}/api/mobile/session/<token>", methods=["DELETE"], endpoint="delete"),
+                Rule(f"{prefix}/smartid/login.json", methods=["POST"], endpoint="smartid_login"),
+                Rule(f"{prefix}/smartid/status/<token>.json", methods=["POST"], endpoint="smartid_status"),
+                Rule(f"{prefix}/api/smartid/session/<token>", methods=["DELETE"], endpoint="smartid_delete"),
             ]
         super().__init__(
             access_token=access_token,
             ok_after=ok_after,
             session_ttl=session_ttl,
             clock=clock,
-            session_type=_Session,
-            endpoints=("login", "status", "delete"),
             rules=rules,
+            describe=_describe,
         )
-        self._certs = CertificateFactory(_describe)
+
+    @classmethod
+    def http_status(cls, error_code: int) -> int:
+        if error_code == 40003:
+            return 401
+        if error_code in (40401, 40402, 40403):
+            return 404
+        if error_code == 50003:
+            return 403
+        return 500 if error_code >= 50000 else 400
 
     def _handle(self, endpoint: str, request: Request, args: dict[str, Any]) -> Response:
         # A token in the URL counts as missing even when the body has one too, so a leak cannot pass.
         if "access_token" in request.args:
-            return _error(_INVALID_TOKEN)
-        payload = self._payload(request)
+            return _fail(*_INVALID_TOKEN)
+        payload = _payload(request)
         if payload is None:
             return _invalid("body", "JSON object expected")
         if not self._token_ok(payload.get("access_token")):
-            return _error(_INVALID_TOKEN)
-        if endpoint == "login":
-            return self._login(payload)
-        if endpoint == "status":
-            return self._status(args["token"])
-        return self._delete(args["token"])
-
-    def _is_open(self, session: _Session) -> bool:
-        return session.deleted_at is None
-
-    @staticmethod
-    def _payload(request: Request) -> dict[str, Any] | None:
-        if not request.get_data(cache=True):
-            return {}
-        if not request.is_json:
-            return None
-        payload = request.get_json(silent=True)
-        return payload if isinstance(payload, dict) else None
-
-    def _login(self, payload: dict[str, Any]) -> Response:
-        phone = payload.get("phone")
-        code = payload.get("code")
-        if not isinstance(phone, str):
-            return _invalid("phone")
-        if not isinstance(code, str):
-            return _invalid("code")
-        if not PHONE_RE.match(phone):
-            return _error((40004, "Invalid phone number format"))
-        if not CODE_RE.match(code):
-            return _error((40005, "Invalid personal code format"))
-        rejected = self._check_options(payload)
+            return _fail(*_INVALID_TOKEN)
+        smart_id = endpoint.startswith("smartid_")
+        if endpoint.endswith("status"):
+            return self._status(args["token"], smart_id=smart_id)
+        if endpoint.endswith("delete"):
+            if not self._delete(args["token"], smart_id=smart_id):
+                return error_response("Request number is invalid", 404)
+            return json_response({"status": "ok"})
+        rejected = _check_login(payload, smart_id=smart_id)
         if rejected is not None:
             return rejected
+        key = (payload["country" if smart_id else "phone"], payload["code"])
+        peps, sanctions = payload.get("peps") is True, payload.get("sanctions") is True
+        return self._login(key, smart_id=smart_id, peps=peps, sanctions=sanctions)
 
-        persona = _BY_KEY.get((phone, code))
-        if persona is None:
-            return _error(_LOGIN_ERRORS[NOT_FOUND])
-        if persona.outcome in _LOGIN_ERRORS:
-            return _error(_LOGIN_ERRORS[persona.outcome])
+    def _new_token(self) -> str:
+        return str(uuid.uuid4())
 
-        # Built before taking the state lock: the first call per person generates keys.
-        certificate = self._certificate(persona.identity) if persona.identity else None
-        session = self._start_session(
-            str(uuid.uuid4()),
-            persona,
-            answers=persona.outcome != NEVER,
-            peps=payload.get("peps") is True,
-            sanctions=payload.get("sanctions") is True,
-        )
+    def _login_ok(self, session: Session, certificate: dict[str, Any] | None) -> Response:
+        person = session.persona.person
+        if session.persona.smart_id:  # no certificate at a Smart-ID login, unlike Mobile-ID's
+            return json_response(
+                {"status": "ok", "token": session.token, "control_code": session.control_code}
+            )
         body: dict[str, Any] = {"status": "ok"}
         if certificate is not None:
             body["certificate"] = certificate
-        body["code"] = persona.identity.code if persona.identity else code
-        body["token"] = session.token
-        body["control_code"] = session.control_code
-        return json_response(body)
+        body["code"] = person.code if person else session.persona.key[1]
+        return json_response({**body, "token": session.token, "control_code": session.control_code})
 
-    def _certificate(self, identity: _Identity) -> dict[str, Any]:
-        subject = person_subject(identity.country, identity.given_name, identity.surname, identity.code)
-        return self._certs.certificate(identity.code, subject)
-
-    @staticmethod
-    def _check_options(payload: dict[str, Any]) -> Response | None:
-        language = payload.get("language")
-        if language is not None and language not in _LANGUAGES:
-            return _invalid("language", "Invalid language")
-        message_format = payload.get("message_format", "GSM-7")
-        if message_format not in _MESSAGE_LIMITS:
-            return _invalid("message_format", "Invalid message format")
-        message = payload.get("message")
-        if message is not None and (
-            not isinstance(message, str) or len(message) > _MESSAGE_LIMITS[message_format]
-        ):
-            return _invalid("message", "Invalid message")
-        for flag in ("peps", "sanctions"):
-            if not isinstance(payload.get(flag, False), bool):
-                return _invalid(flag)
-        return None
-
-    def _status(self, token: str) -> Response:
-        polled = self._poll(token)
-        if polled is None:
-            return _error(_SESSION_NOT_FOUND)
-        session, phase = polled
-        persona = session.persona
-        if phase is Phase.WAITING:
-            return json_response({"status": "waiting"})
-        if phase is Phase.EXPIRED:
-            return _error(_SESSION_EXPIRED)
-        if persona.outcome in _STATUS_ERRORS:
-            return _error(_STATUS_ERRORS[persona.outcome])
-        if persona.identity is None:
-            return _error((50001, "Technical error"))
-        identity = persona.identity
-        return json_response(
-            {
-                "status": "ok",
-                "country": identity.country,
-                "certificate": self._certificate(identity),
-                "code": identity.code,
-                "name": identity.given_name,
-                "token": session.token,
-                "control_code": session.control_code,
-                "surname": identity.surname,
-                "sanctions_data": [dict(e) for e in identity.sanctions_data] if session.sanctions else [],
-                "peps_data": [dict(e) for e in identity.peps_data] if session.peps else [],
-            }
-        )
-
-    def _delete(self, token: str) -> Response:
-        with self._lock:
-            session = self._sessions.get(token)
-            if session is None or session.deleted_at is not None:
-                return error_response("Request number is invalid", 404)
-            session.deleted_at = self._clock()
-        return json_response({"status": "ok"})
+    def _status_ok(self, session: Session, person: Person, certificate: dict[str, Any]) -> Response:
+        values = {
+            "status": "ok",
+            "country": person.country,
+            "certificate": certificate,
+            "code": person.code,
+            "name": person.given_name,
+            "token": session.token,
+            "control_code": session.control_code,
+            "surname": person.surname,
+            "sanctions_data": [dict(e) for e in person.sanctions_data] if session.sanctions else [],
+            "peps_data": [dict(e) for e in person.peps_data] if session.peps else [],
+        }
+        order = _SMART_ID_ORDER if session.persona.smart_id else values
+        return json_response({key: values[key] for key in order})
 
 
-def main(argv: list[str] | None = None) -> None:
-    serve(
-        argv,
-        MarkSignSandbox,
-        description="Serve the MarkSign gateway API sandbox alone.",
-        port=8082,
-        access_token="sandbox-marksign-token",
-        banner="MarkSign sandbox on http://127.0.0.1:{port}/mobile/login.json (and /en/…)",
-        personas=PERSONAS,
-    )
-
-
-if __name__ == "__main__":
-    main()
+PERSONAS: list[dict[str, str]] = MarkSignSandbox.persona_rows()
+SMART_ID_PERSONAS: list[dict[str, str]] = MarkSignSandbox.persona_rows(smart_id=True)
+ALL_PERSONAS = PERSONAS + SMART_ID_PERSONAS

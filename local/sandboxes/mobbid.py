@@ -1,33 +1,11 @@
-"""Local fake of the MobbID (Mobbeel) API v6 gateway for offline runs and tests.
-
-Mount it as a WSGI app (for example under ``/mobbid`` with werkzeug's DispatcherMiddleware); it routes on
-PATH_INFO relative to the mount point, and the URLs it hands out include the mount point:
-
-- ``GET /api/v6/authorization`` (headers ``applicationId`` and ``apiKey``) returns an HS256 JWT
-- ``POST /api/v6/application/<applicationId>/gateway/process`` (``Authorization: Bearer <JWT>``; JSON
-  ``biometricMethod``, ``operation``, ``returnUrl``, ``userId``)
-- ``GET /api/v6/application/<applicationId>/gateway/process/<processId>``
-- ``GET /api/v6/application/<applicationId>/operation/<operationId>``
-- ``GET /gateway/<processId>`` and ``POST /gateway/<processId>/choose`` (the end user's page,
-  ``choice=verified|not_same_person|error``), which redirects to the process's ``returnUrl``
-- ``POST /_sandbox/choose/<processId>`` (admin, JSON ``choice``), ``GET /_sandbox/stats`` and
-  ``POST /_sandbox/reset``
-
-Once started, a process goes STARTED → IN_PROGRESS → PROCESSING → COMPLETED, one step every
-``step_seconds``. Who starts it and how it ends depends on the ``userId``, see ``PERSONAS``.
-"""
+"""Fake of the MobbID (Mobbeel) API v6 gateway (PROVIDERS.md §4): JWT authorization, processes, their
+operations, and the end user's gateway page. A started process goes STARTED → IN_PROGRESS → PROCESSING →
+COMPLETED, a step every ``step_seconds``; who starts it and how it ends depends on the ``userId``."""
 
 from __future__ import annotations
 
-import argparse
-import base64
-import binascii
-import datetime as dt
-import hashlib
-import hmac
+import functools
 import html
-import json
-import re
 import secrets
 import time
 import uuid
@@ -37,12 +15,20 @@ from typing import Any, TypeGuard
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from werkzeug.routing import Rule
-from werkzeug.serving import run_simple
 from werkzeug.wrappers import Request, Response
 
-from local.sandboxes.base import Sandbox, Session, _quiet_handler, json_response
+from local.sandboxes.base import (
+    CREDENTIALS,
+    Sandbox,
+    html_page,
+    iso_millis,
+    json_response,
+    jwt_decode,
+    jwt_encode,
+    same,
+)
 
-__all__ = ["CHOICES", "PERSONAS", "AlreadyChosenError", "MobbidSandbox", "main"]
+__all__ = ["CHOICES", "PERSONAS", "AlreadyChosenError", "MobbidSandbox"]
 
 VERIFIED = "verified"
 NOT_SAME_PERSON = "not_same_person"
@@ -61,68 +47,44 @@ OP_SUCCESS = "SUCCESS"
 OP_ERROR = "ERROR"
 
 API_ENDPOINTS = ("authorization", "create", "process", "operation")
-SLOW_PROCESSING_STEPS = 10
 FACE_NOT_DETECTED = "Face not detected in the sample"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) MobbID-sandbox"
 CLIENT_VERSION = "6.0.0-sandbox"
 
-_UNAUTHORIZED = "Unauthorized"
-_APPLICATION_NOT_FOUND = "Application not found"
 _PROCESS_NOT_FOUND = "Process not found"
 _OPERATION_NOT_FOUND = "Operation not found"
-
-# Matched by an API path, so the standalone server's request log shows no ids.
-_ID_IN_PATH = re.compile(r"(/(?:gateway|process|operation|choose)/)(?!process$)[^/]+(/choose)?$")
 
 
 @dataclass(frozen=True)
 class _Script:
-    """How a scripted persona's process runs: the choice made at creation (None: wait for the page)."""
+    """How a persona's process runs: the choice made at creation (None: wait for the page)."""
 
     choice: str | None
+    outcome: str
     processing_steps: int = 1
     first_get_fails: bool = False
     banned: bool = False
 
 
 _SCRIPTS: dict[str, _Script] = {
-    "user-verified": _Script(VERIFIED),
-    "user-not-same": _Script(NOT_SAME_PERSON),
-    "user-error": _Script(ERROR),
-    "user-slow": _Script(VERIFIED, processing_steps=SLOW_PROCESSING_STEPS),
-    "user-never": _Script(None),
-    "user-banned": _Script(None, banned=True),
-    "user-flaky": _Script(VERIFIED, first_get_fails=True),
+    "user-verified": _Script(VERIFIED, "starts at creation; COMPLETED, operation SUCCESS, result true"),
+    "user-not-same": _Script(NOT_SAME_PERSON, "starts at creation; SUCCESS, result false, low MATCHING"),
+    "user-error": _Script(ERROR, "starts at creation; operation ERROR, face not detected"),
+    "user-slow": _Script(VERIFIED, "starts at creation; PROCESSING for 10 steps, then verified", 10),
+    "user-never": _Script(None, "stays CREATED (the page still works)"),
+    "user-banned": _Script(None, "creating the process answers 429", banned=True),
+    "user-flaky": _Script(
+        VERIFIED, "starts at creation; first process GET answers 503", first_get_fails=True
+    ),
 }
-_WAITS_FOR_PAGE = _Script(None)
-
+_WAITS_FOR_PAGE = _Script(None, "CREATED until the person chooses on the gateway page")
 PERSONAS: list[dict[str, str]] = [
-    {"user_id": "user-verified", "outcome": "starts at creation; COMPLETED, operation SUCCESS, result true"},
-    {"user_id": "user-not-same", "outcome": "starts at creation; SUCCESS, result false, low MATCHING"},
-    {"user_id": "user-error", "outcome": "starts at creation; operation ERROR, face not detected"},
-    {
-        "user_id": "user-slow",
-        "outcome": f"starts at creation; PROCESSING for {SLOW_PROCESSING_STEPS} steps, then verified",
-    },
-    {"user_id": "user-never", "outcome": "stays CREATED (the page still works)"},
-    {"user_id": "user-banned", "outcome": "creating the process answers 429"},
-    {"user_id": "user-flaky", "outcome": "starts at creation; first process GET answers 503; verified"},
-    {"user_id": "any other", "outcome": "CREATED until the person chooses on the gateway page"},
+    {"user_id": user_id, "outcome": script.outcome}
+    for user_id, script in (*_SCRIPTS.items(), ("any other", _WAITS_FOR_PAGE))
 ]
 
-_SCORES: dict[str, list[dict[str, Any]]] = {
-    VERIFIED: [
-        {"score": 0.97, "scoreType": "MATCHING"},
-        {"score": 0.95, "scoreType": "LIVENESS"},
-        {"score": 0.96, "scoreType": "IDENTITY_VERIFICATION"},
-    ],
-    NOT_SAME_PERSON: [
-        {"score": 0.12, "scoreType": "MATCHING"},
-        {"score": 0.94, "scoreType": "LIVENESS"},
-        {"score": 0.93, "scoreType": "IDENTITY_VERIFICATION"},
-    ],
-    ERROR: [],
-}
+_SCORE_TYPES = ("MATCHING", "LIVENESS", "IDENTITY_VERIFICATION")
+_SCORES: dict[str, tuple[float, ...]] = {VERIFIED: (0.97, 0.95, 0.96), NOT_SAME_PERSON: (0.12, 0.94, 0.93)}
 
 
 class AlreadyChosenError(RuntimeError):
@@ -131,19 +93,6 @@ class AlreadyChosenError(RuntimeError):
 
 def _message(message: str, status: int) -> Response:
     return json_response({"message": message}, status)
-
-
-def _iso(timestamp: float) -> str:
-    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _with_query(url: str, **params: str) -> str:
@@ -218,25 +167,13 @@ class _Process:
         status = self.operation_status_at(now)
         finished = status in (OP_SUCCESS, OP_ERROR)
         selfie_id, sample_id = self.resource_ids
-        resources = []
-        if status != OP_PENDING:
-            if self.choice != ERROR:
-                resources.append(
-                    {
-                        "id": selfie_id,
-                        "type": "SELFIE",
-                        "url": f"{resource_base}/{selfie_id}",
-                        "format": "jpg",
-                    }
-                )
-            resources.append(
-                {
-                    "id": sample_id,
-                    "type": "SAMPLE_SOURCE",
-                    "url": f"{resource_base}/{sample_id}",
-                    "format": "mp4",
-                }
-            )
+        kinds = [] if status == OP_PENDING else [(sample_id, "SAMPLE_SOURCE", "mp4")]
+        if kinds and self.choice != ERROR:
+            kinds.insert(0, (selfie_id, "SELFIE", "jpg"))
+        resources = [
+            {"id": rid, "type": kind, "url": f"{resource_base}/{rid}", "format": fmt}
+            for rid, kind, fmt in kinds
+        ]
         completed_at = self.completed_at(now)
         return {
             "id": self.operation_id,
@@ -244,15 +181,20 @@ class _Process:
             "biometricMethod": "FACE",
             "type": "VERIFICATION",
             "status": status,
-            "createdAt": _iso(self.chosen_at or self.created_at),
-            "finishedAt": None if completed_at is None else _iso(completed_at),
+            "createdAt": iso_millis(self.chosen_at or self.created_at),
+            "finishedAt": None if completed_at is None else iso_millis(completed_at),
             "userAgent": USER_AGENT,
             "clientVersion": CLIENT_VERSION,
             "data": {
                 "result": finished and self.choice == VERIFIED,
                 "userId": self.user_id,
                 "liveness": "FACE_PASSIVE_VIDEO",
-                "scores": [dict(s) for s in _SCORES[self.choice or ERROR]] if finished else [],
+                "scores": [
+                    {"score": score, "scoreType": kind}
+                    for score, kind in zip(_SCORES.get(self.choice or ERROR, ()), _SCORE_TYPES, strict=False)
+                ]
+                if finished
+                else [],
                 "error": FACE_NOT_DETECTED if finished and self.choice == ERROR else None,
             },
             "resources": resources,
@@ -268,31 +210,16 @@ class _Process:
         }
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>MobbID sandbox — face verification</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#222}}
-h1{{font-size:1.4rem}}button{{font-size:1rem;padding:.5rem 1rem;margin:.25rem .5rem .25rem 0}}
-.note{{color:#555;font-size:.9rem}}code{{background:#eee;padding:0 .2rem}}</style></head>
-<body><h1>MobbID sandbox — face verification</h1>
-{body}
-</body></html>
-"""
+_html = functools.partial(html_page, "MobbID sandbox — face verification")
 
 
-def _html(body: str, status: int = 200) -> Response:
-    return Response(_PAGE.format(body=body), status=status, content_type="text/html; charset=utf-8")
-
-
-class MobbidSandbox(Sandbox[Session[Any]]):
-    """WSGI fake of MobbID's gateway API v6: JWT authorization, processes, operations and the gateway page."""
-
-    fault_endpoints = API_ENDPOINTS
+class MobbidSandbox(Sandbox):
+    api_endpoints = API_ENDPOINTS
 
     def __init__(
         self,
-        application_id: str = "sandbox-mobbid-app",
-        api_key: str = "sandbox-mobbid-key",
+        application_id: str = CREDENTIALS["mobbid"]["application_id"],
+        api_key: str = CREDENTIALS["mobbid"]["api_key"],
         token_ttl: int = 1800,
         step_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
@@ -307,15 +234,7 @@ class MobbidSandbox(Sandbox[Session[Any]]):
             Rule("/gateway/<process_id>/choose", methods=["POST"], endpoint="choose"),
             Rule("/_sandbox/choose/<process_id>", methods=["POST"], endpoint="admin_choose"),
         ]
-        super().__init__(
-            access_token=api_key,
-            ok_after=0.0,
-            session_ttl=float(token_ttl),
-            clock=clock,
-            session_type=Session,
-            endpoints=(*API_ENDPOINTS, "page", "choose", "admin_choose"),
-            rules=rules,
-        )
+        super().__init__(rules, clock)
         self._application_id = application_id
         self._api_key = api_key
         self._token_ttl = token_ttl
@@ -325,22 +244,13 @@ class MobbidSandbox(Sandbox[Session[Any]]):
         self._processes: dict[str, _Process] = {}
         self._operations: dict[str, str] = {}
 
-    # Public
+    def _state(self) -> dict[str, Any]:
+        now = self._clock()
+        return {"processes": [p.stats(now) for p in self._processes.values()]}
 
-    def stats(self) -> dict[str, Any]:
-        with self._lock:
-            now = self._clock()
-            return {
-                "calls": {name: self._calls[name] for name in API_ENDPOINTS},
-                **({"faults": self.faults.stats()} if self.faults else {}),
-                "processes": [p.stats(now) for p in self._processes.values()],
-            }
-
-    def reset(self) -> None:
-        super().reset()
-        with self._lock:
-            self._processes.clear()
-            self._operations.clear()
+    def _clear(self) -> None:
+        self._processes.clear()
+        self._operations.clear()
 
     def choose(self, process_id: str, choice: str) -> None:
         """Make the person's choice, which starts the process.
@@ -355,73 +265,34 @@ class MobbidSandbox(Sandbox[Session[Any]]):
                 raise AlreadyChosenError(process_id)
             self._operations[process.start(choice, self._clock())] = process_id
 
-    # JWT
-
-    def _issue_jwt(self, now: float) -> str:
-        header = {"alg": "HS256", "typ": "JWT"}
-        iat = int(now)
-        payload = {"sub": self._application_id, "iat": iat, "exp": iat + self._token_ttl}
-        signing_input = ".".join(
-            _b64url(json.dumps(part, separators=(",", ":")).encode("utf-8")) for part in (header, payload)
-        )
-        signature = hmac.new(self._signing_key, signing_input.encode("ascii"), hashlib.sha256).digest()
-        return f"{signing_input}.{_b64url(signature)}"
-
     def _bearer_ok(self, request: Request) -> bool:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        parts = token.strip().split(".")
-        if scheme.lower() != "bearer" or len(parts) != 3:
-            return False
-        signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", "replace")
-        expected = hmac.new(self._signing_key, signing_input, hashlib.sha256).digest()
-        try:
-            signature = _b64url_decode(parts[2])
-            header = json.loads(_b64url_decode(parts[0]))
-            payload = json.loads(_b64url_decode(parts[1]))
-        except (binascii.Error, ValueError):
-            return False
-        if not hmac.compare_digest(signature, expected):
-            return False
-        if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(payload, dict):
-            return False
-        exp = payload.get("exp")
+        payload = jwt_decode(self._signing_key, token.strip()) if scheme.lower() == "bearer" else None
+        exp = payload.get("exp") if payload else None
         return isinstance(exp, int | float) and self._clock() < exp
 
-    # HTTP
-
     def _handle(self, endpoint: str, request: Request, args: dict[str, Any]) -> Response:
-        if endpoint == "authorization":
-            return self._authorize(request)
-        if endpoint == "page":
-            return self._page(request, args["process_id"])
-        if endpoint == "choose":
-            return self._page_choose(request, args["process_id"])
-        if endpoint == "admin_choose":
-            return self._admin_choose(request, args["process_id"])
-        if not self._bearer_ok(request):
-            return _message(_UNAUTHORIZED, 401)
-        if not hmac.compare_digest(
-            args["application_id"].encode("utf-8"), self._application_id.encode("utf-8")
-        ):
-            return _message(_APPLICATION_NOT_FOUND, 404)
-        if endpoint == "create":
-            return self._create(request)
-        if endpoint == "process":
-            return self._get_process(args["process_id"])
-        return self._get_operation(request, args["operation_id"])
+        if "application_id" in args:
+            if not self._bearer_ok(request):
+                return _message("Unauthorized", 401)
+            if not same(args.pop("application_id"), self._application_id):
+                return _message("Application not found", 404)
+        return super()._handle(endpoint, request, args)
 
-    def _authorize(self, request: Request) -> Response:
+    def _on_authorization(self, request: Request) -> Response:
         application_id = request.headers.get("applicationId")
         api_key = request.headers.get("apiKey")
         if not application_id or not api_key:
             return _message("The applicationId and apiKey headers are required", 400)
-        if not hmac.compare_digest(application_id.encode("utf-8"), self._application_id.encode("utf-8")):
+        if not same(application_id, self._application_id):
             return _message("The application license is not valid", 401)
-        if not hmac.compare_digest(api_key.encode("utf-8"), self._api_key.encode("utf-8")):
+        if not same(api_key, self._api_key):
             return _message("The API key is not valid", 403)
-        return json_response({"authToken": self._issue_jwt(self._clock())})
+        iat = int(self._clock())
+        payload = {"sub": self._application_id, "iat": iat, "exp": iat + self._token_ttl}
+        return json_response({"authToken": jwt_encode(self._signing_key, payload)})
 
-    def _create(self, request: Request) -> Response:
+    def _on_create(self, request: Request) -> Response:
         payload = request.get_json(force=True, silent=True)
         if not isinstance(payload, dict):
             return _message("The request body must be a JSON object", 400)
@@ -458,7 +329,7 @@ class MobbidSandbox(Sandbox[Session[Any]]):
             {"processId": process_id, "gatewayUrl": f"{request.root_url}gateway/{process_id}"}, 201
         )
 
-    def _get_process(self, process_id: str) -> Response:
+    def _on_process(self, request: Request, process_id: str) -> Response:
         with self._lock:
             process = self._processes.get(process_id)
             if process is None:
@@ -469,7 +340,7 @@ class MobbidSandbox(Sandbox[Session[Any]]):
             body = process.view(self._clock())
         return json_response(body)
 
-    def _get_operation(self, request: Request, operation_id: str) -> Response:
+    def _on_operation(self, request: Request, operation_id: str) -> Response:
         resource_base = f"{request.base_url}/resource"
         with self._lock:
             process_id = self._operations.get(operation_id)
@@ -478,7 +349,7 @@ class MobbidSandbox(Sandbox[Session[Any]]):
             body = self._processes[process_id].operation(self._clock(), resource_base)
         return json_response(body)
 
-    def _admin_choose(self, request: Request, process_id: str) -> Response:
+    def _on_admin_choose(self, request: Request, process_id: str) -> Response:
         payload = request.get_json(force=True, silent=True)
         choice = payload.get("choice") if isinstance(payload, dict) else None
         if choice not in CHOICES:
@@ -493,9 +364,7 @@ class MobbidSandbox(Sandbox[Session[Any]]):
             status = self._processes[process_id].status_at(self._clock())
         return json_response({"status": status})
 
-    # The end user's page
-
-    def _page(self, request: Request, process_id: str) -> Response:
+    def _on_page(self, request: Request, process_id: str) -> Response:
         with self._lock:
             process = self._processes.get(process_id)
             started = process is not None and process.chosen_at is not None
@@ -517,7 +386,7 @@ a low <code>MATCHING</code> score.<br>
 Either way you return to the service, which then asks MobbID for the outcome.</p>"""
         return _html(body)
 
-    def _page_choose(self, request: Request, process_id: str) -> Response:
+    def _on_choose(self, request: Request, process_id: str) -> Response:
         choice = request.form.get("choice")
         if choice not in CHOICES:
             return _html("<p>Choose one of the three buttons.</p>", 400)
@@ -533,28 +402,3 @@ Either way you return to the service, which then asks MobbID for the outcome.</p
         if choice == ERROR:
             params["error"] = "BiometricError"
         return Response(status=302, headers={"Location": _with_query(return_url, **params)})
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the MobbID API v6 gateway sandbox alone.")
-    parser.add_argument("--port", type=int, default=8084)
-    parser.add_argument("--application-id", default="sandbox-mobbid-app")
-    parser.add_argument("--api-key", default="sandbox-mobbid-key")
-    parser.add_argument("--token-ttl", type=int, default=1800)
-    parser.add_argument("--step-seconds", type=float, default=1.0)
-    args = parser.parse_args(argv)
-    app = MobbidSandbox(
-        application_id=args.application_id,
-        api_key=args.api_key,
-        token_ttl=args.token_ttl,
-        step_seconds=args.step_seconds,
-    )
-    print(f"MobbID sandbox on http://127.0.0.1:{args.port}/api/v6/authorization")
-    print(f"  applicationId {args.application_id}; personas by userId:")
-    for p in PERSONAS:
-        print(f"  {p['user_id']:<14} {p['outcome']}")
-    run_simple("127.0.0.1", args.port, app, threaded=True, request_handler=_quiet_handler(_ID_IN_PATH))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,27 +1,13 @@
-"""Local fake of MOSIP's kernel auth manager and OTP manager for offline runs and tests.
-
-Mount it as a WSGI app (for example under ``/mosip``); it routes on PATH_INFO relative to the mount point:
-
-- ``POST /v1/authmanager/authenticate/clientidsecretkey`` — service token, ``Authorization`` cookie
-- ``POST /v1/authmanager/authenticate/sendotp`` and ``POST /v1/authmanager/authenticate/useridOTP``
-- ``POST /v1/authmanager/authenticate/internal/useridPwd`` — token in the body
-- ``GET /v1/authmanager/authorize/admin/validateToken`` and ``POST /v1/authmanager/authorize/invalidateToken``
-- ``POST /v1/otpmanager/otp/generate`` and ``GET /v1/otpmanager/otp/validate?key=&otp=`` (need one)
-- ``GET /_sandbox/stats`` and ``POST /_sandbox/reset``
-
-Bodies use MOSIP's ``{id, version, requesttime, metadata, request}`` envelope; every answer is HTTP 200 with
+"""Fake of MOSIP's kernel auth manager and OTP manager (PROVIDERS.md §5): client-credential, OTP and
+password logins, token validation and invalidation, OTP generation and validation. Bodies use MOSIP's
+``{id, version, requesttime, metadata, request}`` envelope; every answer is HTTP 200 with
 ``{id, version, responsetime, metadata, response, errors}``. The users are listed in ``USERS``.
 """
 
 from __future__ import annotations
 
-import argparse
-import base64
-import binascii
-import datetime as dt
+import functools
 import hashlib
-import hmac
-import json
 import secrets
 import time
 import uuid
@@ -30,25 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.routing import Rule
-from werkzeug.serving import run_simple
 from werkzeug.wrappers import Request, Response
 
-from local.sandboxes.base import DEFAULT_TOKEN_IN_PATH, Sandbox, Session, _quiet_handler, json_response
+from local.sandboxes.base import CREDENTIALS, Sandbox, iso_millis, json_response, jwt_decode, jwt_encode, same
 
-__all__ = ["APP_IDS", "USERS", "MosipSandbox", "main"]
+__all__ = ["APP_IDS", "USERS", "MosipSandbox"]
 
 AUTH = "/v1/authmanager"
 OTP_MANAGER = "/v1/otpmanager/otp"
-ENDPOINTS = (
-    "clientidsecretkey",
-    "sendotp",
-    "useridOTP",
-    "useridPwd",
-    "validateToken",
-    "invalidateToken",
-    "otp_generate",
-    "otp_validate",
-)
 APP_IDS = ("preregistration", "registrationclient", "registrationprocessor", "ida", "admin", "resident")
 CHANNELS = ("email", "phone")
 DEV_OTP = "111111"
@@ -58,46 +33,24 @@ REFRESH_TTL = 86400
 COOKIE = "Authorization"
 
 USERS: list[dict[str, Any]] = [
-    {
-        "user_id": "alice",
-        "user_id_type": "USERID",
-        "channels": ["email", "phone"],
-        "password": "alice-password",
-        "name": "Alice Test",
-        "mail": "alice@example.test",
-        "mobile": "9876543210",
-    },
-    {
-        "user_id": "2345678901",
-        "user_id_type": "UIN",
-        "channels": ["email"],
-        "password": "bob-password",
-        "name": "Bob Test",
-        "mail": "bob@example.test",
-        "mobile": None,
-    },
-    {
-        "user_id": "carol",
-        "user_id_type": "USERID",
-        "channels": ["phone"],
-        "password": None,
-        "name": "Carol Test",
-        "mail": None,
-        "mobile": "9123456780",
-    },
+    dict(zip(("user_id", "user_id_type", "channels", "password", "name", "mail", "mobile"), row, strict=True))
+    for row in (
+        (
+            "alice",
+            "USERID",
+            ["email", "phone"],
+            "alice-password",
+            "Alice Test",
+            "alice@example.test",
+            "9876543210",
+        ),
+        ("2345678901", "UIN", ["email"], "bob-password", "Bob Test", "bob@example.test", None),
+        ("carol", "USERID", ["phone"], None, "Carol Test", None, "9123456780"),
+    )
 ]
 _USERS_BY_ID = {u["user_id"]: u for u in USERS}
 
-_RESPONSE_IDS = {
-    "clientidsecretkey": "mosip.authentication.clientidsecretkey",
-    "sendotp": "mosip.authentication.sendotp",
-    "useridOTP": "mosip.authentication.useridOTP",
-    "useridPwd": "mosip.authentication.useridPwd",
-    "validateToken": "mosip.authentication.validateToken",
-    "invalidateToken": "mosip.authentication.invalidateToken",
-    "otp_generate": "mosip.otp.generateOTP",
-    "otp_validate": "mosip.otp.validateOTP",
-}
+_OTP_RESPONSE_IDS = {"otp_generate": "mosip.otp.generateOTP", "otp_validate": "mosip.otp.validateOTP"}
 
 Error = tuple[str, str]
 AUTH_FAILED: Error = ("KER-ATH-401", "Authentication failed")
@@ -117,29 +70,8 @@ def _invalid(field: str) -> Error:
     return ("KER-ATH-004", f"Invalid request: {field}")
 
 
-def _iso(timestamp: float) -> str:
-    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _same(given: object, expected: str) -> bool:
-    return isinstance(given, str) and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
-
-
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
 
 
 @dataclass
@@ -152,13 +84,11 @@ class _Otp:
     frozen_until: float | None = None
 
 
-class MosipSandbox(Sandbox[Session[Any]]):
-    """WSGI fake of MOSIP's auth manager (client/OTP/password login, token validation) and OTP manager."""
-
+class MosipSandbox(Sandbox):
     def __init__(
         self,
-        client_id: str = "sandbox-mosip-client",
-        secret_key: str = "sandbox-mosip-secret",
+        client_id: str = CREDENTIALS["mosip"]["client_id"],
+        secret_key: str = CREDENTIALS["mosip"]["secret_key"],
         dev_otp: bool = False,
         otp_ttl: int = 120,
         token_ttl: int = 1800,
@@ -176,91 +106,46 @@ class MosipSandbox(Sandbox[Session[Any]]):
             Rule(f"{OTP_MANAGER}/generate", methods=["POST"], endpoint="otp_generate"),
             Rule(f"{OTP_MANAGER}/validate", methods=["GET"], endpoint="otp_validate"),
         ]
-        super().__init__(
-            access_token=secret_key,
-            ok_after=0.0,
-            session_ttl=float(token_ttl),
-            clock=clock,
-            session_type=Session,
-            endpoints=ENDPOINTS,
-            rules=rules,
-        )
+        super().__init__(rules, clock)
         self._client_id = client_id
         self._secret_key = secret_key
         self._dev_otp = dev_otp
         self._otp_ttl = otp_ttl
         self._token_ttl = token_ttl
-        self._on_otp = on_otp or _print
+        self._on_otp = on_otp or functools.partial(print, flush=True)
         # Kept across reset() so a broker's cached token stays valid, as it would against the real service.
         self._signing_key = secrets.token_bytes(32)
         self._otps: dict[str, _Otp] = {}
         self._invalidated: set[str] = set()
         self._tokens_issued = 0
 
-    # Public
+    def _state(self) -> dict[str, Any]:
+        return {"tokens_issued": self._tokens_issued, "tokens_invalidated": len(self._invalidated)}
 
-    def stats(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "calls": dict(self._calls),
-                **({"faults": self.faults.stats()} if self.faults else {}),
-                "tokens_issued": self._tokens_issued,
-                "tokens_invalidated": len(self._invalidated),
-            }
-
-    def reset(self) -> None:
-        super().reset()
-        with self._lock:
-            self._otps.clear()
-            self._invalidated.clear()
-            self._tokens_issued = 0
+    def _clear(self) -> None:
+        self._otps.clear()
+        self._invalidated.clear()
+        self._tokens_issued = 0
 
     def last_otp(self, user_id: str) -> str | None:
         with self._lock:
             entry = self._otps.get(user_id)
             return entry.otp if entry else None
 
-    # Tokens
-
     def _issue_jwt(self, subject: str, audience: str, ttl: int, *, refresh: bool = False) -> str:
-        iat = int(self._clock())
-        payload: dict[str, Any] = {
-            "jti": str(uuid.uuid4()),
-            "sub": subject,
-            "iat": iat,
-            "exp": iat + ttl,
-            "aud": audience,
-            "typ": "Refresh" if refresh else "Bearer",
-        }
-        header = {"alg": "HS256", "typ": "JWT"}
-        signing_input = ".".join(
-            _b64url(json.dumps(part, separators=(",", ":")).encode("utf-8")) for part in (header, payload)
-        )
-        signature = hmac.new(self._signing_key, signing_input.encode("ascii"), hashlib.sha256).digest()
+        iat, typ = int(self._clock()), "Refresh" if refresh else "Bearer"
+        payload = dict(jti=str(uuid.uuid4()), sub=subject, iat=iat, exp=iat + ttl, aud=audience, typ=typ)
         if not refresh:
             with self._lock:
                 self._tokens_issued += 1
-        return f"{signing_input}.{_b64url(signature)}"
+        return jwt_encode(self._signing_key, payload)
 
     def _auth_token(self, subject: str, audience: str) -> str:
         return self._issue_jwt(subject, audience, self._token_ttl)
 
     def _verify(self, token: str) -> tuple[dict[str, Any] | None, Error | None]:
-        parts = token.split(".")
-        if len(parts) != 3:
-            return None, INVALID_TOKEN
-        expected = hmac.new(
-            self._signing_key, f"{parts[0]}.{parts[1]}".encode("ascii", "replace"), hashlib.sha256
-        ).digest()
-        try:
-            signature = _b64url_decode(parts[2])
-            header = json.loads(_b64url_decode(parts[0]))
-            payload = json.loads(_b64url_decode(parts[1]))
-        except (binascii.Error, ValueError):
-            return None, INVALID_TOKEN
-        if not hmac.compare_digest(signature, expected) or not isinstance(payload, dict):
-            return None, INVALID_TOKEN
-        if not isinstance(header, dict) or header.get("alg") != "HS256" or payload.get("typ") != "Bearer":
+        payload = jwt_decode(self._signing_key, token)
+        if payload is None or payload.get("typ") != "Bearer":
             return None, INVALID_TOKEN
         with self._lock:
             if _token_hash(token) in self._invalidated:
@@ -286,8 +171,6 @@ class MosipSandbox(Sandbox[Session[Any]]):
         response.headers["Authorization"] = token
         return response
 
-    # Envelope
-
     def _answer(
         self,
         endpoint: str,
@@ -295,18 +178,18 @@ class MosipSandbox(Sandbox[Session[Any]]):
         response: dict[str, Any] | None = None,
         error: Error | None = None,
     ) -> Response:
+        if not isinstance(request_id, str):
+            request_id = _OTP_RESPONSE_IDS.get(endpoint, f"mosip.authentication.{endpoint}")
         return json_response(
             {
-                "id": request_id if isinstance(request_id, str) else _RESPONSE_IDS[endpoint],
+                "id": request_id,
                 "version": "1.0",
-                "responsetime": _iso(self._clock()),
+                "responsetime": iso_millis(self._clock()),
                 "metadata": None,
                 "response": None if error else response,
                 "errors": [{"errorCode": error[0], "message": error[1]}] if error else None,
             }
         )
-
-    # HTTP
 
     def _handle(self, endpoint: str, request: Request, args: dict[str, Any]) -> Response:
         if endpoint in ("validateToken", "invalidateToken"):
@@ -323,20 +206,14 @@ class MosipSandbox(Sandbox[Session[Any]]):
         inner = body.get("request") if isinstance(body, dict) else None
         if not isinstance(inner, dict):
             return self._answer(endpoint, request_id, error=_invalid("request"))
-        handler = {
-            "clientidsecretkey": self._clientidsecretkey,
-            "sendotp": self._sendotp,
-            "useridOTP": self._useridotp,
-            "useridPwd": self._useridpwd,
-            "otp_generate": self._otp_generate,
-        }[endpoint]
-        return handler(request_id, inner)
+        answer: Response = getattr(self, f"_on_{endpoint}")(request_id, inner)
+        return answer
 
-    def _clientidsecretkey(self, request_id: object, req: dict[str, Any]) -> Response:
+    def _on_clientidsecretkey(self, request_id: object, req: dict[str, Any]) -> Response:
         for field in ("clientId", "secretKey", "appId"):
             if _text(req.get(field)) is None:
                 return self._answer("clientidsecretkey", request_id, error=_invalid(field))
-        if not (_same(req["clientId"], self._client_id) and _same(req["secretKey"], self._secret_key)):
+        if not (same(req["clientId"], self._client_id) and same(req["secretKey"], self._secret_key)):
             return self._answer("clientidsecretkey", request_id, error=AUTH_FAILED)
         token = self._auth_token(self._client_id, req["appId"])
         body = {
@@ -345,7 +222,7 @@ class MosipSandbox(Sandbox[Session[Any]]):
         }
         return self._with_token(self._answer("clientidsecretkey", request_id, body), token)
 
-    def _sendotp(self, request_id: object, req: dict[str, Any]) -> Response:
+    def _on_sendotp(self, request_id: object, req: dict[str, Any]) -> Response:
         user_id, channels, kind = _text(req.get("userId")), req.get("otpChannel"), req.get("useridtype")
         if user_id is None:
             return self._answer("sendotp", request_id, error=_invalid("userId"))
@@ -370,7 +247,7 @@ class MosipSandbox(Sandbox[Session[Any]]):
             "sendotp", request_id, {"status": "success", "message": "Otp generated successfully"}
         )
 
-    def _useridotp(self, request_id: object, req: dict[str, Any]) -> Response:
+    def _on_useridOTP(self, request_id: object, req: dict[str, Any]) -> Response:
         for field in ("userId", "otp", "appId"):
             if _text(req.get(field)) is None:
                 return self._answer("useridOTP", request_id, error=_invalid(field))
@@ -389,14 +266,14 @@ class MosipSandbox(Sandbox[Session[Any]]):
         body = {"status": "success", "message": "Otp validation successful"}
         return self._with_token(self._answer("useridOTP", request_id, body), token)
 
-    def _useridpwd(self, request_id: object, req: dict[str, Any]) -> Response:
+    def _on_useridPwd(self, request_id: object, req: dict[str, Any]) -> Response:
         for field in ("userName", "password", "appId", "clientId", "clientSecret"):
             if _text(req.get(field)) is None:
                 return self._answer("useridPwd", request_id, error=_invalid(field))
-        if not (_same(req["clientId"], self._client_id) and _same(req["clientSecret"], self._secret_key)):
+        if not (same(req["clientId"], self._client_id) and same(req["clientSecret"], self._secret_key)):
             return self._answer("useridPwd", request_id, error=AUTH_FAILED)
         user = _USERS_BY_ID.get(req["userName"])
-        if user is None or user["password"] is None or not _same(req["password"], user["password"]):
+        if user is None or user["password"] is None or not same(req["password"], user["password"]):
             return self._answer("useridPwd", request_id, error=INVALID_CREDENTIALS)
         body = {
             "token": self._auth_token(user["user_id"], req["appId"]),
@@ -435,8 +312,6 @@ class MosipSandbox(Sandbox[Session[Any]]):
         }
         return self._with_token(self._answer(endpoint, response=body), token)
 
-    # OTP manager
-
     def _generate(self, key: str) -> str | None:
         """A fresh OTP for the key, replacing the previous one; None while the key is frozen."""
         otp = DEV_OTP if self._dev_otp else f"{secrets.randbelow(10**6):06d}"
@@ -463,7 +338,7 @@ class MosipSandbox(Sandbox[Session[Any]]):
                 return None
             if now >= entry.expires_at:
                 return "OTP_EXPIRED"
-            if not hmac.compare_digest(otp.encode("utf-8"), entry.otp.encode("utf-8")):
+            if not same(otp, entry.otp):
                 entry.failures += 1
                 if entry.failures >= MAX_FAILURES:
                     entry.frozen_until = now + FREEZE_SECONDS
@@ -471,7 +346,7 @@ class MosipSandbox(Sandbox[Session[Any]]):
             entry.otp = None
             return "VALIDATION_SUCCESSFUL"
 
-    def _otp_generate(self, request_id: object, req: dict[str, Any]) -> Response:
+    def _on_otp_generate(self, request_id: object, req: dict[str, Any]) -> Response:
         key = req.get("key")
         if not isinstance(key, str) or not 3 <= len(key) <= 64:
             return self._answer("otp_generate", request_id, error=KEY_LENGTH)
@@ -496,26 +371,3 @@ class MosipSandbox(Sandbox[Session[Any]]):
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description="Serve the MOSIP auth manager and OTP manager sandbox alone."
-    )
-    parser.add_argument("--port", type=int, default=8091)
-    parser.add_argument("--client-id", default="sandbox-mosip-client")
-    parser.add_argument("--secret-key", default="sandbox-mosip-secret")
-    parser.add_argument("--dev-otp", action="store_true", help=f"every OTP is {DEV_OTP}")
-    args = parser.parse_args(argv)
-    app = MosipSandbox(client_id=args.client_id, secret_key=args.secret_key, dev_otp=args.dev_otp)
-    print(f"MOSIP sandbox on http://127.0.0.1:{args.port}{AUTH}/authenticate/…; users:")
-    for u in USERS:
-        channels = "+".join(u["channels"])
-        print(f"  {u['user_id_type']:<6} {u['user_id']:<11} {channels:<11} {u['password'] or '-'}")
-    # The quiet handler drops query strings, which carry OTPs on /otp/validate.
-    handler = _quiet_handler(DEFAULT_TOKEN_IN_PATH)
-    run_simple("127.0.0.1", args.port, app, threaded=True, request_handler=handler)
-
-
-if __name__ == "__main__":
-    main()

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from cryptography import x509
@@ -14,25 +13,20 @@ from werkzeug.routing import Rule
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from local.sandboxes.base import (
+from local.sandboxes import gateway as g
+from local.sandboxes.base import json_response, jwt_decode, jwt_encode
+from local.sandboxes.gateway import (
     CertificateFactory,
-    Phase,
-    Sandbox,
+    GatewaySandbox,
+    Person,
+    Persona,
     Session,
-    json_response,
     name_dict,
     oneline,
     person_subject,
-    personas_table,
 )
 
 START = 1_000.0
-
-
-@dataclass(frozen=True)
-class Person:
-    name: str
-    flaky: bool = False
 
 
 class Clock:
@@ -42,8 +36,24 @@ class Clock:
         return self.now
 
 
-class Echo(Sandbox[Session[Person]]):
-    """Smallest sandbox: POST /start/<name> opens a session, GET /poll/<token> reports the phase."""
+def _person(given: str) -> Person:
+    return Person("60001019906", "EE", given.upper(), "TEST")
+
+
+class Echo(GatewaySandbox):
+    """Smallest gateway: POST /start/<name> opens a session, GET /poll/<token> reports the phase."""
+
+    personas = (
+        Persona("ann", ("+37200000001", "60001019906"), person=_person("ann")),
+        Persona("never", ("+37200000002", "60001019906"), g.NEVER),
+        Persona("flaky", ("+37200000003", "60001019906"), person=_person("flaky"), faults=1),
+    )
+    errors: ClassVar[dict[str, tuple[int, str]]] = {
+        g.NOT_USER: (6001, "not a user"),
+        g.EXPIRED: (410, "expired"),
+        g.UNAVAILABLE: (503, "unavailable"),
+        g.SESSION_NOT_FOUND: (404, "missing"),
+    }
 
     def __init__(self, clock: Clock) -> None:
         super().__init__(
@@ -51,24 +61,26 @@ class Echo(Sandbox[Session[Person]]):
             ok_after=5.0,
             session_ttl=60.0,
             clock=clock,
-            session_type=Session[Person],
-            endpoints=("start", "poll"),
             rules=[
                 Rule("/start/<name>", methods=["POST"], endpoint="start"),
                 Rule("/poll/<token>", methods=["GET"], endpoint="poll"),
             ],
+            describe=lambda cert: {"name": oneline(cert.subject)},
         )
 
     def _handle(self, endpoint: str, request: Request, args: dict[str, Any]) -> Response:
         if endpoint == "start":
-            person = Person(args["name"], flaky=args["name"] == "flaky")
-            session = self._start_session(f"t-{args['name']}", person, answers=args["name"] != "never")
-            return json_response({"token": session.token})
-        polled = self._poll(args["token"])
-        return json_response({"phase": polled[1].value if polled else "missing"})
+            return self._login(next(p.key for p in self.personas if p.name == args["name"]))
+        return self._status(args["token"])
 
-    def _unavailable(self, session: Session[Person]) -> bool:
-        return session.persona.flaky and session.status_calls == 1
+    def _new_token(self) -> str:
+        return f"t-{len(self._sessions)}"
+
+    def _login_ok(self, session: Session, certificate: dict[str, Any] | None) -> Response:
+        return json_response({"token": session.token})
+
+    def _status_ok(self, session: Session, person: Person, certificate: dict[str, Any]) -> Response:
+        return json_response({"status": "ok"})
 
 
 @pytest.fixture
@@ -81,22 +93,26 @@ def sandbox(clock: Clock) -> Echo:
     return Echo(clock)
 
 
+def start(client: Client, name: str) -> str:
+    return str(client.post(f"/start/{name}").json["token"])  # type: ignore[index]
+
+
 def phase(client: Client, token: str) -> str:
-    return str(json.loads(client.get(f"/poll/{token}").get_data())["phase"])
+    answer = json.loads(client.get(f"/poll/{token}").get_data())
+    return {"waiting": "waiting", "ok": "final"}.get(answer["status"]) or str(answer["message"])
 
 
 def test_poll_moves_from_waiting_to_final_to_expired_and_records_the_first_final(
     sandbox: Echo, clock: Clock
 ) -> None:
     client = Client(sandbox)
-    client.post("/start/ann")
-    client.post("/start/never")
-    assert phase(client, "t-ann") == Phase.WAITING.value
+    ann, never = start(client, "ann"), start(client, "never")
+    assert phase(client, ann) == "waiting"
     clock.now = START + 5
-    assert phase(client, "t-ann") == Phase.FINAL.value
-    assert phase(client, "t-never") == Phase.WAITING.value
+    assert phase(client, ann) == "final"
+    assert phase(client, never) == "waiting"
     clock.now = START + 60
-    assert (phase(client, "t-ann"), phase(client, "t-never"), phase(client, "t-x")) == (
+    assert (phase(client, ann), phase(client, never), phase(client, "t-x")) == (
         "expired",
         "expired",
         "missing",
@@ -109,16 +125,16 @@ def test_poll_moves_from_waiting_to_final_to_expired_and_records_the_first_final
 
 def test_unavailable_calls_are_counted_but_not_final(sandbox: Echo, clock: Clock) -> None:
     client = Client(sandbox)
-    client.post("/start/flaky")
+    flaky = start(client, "flaky")
     clock.now = START + 10
-    assert [phase(client, "t-flaky") for _ in range(2)] == ["unavailable", "final"]
+    assert [phase(client, flaky) for _ in range(2)] == ["unavailable", "final"]
     (session,) = sandbox.stats()["sessions"]
     assert (session["status_calls"], session["first_final_served_at"]) == (2, START + 10)
 
 
 def test_admin_routes_and_json_errors(sandbox: Echo) -> None:
     client = Client(sandbox)
-    client.post("/start/ann")
+    start(client, "ann")
     assert json.loads(client.get("/_sandbox/stats").get_data()) == sandbox.stats()
     wrong_method = client.get("/start/ann")
     missing = client.get("/nowhere")
@@ -163,21 +179,45 @@ def test_certificates_are_cached_per_key_issued_by_the_demo_ca_and_handed_out_as
     assert issued[1].issuer == leaf.issuer
 
 
-def test_personas_table_ends_with_the_unknown_row() -> None:
-    table = personas_table([("ok", "+37200000766", "60001019906", "EE", "fine")], "not a user")
-    assert table == [
+def test_persona_rows_describe_each_outcome_in_the_dialect_and_end_with_the_unknown_row() -> None:
+    assert Echo.persona_rows() == [
         {
-            "persona": "ok",
-            "phone": "+37200000766",
+            "persona": "ann",
+            "phone": "+37200000001",
             "personal_code": "60001019906",
             "country": "EE",
-            "outcome": "fine",
+            "outcome": "status waiting until ok_after, then ok with identity",
+        },
+        {
+            "persona": "never",
+            "phone": "+37200000002",
+            "personal_code": "60001019906",
+            "country": "EE",
+            "outcome": "status waiting until session_ttl, then HTTP 410",
+        },
+        {
+            "persona": "flaky",
+            "phone": "+37200000003",
+            "personal_code": "60001019906",
+            "country": "EE",
+            "outcome": "the first 1 status call(s) answer HTTP 503; "
+            "status waiting until ok_after, then ok with identity",
         },
         {
             "persona": "unknown",
             "phone": "any other valid phone",
             "personal_code": "any other valid code",
             "country": "-",
-            "outcome": "not a user",
+            "outcome": "login answers 6001 (HTTP 200)",
         },
     ]
+
+
+def test_jwt_round_trip_and_refusals() -> None:
+    token = jwt_encode(b"k" * 32, {"sub": "app", "exp": 5})
+    assert jwt_decode(b"k" * 32, token) == {"sub": "app", "exp": 5}
+    header, payload, signature = token.split(".")
+    other = ("A" if signature[0] != "A" else "B") + signature[1:]
+    for forged in (f"{header}.{payload}.{other}", f"{header}.{payload}", "a.b.c", token + "é"):
+        assert jwt_decode(b"k" * 32, forged) is None
+    assert jwt_decode(b"other-key", token) is None

@@ -360,7 +360,7 @@ def test_stats_count_calls_and_record_timings_without_personal_data(
     # Then calls and sessions are counted with timing
     assert via_http.status_code == 200
     assert body(via_http) == json.loads(json.dumps(stats))
-    assert stats["calls"] == {"login": 3, "status": 3}
+    assert stats["calls"] == {"login": 3, "status": 3, "smartid_login": 0, "smartid_status": 0}
     by_sha = {s["token_sha"]: s for s in stats["sessions"]}
     assert set(by_sha) == {hashlib.sha256(t.encode()).hexdigest()[:12] for t in (token, failed)}
     ok = by_sha[hashlib.sha256(token.encode()).hexdigest()[:12]]
@@ -401,7 +401,8 @@ def test_reset_forgets_sessions_and_counts(client: Client, sandbox: DokobitSandb
     response = client.post("/_sandbox/reset")
     # Then counters and sessions are gone
     assert response.status_code == 200
-    assert sandbox.stats() == {"calls": {"login": 0, "status": 0}, "sessions": []}
+    calls = {"login": 0, "status": 0, "smartid_login": 0, "smartid_status": 0}
+    assert sandbox.stats() == {"calls": calls, "sessions": []}
     assert status(client, token).status_code == 404
 
 

@@ -19,6 +19,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client, TestResponse
 from werkzeug.wrappers import Response
 
+from local.sandboxes import __main__ as sandbox_main
 from local.sandboxes import eeid
 from local.sandboxes.eeid import PERSONS, EeidSandbox
 from tests.conftest import START, FakeClock
@@ -796,9 +797,9 @@ def test_main_serves_with_the_webhook_url(
     def fake_run_simple(host: str, port: int, app: EeidSandbox, **kwargs: Any) -> None:
         served.update(host=host, port=port, app=app)
 
-    monkeypatch.setattr(eeid, "run_simple", fake_run_simple)
+    monkeypatch.setattr(sandbox_main, "run_simple", fake_run_simple)
 
-    eeid.main(["--port", "9999", "--webhook-url", WEBHOOK_URL])
+    sandbox_main.main(["eeid", "--port", "9999", "--webhook-url", WEBHOOK_URL])
 
     assert served["host"] == "127.0.0.1" and served["port"] == 9999
     assert served["app"]._webhook_url == WEBHOOK_URL

@@ -283,6 +283,16 @@ def test_non_json_body_is_an_invalid_parameter(client: Client) -> None:
             "Invalid parameter [language]: Invalid language",
         ),
         (
+            {"phone": TEN[0], "code": TEN[1], "language": ["ENG"]},
+            40001,
+            "Invalid parameter [language]: Invalid language",
+        ),
+        (
+            {"phone": TEN[0], "code": TEN[1], "message_format": ["GSM-7"]},
+            40001,
+            "Invalid parameter [message_format]: Invalid message format",
+        ),
+        (
             {"phone": TEN[0], "code": TEN[1], "message": "x" * 41},
             40001,
             "Invalid parameter [message]: Invalid message",
@@ -532,7 +542,8 @@ def test_stats_count_calls_and_record_timings_without_personal_data(
     # Then calls and sessions are counted with timing
     assert via_http.status_code == 200
     assert body(via_http) == json.loads(json.dumps(stats))
-    assert stats["calls"] == {"login": 4, "status": 3, "delete": 1}
+    smart_id = {"smartid_login": 0, "smartid_status": 0, "smartid_delete": 0}
+    assert stats["calls"] == {"login": 4, "status": 3, "delete": 1, **smart_id}
 
     def sha(value: str) -> str:
         return hashlib.sha256(value.encode()).hexdigest()[:12]
@@ -578,7 +589,15 @@ def test_reset_forgets_sessions_and_counts(client: Client, sandbox: MarkSignSand
     response = client.post("/_sandbox/reset")
     # Then counters and sessions are gone
     assert response.status_code == 200
-    assert sandbox.stats() == {"calls": {"login": 0, "status": 0, "delete": 0}, "sessions": []}
+    calls = {
+        "login": 0,
+        "status": 0,
+        "delete": 0,
+        "smartid_login": 0,
+        "smartid_status": 0,
+        "smartid_delete": 0,
+    }
+    assert sandbox.stats() == {"calls": calls, "sessions": []}
     assert body(status(client, token)) == SESSION_NOT_FOUND
 
 
