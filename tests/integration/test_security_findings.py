@@ -204,7 +204,7 @@ def test_a_mosip_token_that_cannot_be_recorded_is_invalidated_not_lost(
         raise InternalUnavailable("Sessions could not be updated.")
 
     monkeypatch.setattr(SessionService, "complete", down)
-    monkeypatch.setattr(SessionService, "record_completed", down)
+    monkeypatch.setattr(SessionService, "_store", down)
     answer = submit(deployed, session_id, mosip.app.last_otp("alice"))
     assert answer["status"] == 503 and "credentials" not in answer["body"]
     login = deployed.start({"username": "alice", "password": "alice-password"}, "mosip-password")

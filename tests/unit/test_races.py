@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,12 +19,12 @@ from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 
-from eid_broker.errors import BrokerError, SessionOutcomeError
+from eid_broker.errors import BrokerError, Code, SessionOutcomeError
 from eid_broker.methods import mosip
-from eid_broker.methods.base import Method
+from eid_broker.methods.base import Method, Opening
 from eid_broker.sessions import EnterOtp, Identity, SessionRepository, ShowControlCode
 from eid_broker.sessions.models import utcnow
-from eid_broker.sessions.service import PollPlan, SessionService
+from eid_broker.sessions.service import SessionService
 from tests.conftest import moto_table
 
 TABLE = "sessions"
@@ -135,6 +136,29 @@ def status_of(dynamodb: Any, session_id: str) -> str:
     return item.attrs["status"].value
 
 
+class OtpLogin(Method):
+    name = mosip.OTP_METHOD.name
+    expiry_code = Code.OTP_EXPIRED
+
+    def lifetime(self) -> float:
+        return 120
+
+    def begin(self, body: Any, session_id: str) -> Opening:
+        action = EnterOtp(channels=["email"], attempts_left=3, expires_at="x")
+        return Opening(next_action=action, provider_ref={"user_id": "alice", "app_id": "resident"})
+
+
+class ControlCodeLogin(Method):
+    interval_seconds = 3.0
+    timeout_seconds = 120.0
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def begin(self, body: Any, session_id: str) -> Opening:
+        return Opening(next_action=ShowControlCode(control_code="1234"), provider_ref={"token": "t"})
+
+
 class Polled(Method):
     def __init__(self, check: Callable[[Any], Identity | None]) -> None:
         self.check = check  # type: ignore[method-assign]
@@ -148,25 +172,8 @@ def one_run(dynamodb: Any, seed: int, monkeypatch: pytest.MonkeyPatch) -> dict[s
     scheduler = Scheduler(rng)
     setup = SessionService(SessionRepository(TABLE, dynamodb), NoStepFunctions(), "arn:sm")
     otp_session = rng.random() < 0.4
-    if otp_session:
-        record = setup.open_waiting(
-            method=mosip.OTP_METHOD.name,
-            owner=OWNER,
-            reference=None,
-            next_action=EnterOtp(channels=["email"], attempts_left=3, expires_at="x"),
-            provider_ref={"user_id": "alice", "app_id": "resident"},
-            lifetime=120,
-            expiry_code="OTP_EXPIRED",
-        )
-    else:
-        record = setup.open_polled(
-            method=rng.choice(["dokobit-mobile-id", "eeid"]),
-            owner=OWNER,
-            reference=None,
-            next_action=ShowControlCode(control_code="1234"),
-            provider_ref={"token": "t"},
-            plan=PollPlan(poll_function_arn="arn:poll", interval_seconds=3, timeout_seconds=120),
-        )
+    method = OtpLogin() if otp_session else ControlCodeLogin(rng.choice(["dokobit-mobile-id", "eeid"]))
+    record, _ = setup.start(method, SimpleNamespace(reference=None), OWNER)
     session_id = record.session_id
     seen: list[str] = []
 

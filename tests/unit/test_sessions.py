@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -18,9 +19,9 @@ from eid_broker.errors import (
     SessionNotFound,
     SessionOutcomeError,
 )
-from eid_broker.methods.base import Method
+from eid_broker.methods.base import Method, Opening
 from eid_broker.sessions import Identity, SessionError, SessionRepository, ShowControlCode
-from eid_broker.sessions.service import PollPlan, SessionService
+from eid_broker.sessions.service import SessionService
 
 TABLE = "sessions"
 
@@ -53,18 +54,25 @@ def service() -> Iterator[tuple[SessionService, Clock, FakeStepFunctions]]:
             BillingMode="PAY_PER_REQUEST",
         )
         clock, sfn = Clock(), FakeStepFunctions()
-        yield SessionService(SessionRepository(TABLE, client), sfn, "arn:sm", clock), clock, sfn
+        repo = SessionRepository(TABLE, client)
+        yield SessionService(repo, sfn, "arn:sm", clock, poll_function="arn:poll"), clock, sfn
+
+
+class ControlCodeLogin(Method):
+    """A Mobile-ID-like method whose provider always starts the login."""
+
+    name = "dokobit-mobile-id"
+    interval_seconds = 3.0
+    timeout_seconds = 120.0
+
+    def begin(self, body: object, session_id: str) -> Opening:
+        return Opening(
+            next_action=ShowControlCode(control_code="4231"), provider_ref={"token": "provider-token"}
+        )
 
 
 def open_session(svc: SessionService) -> str:
-    record = svc.open_polled(
-        method="dokobit-mobile-id",
-        owner="key-1",
-        reference="order-17",
-        next_action=ShowControlCode(control_code="4231"),
-        provider_ref={"token": "provider-token"},
-        plan=PollPlan(poll_function_arn="arn:poll", interval_seconds=3, timeout_seconds=120),
-    )
+    record, _ = svc.start(ControlCodeLogin(), SimpleNamespace(reference="order-17"), "key-1")
     return record.session_id
 
 

@@ -7,7 +7,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from eid_broker import aws, polling
-from eid_broker.config import get_settings
+from eid_broker.config import Settings, get_settings
 from eid_broker.errors import (
     TRANSIENT,
     ActionNotAllowed,
@@ -32,7 +31,6 @@ from eid_broker.polling import PollAnswer, final, pending, whole_seconds
 from eid_broker.sessions.models import (
     Credentials,
     Identity,
-    NextAction,
     SessionError,
     SessionRecord,
     iso,
@@ -50,13 +48,6 @@ EXPIRY_GRACE = timedelta(seconds=30)
 # Polling goes on this long past the deadline while the provider keeps failing (Express workflows stop
 # at 300 s; MAX_POLLED_SESSION_SECONDS + this stays inside).
 FAULT_GRACE = timedelta(seconds=15)
-
-
-@dataclass(frozen=True)
-class PollPlan:
-    poll_function_arn: str
-    interval_seconds: float
-    timeout_seconds: float
 
 
 def new_session_id() -> str:
@@ -88,77 +79,78 @@ class SessionService:
         stepfunctions: Any,
         state_machine_arn: str | None,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        poll_function: str | None = None,
     ) -> None:
         self.repo = repo
         self._sfn = stepfunctions
         self._state_machine = state_machine_arn
         self._clock = clock
+        self._poll_function = poll_function or ""
 
     def start(self, method: Method, body: Any, owner: str) -> tuple[SessionRecord, Credentials | None]:
-        """Ask the provider through `method` and record what it said: a refusal is a session too."""
-        session_id = new_session_id()
-        reference = getattr(body, "reference", None)
-        common: dict[str, Any] = {"session_id": session_id, "method": method.name, "owner": owner}
+        """Ask the provider through `method` and record what it said. A refusal is a session too (final
+        from birth: every attempt is on record); a pending one is polled unless the integrator's next
+        call settles it; credentials of a start that completed at once are handed over only once."""
         if method.throttle_family:
             guard_person(method.throttle_family, **method.person(body))
+        session_id = new_session_id()
         try:
             opening = method.begin(body, session_id)
         except SessionOutcomeError as refusal:
             report_refusal(refusal)
-            record = self.record_refusal(
-                **common, reference=reference, refusal=refusal, lifetime=method.lifetime()
-            )
+            error = as_session_error(refusal)
+            record = self._new_record(session_id, method, body, owner, status=refusal.status, error=error)
+            self._store(record)
             return record, None
         if opening.identity is not None:
+            record = self._new_record(
+                session_id, method, body, owner, status="completed", identity=opening.identity
+            )
             try:
-                record = self.record_completed(**common, reference=reference, identity=opening.identity)
+                self._store(record)
             except BrokerError:
                 if opening.undo is not None:
-                    opening.undo()
+                    opening.undo()  # not recorded, so not handed over: it must not stay valid
                 raise
             return record, opening.credentials
-        pending_fields: dict[str, Any] = {
-            **common,
-            "reference": reference,
-            "next_action": opening.next_action,
-            "provider_ref": opening.provider_ref,
-        }
-        if method.interval_seconds is None:
-            record = self.open_waiting(
-                **pending_fields, lifetime=method.lifetime(), expiry_code=method.expiry_code
-            )
-            return record, None
-        plan = PollPlan(
-            poll_function_arn=get_settings().poll_function_arn or "",
-            interval_seconds=method.first_wait(),
-            timeout_seconds=method.lifetime(),
-        )
-        record = self.open_polled(
-            **pending_fields,
-            plan=plan,
-            expected_subject_hmac=opening.expected_subject_hmac,
+        record = self._new_record(
+            session_id,
+            method,
+            body,
+            owner,
             expires=opening.expires,
+            status="pending",
+            next_action=opening.next_action,
+            provider_ref=opening.provider_ref,
+            expected_subject_hmac=opening.expected_subject_hmac,
+            expiry_code=method.expiry_code,
         )
+        self._store(record)
+        if method.interval_seconds is not None:
+            self._begin_polling(record, method.first_wait())
         return record, None
 
     def _new_record(
         self,
-        *,
-        method: str,
+        session_id: str,
+        method: Method,
+        body: Any,
         owner: str,
-        reference: str | None,
-        lifetime: float,
-        session_id: str | None = None,
+        *,
         expires: datetime | None = None,
         **fields: Any,
     ) -> SessionRecord:
+        """`expires` pins the deadline to a provider's own (an eeID link's expiry) instead of the method's."""
         now = self._clock()
-        expires = expires or now + timedelta(seconds=lifetime)
+        expires = expires or now + timedelta(
+            seconds=method.lifetime() if fields["status"] != "completed" else 0
+        )
         return SessionRecord(
-            session_id=session_id or new_session_id(),
-            method=method,
+            session_id=session_id,
+            method=method.name,
             owner=owner,
-            reference=reference,
+            reference=getattr(body, "reference", None),
             created_at=iso(now),
             updated_at=iso(now),
             expires_at=iso(expires),
@@ -166,48 +158,19 @@ class SessionService:
             **fields,
         )
 
-    def open_polled(
-        self,
-        *,
-        method: str,
-        owner: str,
-        reference: str | None,
-        next_action: NextAction,
-        provider_ref: dict[str, str],
-        plan: PollPlan,
-        expected_subject_hmac: str | None = None,
-        session_id: str | None = None,
-        expires: datetime | None = None,
-    ) -> SessionRecord:
-        """Store a pending session and start its poll execution; undo the store if polling cannot start.
-
-        `expires` pins the deadline to a provider's own (an eeID link's expiry) instead of the plan's.
-        """
-        record = self._new_record(
-            session_id=session_id,
-            expires=expires,
-            method=method,
-            owner=owner,
-            reference=reference,
-            lifetime=plan.timeout_seconds,
-            status="pending",
-            next_action=next_action,
-            provider_ref=provider_ref,
-            expected_subject_hmac=expected_subject_hmac,
-        )
-        self._store(record)
+    def _begin_polling(self, record: SessionRecord, first_wait: float) -> None:
+        """Start the session's poll execution; without one the session is not kept."""
         try:
-            self._start_polling(record, plan.poll_function_arn, plan.interval_seconds, name=record.session_id)
+            self._start_polling(record, first_wait, name=record.session_id)
         except (ClientError, BotoCoreError) as exc:
             logger.error("poll execution could not start", extra={"session_id": record.session_id})
             self.repo.delete_pending(record.session_id)
             raise InternalUnavailable(
                 "The provider was asked, but polling could not start: the session was not kept."
             ) from exc
-        return record
 
-    def _start_polling(self, record: SessionRecord, poll_function: str, wait: float, *, name: str) -> None:
-        execution_input = polling.execution_input(record.session_id, poll_function, wait)
+    def _start_polling(self, record: SessionRecord, wait: float, *, name: str) -> None:
+        execution_input = polling.execution_input(record.session_id, self._poll_function, wait)
         self._sfn.start_execution(
             stateMachineArn=self._state_machine, name=name, input=json.dumps(execution_input)
         )
@@ -216,9 +179,8 @@ class SessionService:
         """One extra poll loop for a session whose webhook could not be processed, so it completes
         within `wait` seconds even if the provider sends no more deliveries; once per session (the
         execution name is fixed, and Standard workflow names are unique)."""
-        poll_function = get_settings().poll_function_arn or ""
         try:
-            self._start_polling(record, poll_function, wait, name=f"{record.session_id}-webhook")
+            self._start_polling(record, wait, name=f"{record.session_id}-webhook")
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
                 logger.warning("extra poll not started", extra={"reason": type(exc).__name__})
@@ -258,78 +220,6 @@ class SessionService:
                 "Idempotency-Key, retrying with the same key returns it if it was recorded.",
                 session_id=record.session_id,
             ) from exc
-
-    def record_refusal(
-        self,
-        *,
-        method: str,
-        owner: str,
-        reference: str | None,
-        refusal: SessionOutcomeError,
-        lifetime: float,
-        session_id: str | None = None,
-    ) -> SessionRecord:
-        """A provider refusal at start is still a session, final from birth: every attempt is on record."""
-        record = self._new_record(
-            session_id=session_id,
-            method=method,
-            owner=owner,
-            reference=reference,
-            lifetime=lifetime,
-            status=refusal.status,
-            error=as_session_error(refusal),
-        )
-        self._store(record)
-        return record
-
-    def open_waiting(
-        self,
-        *,
-        session_id: str | None = None,
-        method: str,
-        owner: str,
-        reference: str | None,
-        next_action: NextAction,
-        provider_ref: dict[str, str],
-        lifetime: float,
-        expiry_code: str,
-    ) -> SessionRecord:
-        """A pending session that the integrator's next call settles (no polling)."""
-        record = self._new_record(
-            session_id=session_id,
-            method=method,
-            owner=owner,
-            reference=reference,
-            lifetime=lifetime,
-            status="pending",
-            next_action=next_action,
-            provider_ref=provider_ref,
-            expiry_code=expiry_code,
-        )
-        self._store(record)
-        return record
-
-    def record_completed(
-        self,
-        *,
-        method: str,
-        owner: str,
-        reference: str | None,
-        identity: Identity,
-        session_id: str | None = None,
-    ) -> SessionRecord:
-        """A session that completed in the call that started it."""
-        record = self._new_record(
-            session_id=session_id,
-            method=method,
-            owner=owner,
-            reference=reference,
-            lifetime=0,
-            status="completed",
-            identity=identity,
-        )
-        self._store(record)
-        return record
 
     def complete(self, session_id: str, identity: Identity) -> SessionRecord | None:
         return self.repo.finish(session_id, "completed", self._clock(), identity=identity)
@@ -447,8 +337,17 @@ class SessionService:
         return final(status)
 
 
-@lru_cache(maxsize=1)
 def default_service() -> SessionService:
-    settings = get_settings()
+    """This function's service, built once per settings (tests host several functions in one process)."""
+    return service_for(get_settings())
+
+
+@lru_cache(maxsize=32)
+def service_for(settings: Settings) -> SessionService:
     repo = SessionRepository(settings.sessions_table, aws.client("dynamodb"), settings.session_retention_days)
-    return SessionService(repo, aws.client("stepfunctions"), settings.session_poll_state_machine_arn)
+    return SessionService(
+        repo,
+        aws.client("stepfunctions"),
+        settings.session_poll_state_machine_arn,
+        poll_function=settings.poll_function_arn,
+    )
