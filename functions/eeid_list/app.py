@@ -17,19 +17,14 @@ app = api.make_resolver()
     "`{session_id, identification_request_id, status, completed_at, link_expires_at, claims_matched}` each "
     "(no personal data). A page may hold fewer than `page_size` items; `next_page` is null on the last page.",
     tags=["eeid"],
-    responses={
-        200: {"description": "`{page, page_size, next_page, items}`"},
-        **api.problem_responses(422),
-    },
+    responses=api.responses("`{page, page_size, next_page, items}`", 422),
 )
 def list_identifications(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> Response[dict[str, Any]]:
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=eeid.identifications(api.caller(app), page, page_size, sessions=api.session_service()),
+    return api.json_response(
+        eeid.identifications(api.caller(app), page, page_size, sessions=api.session_service())
     )
 
 

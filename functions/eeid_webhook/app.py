@@ -1,13 +1,9 @@
 import base64
-from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
 
-from eid_broker import api
-from eid_broker.http import bounded_by
+from eid_broker import api, routes
 from eid_broker.methods import eeid
-from eid_broker.observability import logger
 
 app = api.make_resolver()
 
@@ -30,8 +26,4 @@ def identification_request_event() -> Response[None]:
     return Response(status_code=204)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # The signature is checked on the raw body before anything else, so no body guard runs first.
-    with bounded_by(context):
-        return app.resolve(event, context)
+lambda_handler = routes.api_handler(app, guard=False)

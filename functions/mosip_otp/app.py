@@ -17,12 +17,10 @@ app = api.make_resolver()
     "The key is namespaced per API key (`eidb-{hmac}-{key}`): a caller never reaches another caller's keys "
     "or a MOSIP user's OTPs.",
     tags=["mosip"],
-    responses={200: {"description": "The OTP"}, **api.problem_responses(body=True)},
+    responses=api.responses("The OTP", body=True),
 )
 def generate(body: Annotated[mosip.OtpKey, Body()]) -> Response[dict[str, Any]]:
-    return Response(
-        status_code=200, content_type="application/json", body=mosip.generate_otp(api.caller(app), body.key)
-    )
+    return api.json_response(mosip.generate_otp(api.caller(app), body.key))
 
 
 @app.post(
@@ -30,14 +28,10 @@ def generate(body: Annotated[mosip.OtpKey, Body()]) -> Response[dict[str, Any]]:
     summary="MOSIP OTP manager: validate an OTP for a key",
     operation_id="validate_mosip_otp",
     tags=["mosip"],
-    responses={200: {"description": "`{valid, status}`"}, **api.problem_responses(body=True)},
+    responses=api.responses("`{valid, status}`", body=True),
 )
 def validate(body: Annotated[mosip.OtpCheck, Body()]) -> Response[dict[str, Any]]:
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=mosip.validate_otp(api.caller(app), body.key, body.otp),
-    )
+    return api.json_response(mosip.validate_otp(api.caller(app), body.key, body.otp))
 
 
 lambda_handler = routes.api_handler(app)

@@ -15,10 +15,10 @@ app = api.make_resolver()
     operation_id="validate_mosip_token",
     description="Answers `{valid, user_id, roles}`; the token is sent to MOSIP as the Authorization cookie.",
     tags=["mosip"],
-    responses={200: {"description": "Validity"}, **api.problem_responses(body=True)},
+    responses=api.responses("Validity", body=True),
 )
 def validate(body: Annotated[mosip.TokenBody, Body()]) -> Response[dict[str, Any]]:
-    return Response(status_code=200, content_type="application/json", body=mosip.validate_token(body.token))
+    return api.json_response(mosip.validate_token(body.token))
 
 
 @app.post(
@@ -26,10 +26,10 @@ def validate(body: Annotated[mosip.TokenBody, Body()]) -> Response[dict[str, Any
     summary="Invalidate (log out) a MOSIP auth token",
     operation_id="invalidate_mosip_token",
     tags=["mosip"],
-    responses={200: {"description": "Invalidated"}, **api.problem_responses(body=True)},
+    responses=api.responses("Invalidated", body=True),
 )
 def invalidate(body: Annotated[mosip.TokenBody, Body()]) -> Response[dict[str, Any]]:
-    return Response(status_code=200, content_type="application/json", body=mosip.invalidate_token(body.token))
+    return api.json_response(mosip.invalidate_token(body.token))
 
 
 lambda_handler = routes.api_handler(app)

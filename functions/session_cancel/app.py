@@ -12,10 +12,7 @@ app = api.make_resolver()
     operation_id="cancel_session",
     description="Polling stops at the next poll at the latest. Cancelling a cancelled session is 200 again.",
     tags=["sessions"],
-    responses={
-        200: {"description": "The cancelled session", "content": {"application/json": {"model": SessionOut}}},
-        **api.problem_responses(404, 409),
-    },
+    responses=api.responses("The cancelled session", 404, 409, model=SessionOut),
 )
 def cancel_session(session_id: api.SessionId) -> Response[SessionOut]:
     return api.json_response(api.session_service().cancel(session_id, api.caller(app)).to_out())

@@ -11,10 +11,7 @@ app = api.make_resolver()
     summary="Read a session's status and result",
     operation_id="get_session",
     tags=["sessions"],
-    responses={
-        200: {"description": "The session", "content": {"application/json": {"model": SessionOut}}},
-        **api.problem_responses(404),
-    },
+    responses=api.responses("The session", 404, model=SessionOut),
 )
 def get_session(session_id: api.SessionId) -> Response[SessionOut]:
     return api.json_response(api.session_service().read(session_id, api.caller(app)).to_out())

@@ -17,13 +17,7 @@ app = api.make_resolver()
     description="Right → completed, with the MOSIP token in `credentials` (once). Wrong → still pending with "
     "one attempt less; the third wrong one fails the session. Past the OTP's lifetime → expired.",
     tags=["sessions"],
-    responses={
-        200: {
-            "description": "The session",
-            "content": {"application/json": {"model": SessionWithCredentials}},
-        },
-        **api.problem_responses(404, 409, body=True),
-    },
+    responses=api.responses("The session", 404, 409, body=True, model=SessionWithCredentials),
 )
 def submit_otp(
     session_id: api.SessionId, submission: Annotated[mosip.OtpSubmission, Body()]

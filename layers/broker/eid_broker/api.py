@@ -80,10 +80,18 @@ def problem_response(error: BrokerError) -> Response:
     )
 
 
+def responses(
+    description: str, *problems: int, model: type[BaseModel] | None = None, body: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """A route's documented answers: 200 (with its `model`, if any) and its problem statuses."""
+    content = {"content": {"application/json": {"model": model}}} if model else {}
+    return {200: {"description": description, **content}, **problem_responses(*problems, body=body)}
+
+
 def json_response(
-    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
+    body: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> Response[Any]:
-    return Response(status_code=status, content_type="application/json", body=model, headers=headers)
+    return Response(status_code=status, content_type="application/json", body=body, headers=headers)
 
 
 def _field(loc: tuple[Any, ...]) -> str:

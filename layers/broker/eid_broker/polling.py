@@ -24,8 +24,7 @@ class PollAnswer(TypedDict):
 
 
 def whole_seconds(seconds: float) -> int:
-    """Wait states take whole seconds."""
-    return max(1, round(seconds))
+    return max(1, round(seconds))  # Wait states take whole seconds
 
 
 def pending(wait: float) -> PollAnswer:

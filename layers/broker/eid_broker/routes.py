@@ -89,10 +89,13 @@ def with_credentials(record: SessionRecord, credentials: Credentials | None) -> 
     return SessionWithCredentials(**record.to_out().model_dump(), credentials=credentials)
 
 
-def api_handler(app: APIGatewayRestResolver) -> Handler:
+def api_handler(app: APIGatewayRestResolver, *, guard: bool = True) -> Handler:
+    """The Lambda of an API function. `guard=False` leaves the body to the route (a signed webhook
+    checks its signature on the raw body before anything else)."""
+
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         with bounded_by(context):
-            return api.resolve(app, event, context)
+            return api.resolve(app, event, context) if guard else app.resolve(event, context)
 
     return lambda_handler

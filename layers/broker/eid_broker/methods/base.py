@@ -14,12 +14,22 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from eid_broker.config import get_settings
 from eid_broker.errors import Code
 from eid_broker.keys import keyed_digest
 from eid_broker.sessions.models import Credentials, Identity, NextAction, SessionRecord
+
+
+class StartBody(BaseModel):
+    """What every start body shares: strict types, no unknown field, the integrator's own reference."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reference: str | None = Field(
+        default=None, description="The integrator's own reference, echoed back.", max_length=128
+    )
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class Method:
     (None: not polled, the integrator's next call settles it) until `timeout_seconds`."""
 
     name: str
-    body: type[BaseModel]
+    body: type[StartBody]
     summary: str
     description: str
     hands_credentials: bool = False
@@ -69,11 +79,10 @@ class Method:
         raise NotImplementedError
 
     def wait(self, record: SessionRecord) -> float:
-        """Seconds until the next poll."""
         return self.first_wait()
 
     def abandon(self, record: SessionRecord) -> None:
-        """Tell the provider the broker no longer waits (after a cancel); most providers need nothing."""
+        """Tell the provider the broker no longer waits (after a cancel); most need not be told."""
 
 
 def subject_digest(country: str, code: str) -> str:

@@ -23,7 +23,7 @@ from eid_broker.errors import (
     UnreadableBody,
 )
 from eid_broker.http import RESERVE_SECONDS, time_left
-from eid_broker.methods.base import Method, Opening, subject_digest
+from eid_broker.methods.base import Method, Opening, StartBody, subject_digest
 from eid_broker.observability import logger
 from eid_broker.providers.eeid import PROVIDER, EeidClient, EeidResult, EeidSettings, IdentificationRequest
 from eid_broker.sessions import Identity, Redirect, SessionRecord
@@ -38,17 +38,12 @@ CLAIM_SECONDS = 30.0
 _SUBJECT = re.compile(r"(EE|LT|LV)(.+)")
 
 
-class EeidStart(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class EeidStart(StartBody):
     subject: str = Field(
         description="Country code and personal code of the person asked for (EE, LT or LV).",
         examples=["EE30303039914"],
         max_length=14,
         json_schema_extra={"pattern": r"^((EE|LT)[1-8][0-9]{10}|LV[0-9]{6}-[0-9]{5})$"},
-    )
-    reference: str | None = Field(
-        default=None, description="The integrator's own reference, echoed back.", max_length=128
     )
 
     @field_validator("subject")

@@ -3,11 +3,11 @@ reading the biometric operation (never by trusting the browser's return)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from eid_broker.config import is_loopback_host
 from eid_broker.errors import Code, SessionOutcomeError
-from eid_broker.methods.base import Method, Opening, subject_digest
+from eid_broker.methods.base import Method, Opening, StartBody, subject_digest
 from eid_broker.providers.mobbid import PROVIDER, MobbidClient, Operation
 from eid_broker.sessions import Identity, Redirect, SessionRecord
 
@@ -17,9 +17,7 @@ INTERVAL_SECONDS = 5.0
 TIMEOUT_SECONDS = 240.0
 
 
-class MobbidStart(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class MobbidStart(StartBody):
     user_id: str = Field(
         description="The MobbID user to verify (enrolled beforehand).",
         min_length=1,
@@ -35,7 +33,6 @@ class MobbidStart(BaseModel):
             "pattern": r"^(https://[^/?#\s]+|http://(127\.[0-9.]+|localhost|\[::1\])(:[0-9]+)?)([/?#].*)?$"
         },
     )
-    reference: str | None = Field(default=None, description="The integrator's own reference.", max_length=128)
 
     @field_validator("return_url")
     @classmethod

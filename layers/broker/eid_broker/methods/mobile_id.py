@@ -8,19 +8,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from eid_broker.certificates import serial_matches
 from eid_broker.errors import Code, SessionOutcomeError
-from eid_broker.methods.base import Method, Opening, subject_digest
+from eid_broker.methods.base import Method, Opening, StartBody, subject_digest
 from eid_broker.providers.base import ConfirmedPerson, LoginStarted
 from eid_broker.sessions import Identity, SessionRecord, ShowControlCode
 from eid_broker.validation import birth_date, mobile_country, personal_code_problem
 
 
-class MobileIdStart(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class MobileIdStart(StartBody):
     phone: str = Field(
         description="Mobile number in E.164 form, of Estonia (+372), Lithuania (+3706…) or Latvia (+3712…).",
         examples=["+37200000766"],
@@ -32,9 +30,6 @@ class MobileIdStart(BaseModel):
         examples=["60001019906"],
         max_length=12,
         json_schema_extra={"pattern": r"^([1-8][0-9]{10}|[0-9]{6}-[0-9]{5})$"},
-    )
-    reference: str | None = Field(
-        default=None, description="The integrator's own reference, echoed back.", max_length=128
     )
 
     @field_validator("phone")

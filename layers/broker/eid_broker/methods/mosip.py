@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from eid_broker.config import get_settings
 from eid_broker.errors import ActionNotAllowed, BrokerError, Code, ProviderRefused, SessionOutcomeError
 from eid_broker.keys import keyed_digest
-from eid_broker.methods.base import Method, Opening
+from eid_broker.methods.base import Method, Opening, StartBody
 from eid_broker.observability import logger, report_refusal
 from eid_broker.providers.mosip import PROVIDER, MosipClient, MosipSettings
 from eid_broker.sessions import Credentials, EnterOtp, Identity, SessionRecord
@@ -41,9 +41,7 @@ def _outside_namespace(user_id: str) -> str:
     return user_id
 
 
-class MosipOtpStart(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class MosipOtpStart(StartBody):
     user_id: str = Field(
         min_length=1,
         max_length=64,
@@ -57,7 +55,6 @@ class MosipOtpStart(BaseModel):
     )
     app_id: AppId | None = Field(default=None, description="Defaults to MOSIP_APP_ID.")
     context: str | None = Field(default=None, max_length=64)
-    reference: str | None = Field(default=None, max_length=128)
 
     _user_id = field_validator("user_id")(_outside_namespace)
 
@@ -69,13 +66,10 @@ class MosipOtpStart(BaseModel):
         return channels
 
 
-class MosipPasswordStart(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class MosipPasswordStart(StartBody):
     username: str = Field(min_length=1, max_length=64, pattern=USER_ID_PATTERN, examples=["alice"])
     password: str = Field(min_length=1, max_length=256, json_schema_extra={"writeOnly": True})
     app_id: AppId | None = None
-    reference: str | None = Field(default=None, max_length=128)
 
     _username = field_validator("username")(_outside_namespace)
 

@@ -36,23 +36,17 @@ class ConfirmedPerson(BaseModel):
 
 
 def confirmed_person(
-    provider: str,
-    *,
-    country: str | None,
-    code: str | None,
-    name: str | None,
-    surname: str | None,
-    certificate: Certificate | None,
-    evidence: dict[str, Any] | None = None,
+    provider: str, answer: Any, certificate: Certificate | None, evidence: dict[str, Any] | None = None
 ) -> ConfirmedPerson:
-    """The person of a provider's ok answer, which must at least say who it is."""
-    if not country or not code:
+    """The person of a provider's ok answer (`country`, `code`, `name`, `surname`), which must at least
+    say who it is."""
+    if not answer.country or not answer.code:
         raise ProviderBadResponse(f"{provider}'s ok answer lacks the person's country or code.")
     return ConfirmedPerson(
-        country=country,
-        code=code,
-        name=name,
-        surname=surname,
+        country=answer.country,
+        code=answer.code,
+        name=answer.name,
+        surname=answer.surname,
         certificate=certificate,
         evidence=evidence or {},
     )

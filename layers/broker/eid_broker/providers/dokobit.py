@@ -154,14 +154,7 @@ class DokobitClient:
             raise outcome_error(7023)
         if parsed.status != "ok":
             return None
-        return confirmed_person(
-            PROVIDER,
-            country=parsed.country,
-            code=parsed.code,
-            name=parsed.name,
-            surname=parsed.surname,
-            certificate=parsed.certificate.broker() if parsed.certificate else None,
-        )
+        return confirmed_person(PROVIDER, parsed, parsed.certificate.broker() if parsed.certificate else None)
 
     def abandon(self, token: str) -> None:
         """Dokobit's Mobile-ID login has no cancel call; the session expires at the provider."""

@@ -180,15 +180,9 @@ class MarkSignClient:
         parsed = self._status_with_retry(token)
         if parsed.status != "ok":
             return None
-        return confirmed_person(
-            PROVIDER,
-            country=parsed.country,
-            code=parsed.code,
-            name=parsed.name,
-            surname=parsed.surname,
-            certificate=parsed.certificate.broker() if parsed.certificate else None,
-            evidence={"sanctions": parsed.sanctions_data or [], "peps": parsed.peps_data or []},
-        )
+        certificate = parsed.certificate.broker() if parsed.certificate else None
+        screening = {"sanctions": parsed.sanctions_data or [], "peps": parsed.peps_data or []}
+        return confirmed_person(PROVIDER, parsed, certificate, screening)
 
     def _status_with_retry(self, token: str, attempts: int = 3, backoff: float = 0.3) -> StatusResponse:
         path = f"{self._prefix}/mobile/status/{path_segment(token, provider=PROVIDER)}.json"

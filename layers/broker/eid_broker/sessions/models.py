@@ -19,10 +19,6 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _unset(value: Any) -> bool:
-    return value is None
-
-
 # The discriminator `type` has a default, so each action names its required fields for the schema.
 class ShowControlCode(BaseModel):
     """Mobile-ID and Smart-ID: show the code the person must see on the phone before confirming."""
@@ -40,7 +36,7 @@ class Redirect(BaseModel):
 
     type: Literal["redirect"] = "redirect"
     url: str
-    expires_at: str | None = Field(default=None, exclude_if=_unset)
+    expires_at: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class EnterOtp(BaseModel):

@@ -14,6 +14,7 @@ from eid_broker.errors import InternalUnavailable
 from eid_broker.sessions.models import Identity, SessionError, SessionRecord, Status, iso
 
 _PENDING = {":pending": {"S": "pending"}}
+_STATUS = {"#status": "status"}
 
 
 @lru_cache(maxsize=1)
@@ -151,69 +152,57 @@ class SessionRepository:
             names["#error"] = "error"
             values[":error"] = _serialize(_attribute(error))
             sets.append("#error = :error")
+        # A cancelled session keeps its provider handle until the next poll abandons it there.
+        answer = self._update(
+            session_id,
+            f"SET {', '.join(sets)} REMOVE {removed}",
+            "#status = :pending",
+            names,
+            values,
+        )
+        return _record(answer) if answer else None
+
+    def _update(
+        self,
+        session_id: str,
+        expression: str,
+        condition: str,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """One conditional update; the item as it now is, or None when the condition did not hold."""
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"session_id": {"S": session_id}},
-                # A cancelled session keeps its provider handle until the next poll abandons it there.
-                UpdateExpression=f"SET {', '.join(sets)} REMOVE {removed}",
-                ConditionExpression="#status = :pending",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                **({"ExpressionAttributeNames": names} if names else {}),
+                **({"ExpressionAttributeValues": values} if values else {}),
                 ReturnValues="ALL_NEW",
             )
         except (ClientError, BotoCoreError) as exc:
             if _is_condition_failure(exc):
                 return None
             raise InternalUnavailable("Sessions could not be updated.") from exc
-        return _record(response["Attributes"])
+        return response["Attributes"]
 
     def forget_provider_ref(self, session_id: str) -> None:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"session_id": {"S": session_id}},
-                UpdateExpression="REMOVE provider_ref",
-                ConditionExpression="attribute_exists(session_id)",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            if not _is_condition_failure(exc):
-                raise InternalUnavailable("Sessions could not be updated.") from exc
+        self._update(session_id, "REMOVE provider_ref", "attribute_exists(session_id)")
 
     def claim(self, session_id: str, now: float, seconds: float) -> bool:
         """Take a short exclusive claim on a pending session (one of several concurrent deliveries wins)."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"session_id": {"S": session_id}},
-                UpdateExpression="SET claimed_until = :until",
-                ConditionExpression=(
-                    "#status = :pending AND (attribute_not_exists(claimed_until) OR claimed_until < :now)"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    **_PENDING,
-                    ":until": {"N": str(now + seconds)},
-                    ":now": {"N": str(now)},
-                },
-            )
-        except (ClientError, BotoCoreError) as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise InternalUnavailable("Sessions could not be updated.") from exc
-        return True
+        claimed = self._update(
+            session_id,
+            "SET claimed_until = :until",
+            "#status = :pending AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
+            _STATUS,
+            {**_PENDING, ":until": {"N": str(now + seconds)}, ":now": {"N": str(now)}},
+        )
+        return claimed is not None
 
     def release(self, session_id: str) -> None:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"session_id": {"S": session_id}},
-                UpdateExpression="REMOVE claimed_until",
-                ConditionExpression="attribute_exists(session_id)",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            if not _is_condition_failure(exc):
-                raise InternalUnavailable("Sessions could not be updated.") from exc
+        self._update(session_id, "REMOVE claimed_until", "attribute_exists(session_id)")
 
     def take_attempt(self, session_id: str) -> SessionRecord | None:
         """Reserve one OTP attempt before the provider is asked; None if none is left or not pending.
@@ -221,33 +210,21 @@ class SessionRepository:
         One conditional write per submission, so concurrent submissions can never use more attempts
         than the session has.
         """
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key={"session_id": {"S": session_id}},
-                UpdateExpression="SET next_action.attempts_left = next_action.attempts_left - :one",
-                ConditionExpression="#status = :pending AND next_action.attempts_left > :zero",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={**_PENDING, ":one": {"N": "1"}, ":zero": {"N": "0"}},
-                ReturnValues="ALL_NEW",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            if _is_condition_failure(exc):
-                return None
-            raise InternalUnavailable("Sessions could not be updated.") from exc
-        return _record(response["Attributes"])
+        answer = self._update(
+            session_id,
+            "SET next_action.attempts_left = next_action.attempts_left - :one",
+            "#status = :pending AND next_action.attempts_left > :zero",
+            _STATUS,
+            {**_PENDING, ":one": {"N": "1"}, ":zero": {"N": "0"}},
+        )
+        return _record(answer) if answer else None
 
     def give_back_attempt(self, session_id: str) -> None:
         """Return a reserved attempt whose OTP the provider never judged."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"session_id": {"S": session_id}},
-                UpdateExpression="SET next_action.attempts_left = next_action.attempts_left + :one",
-                ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={**_PENDING, ":one": {"N": "1"}},
-            )
-        except (ClientError, BotoCoreError) as exc:
-            if not _is_condition_failure(exc):
-                raise InternalUnavailable("Sessions could not be updated.") from exc
+        self._update(
+            session_id,
+            "SET next_action.attempts_left = next_action.attempts_left + :one",
+            "#status = :pending",
+            _STATUS,
+            {**_PENDING, ":one": {"N": "1"}},
+        )

@@ -54,13 +54,9 @@ def new_session_id() -> str:
     return str(uuid.uuid4())
 
 
-def timeout_error(provider: str | None = None, code: Code = Code.TIMEOUT) -> SessionOutcomeError:
-    return SessionOutcomeError(
-        code,
-        "The person did not finish before the session expired.",
-        provider=provider,
-        status="expired",
-    )
+def timeout_error(code: str = Code.TIMEOUT) -> SessionOutcomeError:
+    message = "The person did not finish before the session expired."
+    return SessionOutcomeError(code, message, provider=None, status="expired")
 
 
 def as_session_error(outcome: SessionOutcomeError) -> SessionError:
@@ -150,7 +146,7 @@ class SessionService:
             session_id=session_id,
             method=method.name,
             owner=owner,
-            reference=getattr(body, "reference", None),
+            reference=body.reference,
             created_at=iso(now),
             updated_at=iso(now),
             expires_at=iso(expires),
@@ -236,8 +232,7 @@ class SessionService:
         return self.repo.owners(session_ids)
 
     def take_attempt(self, session_id: str) -> SessionRecord | None:
-        """One OTP attempt of a pending session, reserved before the provider is asked; None if none
-        is left. The answer is the session as it now stands."""
+        """Reserve an OTP attempt before the provider is asked: the session as it now stands, or None."""
         return self.repo.take_attempt(session_id)
 
     def give_back_attempt(self, session_id: str) -> None:
@@ -256,7 +251,7 @@ class SessionService:
         return record
 
     def expire(self, record: SessionRecord) -> SessionRecord | None:
-        error = timeout_error(code=record.expiry_code or Code.TIMEOUT)
+        error = timeout_error(record.expiry_code or Code.TIMEOUT)
         return self.repo.finish(record.session_id, "expired", self._clock(), error=as_session_error(error))
 
     def cancel(self, session_id: str, owner: str) -> SessionRecord:
