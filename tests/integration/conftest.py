@@ -23,35 +23,18 @@ from moto.dynamodb.models import DynamoDBBackend
 
 from eid_broker import config
 from local.cfn import Physical, Resolver, Template, default_physical, function_config, state_machine_config
-from tests.conftest import (
-    ACCESS_TOKEN,
-    EEID_CLIENT,
-    MARKSIGN_TOKEN,
-    MOBBID_CREDENTIALS,
-    MOSIP_CREDENTIALS,
-    Served,
-)
+from local.sandboxes import SANDBOXES, SandboxSpec
+from local.sandboxes.base import CREDENTIALS
+from tests import wiring
+from tests.conftest import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-north-1"
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/eid-broker-it"
-SECRETS = {
-    "dokobit": {"access_token": ACCESS_TOKEN},
-    "marksign": {"access_token": MARKSIGN_TOKEN},
-    "eeid": {"client_id": EEID_CLIENT[0], "client_secret": EEID_CLIENT[1], "previous_client_secret": ""},
-    "mobbid": {"application_id": MOBBID_CREDENTIALS[0], "api_key": MOBBID_CREDENTIALS[1]},
-    "mosip": {"client_id": MOSIP_CREDENTIALS[0], "secret_key": MOSIP_CREDENTIALS[1]},
-    "broker-key": {"hmac_key": "it-deployment-hmac-key"},
-}
-START_FUNCTIONS = {
-    "eeid": "EeidStartFunction",
-    "mobbid-face": "MobbidStartFunction",
-    "mosip-otp": "MosipOtpStartFunction",
-    "mosip-password": "MosipPasswordStartFunction",
-    "dokobit-mobile-id": "DokobitStartFunction",
-    "marksign-mobile-id": "MarksignStartFunction",
-}
+# The sandboxes' credentials, as `make run` seeds each provider's secret, plus the deployment key.
+SECRETS = {**CREDENTIALS, "broker-key": {"hmac_key": "it-deployment-hmac-key"}}
+START_FUNCTIONS = wiring.start_functions()
 _current = threading.local()  # which function's handler runs on this thread
 
 
@@ -237,25 +220,24 @@ def _load(code_dir: Path, name: str) -> Any:
     return module
 
 
+def _sandbox_url(request: pytest.FixtureRequest, spec: SandboxSpec) -> str:
+    """The provider's sandbox: the test's own fixture of that name if there is one, else the default."""
+    try:
+        return request.getfixturevalue(spec.provider).url
+    except pytest.FixtureLookupError:
+        served = serve(spec.factory(**spec.credentials))
+        request.addfinalizer(lambda: next(served, None))
+        return next(served).url
+
+
 @pytest.fixture
-def deployed(
-    dokobit: Served,
-    marksign: Served,
-    eeid: Served,
-    mobbid: Served,
-    mosip: Served,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Deployed]:
+def deployed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     template = Template.load(ROOT / "template.yaml")
     parameters = template.parameter_values(
         {},
         {
             "Stage": "it",
-            "DokobitBaseUrl": dokobit.url,
-            "MarksignBaseUrl": marksign.url,
-            "EeidBaseUrl": eeid.url,
-            "MobbidBaseUrl": mobbid.url,
-            "MosipBaseUrl": mosip.url,
+            **{spec.base_url_parameter: _sandbox_url(request, spec) for spec in SANDBOXES},
             "PollIntervalSeconds": "1",
             "SessionTimeoutSeconds": "4",
             # Tests reuse the sandboxes' few test persons; the person limit has its own tests.

@@ -6,7 +6,7 @@ errors and logs name the provider and the HTTP status only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -75,8 +75,21 @@ class StatusResponse(DokobitPerson):
     error_code: int | None = None
 
 
-def outcome_error(error_code: int | None) -> SessionOutcomeError:
-    return outcome_of(ERROR_CODES, error_code, provider=PROVIDER, refused="Dokobit refused the request.")
+# Smart-ID's own codes (PROVIDERS.md §6); `canceled` comes without a code.
+SMART_ID_CODES: dict[int | None, Outcome] = {
+    None: (Code.USER_CANCELLED, "The person cancelled in the Smart-ID app.", "failed"),
+    6005: ERROR_CODES[6005],
+    6006: (Code.NOT_SMART_ID_USER, "The person has no Smart-ID account.", "failed"),
+    6007: (Code.ACCOUNT_UNUSABLE, "The person's Smart-ID account cannot be used here (its level).", "failed"),
+    6008: (Code.ACCOUNT_UNUSABLE, "The person must check the Smart-ID app or self-service portal.", "failed"),
+    7023: ERROR_CODES[7023],
+}
+
+
+def outcome_error(
+    error_code: int | None, table: dict[int | None, Outcome] = ERROR_CODES
+) -> SessionOutcomeError:
+    return outcome_of(table, error_code, provider=PROVIDER, refused="Dokobit refused the request.")
 
 
 def misconfigured(status_code: int) -> SessionOutcomeError:
@@ -93,10 +106,15 @@ class DokobitSettings(ProviderSettings):
 
 
 class DokobitClient:
+    """Mobile-ID (`/v2/mobile/…`); `DokobitSmartIdClient` speaks Smart-ID through the same API."""
+
     provider = PROVIDER
+    status_path = "/v2/mobile/login/status/{}.json"
+    codes = ERROR_CODES
+    canceled_code: int | None = 7023
 
     @classmethod
-    def configured(cls) -> DokobitClient:
+    def configured(cls) -> Self:
         settings = get_settings().provider(DokobitSettings)
         return cls(settings.base_url or "", settings.secret("access_token")["access_token"], shared_session())
 
@@ -130,31 +148,49 @@ class DokobitClient:
 
     def start_login(self, phone: str, personal_code: str) -> LoginStarted:
         """POST /v2/mobile/login.json. Not retried: a second POST would push a second request to the phone."""
-        body = self._call("POST", "/v2/mobile/login.json", data={"phone": phone, "code": personal_code})
+        return self._started(
+            self._call("POST", "/v2/mobile/login.json", data={"phone": phone, "code": personal_code})
+        )
+
+    def _started(self, body: dict) -> LoginStarted:
         try:
             parsed = LoginResponse.model_validate(body)
         except ValidationError as exc:
             raise ProviderBadResponse("Dokobit answered an unreadable login response.") from exc
         if parsed.status != "ok":
-            raise outcome_error(parsed.error_code)
+            raise outcome_error(parsed.error_code, self.codes)
         if not parsed.token or not parsed.control_code:
             raise ProviderBadResponse("Dokobit's login response lacks the token or control code.")
         return LoginStarted(token=parsed.token, control_code=parsed.control_code)
 
     def login_status(self, token: str) -> ConfirmedPerson | None:
-        """GET /v2/mobile/login/status/{token}.json (idempotent: retried on 5xx and connection errors)."""
-        body = self._call("GET", f"/v2/mobile/login/status/{path_segment(token, provider=PROVIDER)}.json")
+        """GET {status_path} (idempotent: retried on 5xx and connection errors)."""
+        body = self._call("GET", self.status_path.format(path_segment(token, provider=PROVIDER)))
         try:
             parsed = StatusResponse.model_validate(body)
         except ValidationError as exc:
             raise ProviderBadResponse("Dokobit answered an unreadable status response.") from exc
         if parsed.status == "error":
-            raise outcome_error(parsed.error_code)
+            raise outcome_error(parsed.error_code, self.codes)
         if parsed.status == "canceled":
-            raise outcome_error(7023)
+            raise outcome_error(self.canceled_code, self.codes)
         if parsed.status != "ok":
             return None
         return confirmed_person(PROVIDER, parsed, parsed.certificate.broker() if parsed.certificate else None)
 
     def abandon(self, token: str) -> None:
-        """Dokobit's Mobile-ID login has no cancel call; the session expires at the provider."""
+        """Dokobit has no cancel call for a login (Mobile-ID or Smart-ID); it expires at the provider."""
+
+
+class DokobitSmartIdClient(DokobitClient):
+    """Smart-ID: unversioned paths, its own codes, and a login that names nobody until it is ok."""
+
+    status_path = "/smartid/login/status/{}.json"
+    codes = SMART_ID_CODES
+    canceled_code = None
+
+    def start_smart_id(self, personal_code: str, country: str) -> LoginStarted:
+        """POST /smartid/login.json. Not retried: a second POST would push a second prompt to the app."""
+        return self._started(
+            self._call("POST", "/smartid/login.json", data={"code": personal_code, "country": country})
+        )

@@ -7,7 +7,7 @@ a URL. Errors may come with any HTTP status; the body's `error_code` decides.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -95,13 +95,29 @@ class StatusResponse(BaseModel):
     error_code: int | None = None
 
 
-def outcome_error(error_code: int | None, http_status: int) -> Exception:
+# Smart-ID reads some codes its own way (API.md, Smart-ID methods).
+SMART_ID_CODES: dict[int | str | None, Outcome] = {
+    **ERROR_CODES,
+    40401: (Code.NOT_SMART_ID_USER, "The person has no Smart-ID account.", "failed"),
+    40403: (
+        Code.ACCOUNT_UNUSABLE,
+        "The person's Smart-ID account is not qualified for this service.",
+        "failed",
+    ),
+    40022: (Code.ACCOUNT_UNUSABLE, "The person's Smart-ID document cannot be used: check the app.", "failed"),
+    40020: (Code.USER_CANCELLED, "The person refused in the Smart-ID app.", "failed"),
+}
+
+
+def outcome_error(
+    error_code: int | None, http_status: int, table: dict[int | str | None, Outcome] = ERROR_CODES
+) -> Exception:
     if error_code in TRANSIENT_CODES:
         return ProviderUnavailable(f"MarkSign reported a temporary error ({error_code}).")
     if error_code is None and http_status in (401, 403):
         error_code = 40003
     provider_code = error_code if error_code is not None else f"HTTP_{http_status}"
-    return outcome_of(ERROR_CODES, provider_code, provider=PROVIDER, refused="MarkSign refused the request.")
+    return outcome_of(table, provider_code, provider=PROVIDER, refused="MarkSign refused the request.")
 
 
 class MarkSignSettings(ProviderSettings):
@@ -113,10 +129,14 @@ class MarkSignSettings(ProviderSettings):
 
 
 class MarkSignClient:
+    """Mobile-ID (`/mobile/…`); `MarkSignSmartIdClient` speaks Smart-ID (`/smartid/…`) the same way."""
+
     provider = PROVIDER
+    kind = "mobile"
+    codes = ERROR_CODES
 
     @classmethod
-    def configured(cls) -> MarkSignClient:
+    def configured(cls) -> Self:
         settings = get_settings().provider(MarkSignSettings)
         return cls(
             settings.base_url or "",
@@ -161,16 +181,20 @@ class MarkSignClient:
                 raise ProviderUnavailable(f"MarkSign answered HTTP {response.status_code}.") from exc
             raise ProviderBadResponse(f"MarkSign answered HTTP {response.status_code} unreadably.") from exc
         if parsed.status == "error" or response.status_code != 200:
-            raise outcome_error(parsed.error_code, response.status_code)
+            raise outcome_error(parsed.error_code, response.status_code, self.codes)
         return parsed
 
     def start_login(self, phone: str, personal_code: str) -> LoginStarted:
         """POST /mobile/login.json. Not retried: a second POST would push a second request to the phone."""
-        parsed = self._call(
-            "POST",
-            f"{self._prefix}/mobile/login.json",
-            {"phone": phone, "code": personal_code, **self._checks},
+        return self._started(
+            self._call(
+                "POST",
+                f"{self._prefix}/mobile/login.json",
+                {"phone": phone, "code": personal_code, **self._checks},
+            )
         )
+
+    def _started(self, parsed: StatusResponse) -> LoginStarted:
         if not parsed.token or not parsed.control_code:
             raise ProviderBadResponse("MarkSign's login response lacks the token or control code.")
         return LoginStarted(token=parsed.token, control_code=parsed.control_code)
@@ -185,7 +209,7 @@ class MarkSignClient:
         return confirmed_person(PROVIDER, parsed, certificate, screening)
 
     def _status_with_retry(self, token: str, attempts: int = 3, backoff: float = 0.3) -> StatusResponse:
-        path = f"{self._prefix}/mobile/status/{path_segment(token, provider=PROVIDER)}.json"
+        path = f"{self._prefix}/{self.kind}/status/{path_segment(token, provider=PROVIDER)}.json"
         for attempt in range(attempts - 1):
             try:
                 return self._call("POST", path, {})
@@ -196,7 +220,17 @@ class MarkSignClient:
     def abandon(self, token: str) -> None:
         """DELETE /api/mobile/session/{token}; an already-gone session is fine."""
         try:
-            self._call("DELETE", f"/api/mobile/session/{path_segment(token, provider=PROVIDER)}", {})
+            self._call("DELETE", f"/api/{self.kind}/session/{path_segment(token, provider=PROVIDER)}", {})
         except SessionOutcomeError as exc:
             if exc.code != Code.PROVIDER_SESSION_NOT_FOUND and exc.provider_code != "HTTP_404":
                 raise
+
+
+class MarkSignSmartIdClient(MarkSignClient):
+    kind = "smartid"
+    codes = SMART_ID_CODES
+
+    def start_smart_id(self, personal_code: str, country: str) -> LoginStarted:
+        """POST /smartid/login.json. Not retried: a second POST would push a second prompt to the app."""
+        body = {"code": personal_code, "country": country, **self._checks}
+        return self._started(self._call("POST", f"{self._prefix}/smartid/login.json", body))

@@ -1,0 +1,4 @@
+from eid_broker import routes
+from eid_broker.methods.dokobit_smart_id import METHOD
+
+lambda_handler = routes.start_handler(METHOD)
