@@ -287,3 +287,28 @@ def test_a_failing_abandon_still_stops_polling(service) -> None:
         "status": "cancelled",
         "wait_seconds": 0,
     }
+
+
+def test_a_long_poll_answers_once_the_session_is_final(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:  # the outcome is recorded during the third pause
+            step(svc, session_id, lambda record: IDENTITY)
+
+    record = svc.read_waiting(session_id, "key-1", 20, sleep=sleep)
+
+    assert record.status == "completed" and len(sleeps) == 3
+    assert all(pause <= 0.5 for pause in sleeps)  # so the answer comes within 0.5 s of the outcome
+
+
+def test_a_long_poll_of_a_final_session_or_with_no_wait_answers_at_once(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+    never = lambda seconds: pytest.fail("slept")  # noqa: E731
+    assert svc.read_waiting(session_id, "key-1", 0, sleep=never).status == "pending"
+    svc.cancel(session_id, "key-1")
+    assert svc.read_waiting(session_id, "key-1", 25, sleep=never).status == "cancelled"

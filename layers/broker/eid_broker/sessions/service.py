@@ -26,6 +26,7 @@ from eid_broker.errors import (
     StartUncertain,
     code_for_task_error,
 )
+from eid_broker.http import RESERVE_SECONDS, time_left
 from eid_broker.observability import logger, report_refusal
 from eid_broker.polling import PollAnswer, final, pending, whole_seconds
 from eid_broker.sessions.models import (
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from eid_broker.methods.base import Method
 
 SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+LONG_POLL_STEP = 0.5  # seconds between the reads of a long-poll: an outcome is seen within this
 # A pending session read this long after expires_at is recorded as expired (API.md).
 EXPIRY_GRACE = timedelta(seconds=30)
 # Polling goes on this long past the deadline while the provider keeps failing (Express workflows stop
@@ -248,6 +250,19 @@ class SessionService:
         if record.status == "pending" and self._clock() > record.expires_at_dt() + EXPIRY_GRACE:
             # The write answers with the new record; if another outcome won meanwhile, read that one.
             record = self.expire(record) or self.repo.get(session_id) or record
+        return record
+
+    def read_waiting(
+        self, session_id: str, owner: str, wait: float, sleep: Callable[[float], None] = time.sleep
+    ) -> SessionRecord:
+        """The session once it is final, or after `wait` seconds still pending (a long-poll read):
+        strongly consistent reads every LONG_POLL_STEP seconds, never past the invocation's time."""
+        left = time_left()
+        until = time.monotonic() + min(wait, wait if left is None else max(0.0, left - RESERVE_SECONDS))
+        record = self.read(session_id, owner)
+        while record.status == "pending" and (pause := min(LONG_POLL_STEP, until - time.monotonic())) > 0:
+            sleep(pause)
+            record = self.read(session_id, owner)
         return record
 
     def expire(self, record: SessionRecord) -> SessionRecord | None:
