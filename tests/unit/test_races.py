@@ -163,7 +163,7 @@ class Polled(Method):
     def __init__(self, check: Callable[[Any], Identity | None]) -> None:
         self.check = check  # type: ignore[method-assign]
 
-    def wait(self, record: Any) -> float:
+    def wait(self, record: Any, now: Any) -> float:
         return 3
 
 

@@ -20,6 +20,7 @@ from eid_broker.errors import (
     SessionOutcomeError,
 )
 from eid_broker.methods.base import Method, Opening
+from eid_broker.polling import whole_seconds
 from eid_broker.sessions import Identity, SessionError, SessionRepository, ShowControlCode
 from eid_broker.sessions.service import SessionService
 
@@ -83,7 +84,7 @@ class Polled(Method):
         self.check = check  # type: ignore[method-assign]
         self._abandon = abandon
 
-    def wait(self, record) -> float:
+    def wait(self, record, now) -> float:
         return 3
 
     def abandon(self, record) -> None:
@@ -312,3 +313,29 @@ def test_a_long_poll_of_a_final_session_or_with_no_wait_answers_at_once(service)
     assert svc.read_waiting(session_id, "key-1", 0, sleep=never).status == "pending"
     svc.cancel(session_id, "key-1")
     assert svc.read_waiting(session_id, "key-1", 25, sleep=never).status == "cancelled"
+
+
+def test_polls_keep_the_providers_grid_whatever_a_poll_takes(service) -> None:
+    svc, clock, _ = service
+    session_id = open_session(svc)  # created at clock.now, interval 3 s
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.now += timedelta(seconds=seconds)
+
+    svc._sleep = sleep  # type: ignore[method-assign]
+    method = ControlCodeLogin()
+    method.check = lambda record: None  # type: ignore[method-assign]
+    # Given the Wait state (whole seconds) ended 0.4 s before the 6 s grid point
+    clock.now += timedelta(seconds=5.6)
+
+    answer = svc.poll_step(session_id, method)
+
+    # Then the poll waits for its grid point before asking the provider, and the next Wait aims at 9 s
+    assert sleeps == [pytest.approx(0.4)] and answer["wait_seconds"] == 3
+    # and a poll that took 0.7 s waits 2 s, then sleeps the last 0.3 s before asking again
+    record = svc.read(session_id, "key-1")
+    ended = record.created_at_dt() + timedelta(seconds=6.7)
+    assert whole_seconds(method.wait(record, ended)) == 2
+    assert method.due_in(record, ended + timedelta(seconds=2)) == pytest.approx(0.3)

@@ -3,6 +3,7 @@ poll task every polling method uses, and the catch-all task. Execution state hol
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -24,7 +25,8 @@ class PollAnswer(TypedDict):
 
 
 def whole_seconds(seconds: float) -> int:
-    return max(1, round(seconds))  # Wait states take whole seconds
+    # Wait states take whole seconds: rounded down, the poll itself sleeps the rest (see due_in).
+    return max(1, math.floor(seconds + 0.05))
 
 
 def pending(wait: float) -> PollAnswer:

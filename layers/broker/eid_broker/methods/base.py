@@ -7,6 +7,7 @@ service does the rest (storing, polling, refusals, deadlines), so a method never
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,8 +79,20 @@ class Method:
         """One poll: None while the person has not finished; raises SessionOutcomeError for a final no."""
         raise NotImplementedError
 
-    def wait(self, record: SessionRecord) -> float:
-        return self.first_wait()
+    def wait(self, record: SessionRecord, now: datetime) -> float:
+        """Until the next point of the provider's grid (the session's start + k × interval), so the
+        polls keep the provider's cadence whatever a poll itself takes."""
+        interval = self.first_wait()
+        elapsed = (now - record.created_at_dt()).total_seconds()
+        return (math.floor(elapsed / interval) + 1) * interval - elapsed
+
+    def due_in(self, record: SessionRecord, now: datetime) -> float:
+        """How early this poll is for its grid point (a Wait state takes whole seconds only)."""
+        if self.interval_seconds is None:
+            return 0.0
+        interval = self.first_wait()
+        elapsed = (now - record.created_at_dt()).total_seconds()
+        return max(0.0, round(elapsed / interval) * interval - elapsed)
 
     def abandon(self, record: SessionRecord) -> None:
         """Tell the provider the broker no longer waits (after a cancel); most need not be told."""

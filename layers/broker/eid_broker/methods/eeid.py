@@ -102,11 +102,16 @@ class EeidMethod(Method):
     def check(self, record: SessionRecord) -> Identity | None:
         return outcome(record, EeidClient.configured().get_request(record.provider_ref["request_id"]))
 
-    def wait(self, record: SessionRecord) -> float:
+    def wait(self, record: SessionRecord, now: datetime) -> float:
         """Sparse polling: wait half the session's age, at least the interval, at most six hours."""
-        age = (utcnow() - datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))).total_seconds()
-        until_deadline = (record.expires_at_dt() - utcnow()).total_seconds()
-        return max(1.0, min(FALLBACK_MAX_WAIT_SECONDS, max(self.first_wait(), age / 2), until_deadline))
+        age = (now - record.created_at_dt()).total_seconds()
+        until_deadline = (record.expires_at_dt() - now).total_seconds()
+        return float(
+            round(max(1.0, min(FALLBACK_MAX_WAIT_SECONDS, max(self.first_wait(), age / 2), until_deadline)))
+        )
+
+    def due_in(self, record: SessionRecord, now: datetime) -> float:
+        return 0.0  # sparse polling keeps no grid
 
 
 def _parse_time(value: str | None) -> datetime | None:

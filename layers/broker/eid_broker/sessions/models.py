@@ -139,6 +139,9 @@ class SessionRecord(_SessionFields):
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
 
+    def created_at_dt(self) -> datetime:
+        return datetime.fromisoformat(self.created_at.replace("Z", "+00:00"))
+
     def expires_at_dt(self) -> datetime:
         return datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from eid_broker.methods.base import Method
 
 SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MAX_CADENCE_SLEEP = 1.05  # a Wait state rounds down by less than a second
 LONG_POLL_STEP = 0.5  # seconds between the reads of a long-poll: an outcome is seen within this
 # A pending session read this long after expires_at is recorded as expired (API.md).
 EXPIRY_GRACE = timedelta(seconds=30)
@@ -79,12 +80,14 @@ class SessionService:
         clock: Callable[[], datetime] = utcnow,
         *,
         poll_function: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.repo = repo
         self._sfn = stepfunctions
         self._state_machine = state_machine_arn
         self._clock = clock
         self._poll_function = poll_function or ""
+        self._sleep = sleep
 
     def start(self, method: Method, body: Any, owner: str) -> tuple[SessionRecord, Credentials | None]:
         """Ask the provider through `method` and record what it said. A refusal is a session too (final
@@ -291,17 +294,27 @@ class SessionService:
             if record is not None and record.status == "cancelled" and record.provider_ref:
                 self._abandon(record, method.abandon)
             return final(record.status if record else "missing")
+        self._keep_cadence(method.due_in(record, self._clock()))
         deadline = record.expires_at_dt()
         try:
             answer = self.settle(record, method.check)
         except TRANSIENT as fault:
             logger.warning("poll fault, trying again at the next poll", extra={"fault": type(fault).__name__})
-            return self.after_fault(record, type(fault).__name__, whole_seconds(method.wait(record)))
+            return self.after_fault(
+                record, type(fault).__name__, whole_seconds(method.wait(record, self._clock()))
+            )
         if answer is not None:
             return answer
         if self._clock() >= deadline:
             return self._finish(session_id, "expired", error=as_session_error(timeout_error()))
-        return pending(method.wait(record))
+        return pending(method.wait(record, self._clock()))
+
+    def _keep_cadence(self, early: float) -> None:
+        """A poll that arrives early for its grid point waits for it (at most a second, never past the
+        invocation's time), so the provider is asked at its own interval."""
+        left = time_left()
+        if 0 < early <= MAX_CADENCE_SLEEP and (left is None or left - RESERVE_SECONDS > 2 * early):
+            self._sleep(early)
 
     def after_fault(self, record: SessionRecord, fault: str, wait_seconds: int) -> PollAnswer:
         """Poll again after a fault, unless it has lasted past the deadline (by five polls, at most
