@@ -1,13 +1,9 @@
-"""Read ``template.yaml`` and resolve the intrinsics it uses, for the local stack.
+"""Read ``template.yaml`` and resolve the intrinsics it uses, exactly as far as it uses them.
 
-Not aws-sam-translator's full transform: it needs S3 locations for ``CodeUri``/``DefinitionUri`` and
-expands one function into a role, permissions and API resources the stack would have to fold back.
-We take its YAML loader and its ``Globals`` merging (the code SAM CLI runs), and resolve ``Ref``,
-``GetAtt``, ``Sub`` and ``If`` ourselves, exactly as far as the template uses them
-(tests/unit/test_local_cfn.py fails when it starts using more).
-
-Resolving ``!Ref X`` asks a *provisioner* for ``X``, which may create it (in moto) and return its
-real name or ARN: only what is referenced is resolved, in dependency order, with cycle detection.
+aws-sam-translator gives the YAML loader and ``Globals`` merging (SAM CLI's code); its full transform
+would want S3 locations and expand each function into resources to fold back. ``!Ref X`` asks a
+*provisioner* for ``X``, which may create it in moto: only what is referenced is resolved, in
+dependency order, with cycle detection. tests/unit/test_local_cfn.py fails when the template needs more.
 """
 
 from __future__ import annotations
@@ -31,19 +27,6 @@ from local.lambda_runtime import FunctionConfig
 INTRINSICS = frozenset({"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If"})
 CONDITION_FUNCTIONS = frozenset({"Fn::Equals", "Fn::Not"})
 PSEUDO_PARAMETERS = frozenset({"AWS::NoValue", "AWS::Region"})
-RESOURCE_TYPES = frozenset(
-    "AWS::" + kind
-    for kind in [
-        "DynamoDB::Table",
-        "IAM::ManagedPolicy",
-        "Logs::LogGroup",
-        "SecretsManager::Secret",
-        "Serverless::Api",
-        "Serverless::Function",
-        "Serverless::LayerVersion",
-        "Serverless::StateMachine",
-    ]
-)
 _SUB = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -51,12 +34,7 @@ class CfnError(Exception):
     """The template cannot be read or resolved locally."""
 
 
-class _NoValue:
-    def __repr__(self) -> str:
-        return "AWS::NoValue"
-
-
-NO_VALUE: Any = _NoValue()
+NO_VALUE: Any = object()  # what !Ref AWS::NoValue resolves to: the key or item is dropped
 
 
 @dataclass(frozen=True)
@@ -65,9 +43,6 @@ class Physical:
 
     ref: Any
     attrs: Mapping[str, Any] = field(default_factory=dict)
-
-
-Provisioner = Callable[["Resolver", str, dict[str, Any]], Physical]
 
 
 def env_name(parameter: str) -> str:
@@ -90,8 +65,6 @@ class Template:
             raise CfnError(f"{path}: invalid Globals section: {exc}") from exc
         self.resources: dict[str, dict[str, Any]] = {}
         for logical_id, resource in document["Resources"].items():
-            if not isinstance(resource, dict) or "Type" not in resource:
-                raise CfnError(f"{path}: resource {logical_id} has no Type")
             properties = dict(resource.get("Properties") or {})
             if resource["Type"].startswith("AWS::Serverless::"):
                 properties = merger.merge(
@@ -141,45 +114,38 @@ class Template:
         return values
 
 
-def _short_hash(*parts: str, length: int = 12) -> str:
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+# Per resource type: the property naming it, the longest generated name, what Ref gives, and the GetAtt
+# attributes; {n}ame, {r}egion, {a}ccount, {h}ash of the name and, in attributes, {ref} are filled in.
+_PHYSICAL: dict[str, tuple[str, int, str, dict[str, str]]] = {
+    "AWS::DynamoDB::Table": ("TableName", 255, "{n}", {"Arn": "arn:aws:dynamodb:{r}:{a}:table/{n}"}),
+    "AWS::IAM::ManagedPolicy": ("ManagedPolicyName", 64, "arn:aws:iam::{a}:policy/{n}", {}),
+    "AWS::Logs::LogGroup": ("LogGroupName", 512, "{n}", {"Arn": "arn:aws:logs:{r}:{a}:log-group:{n}:*"}),
+    "AWS::SecretsManager::Secret": ("Name", 64, "arn:aws:secretsmanager:{r}:{a}:secret:{n}-{h:.6}", {}),
+    "AWS::Serverless::Api": ("Name", 64, "{h:.10}", {}),
+    "AWS::Serverless::Function": ("FunctionName", 64, "{n}", {"Arn": "arn:aws:lambda:{r}:{a}:function:{n}"}),
+    "AWS::Serverless::LayerVersion": ("LayerName", 64, "arn:aws:lambda:{r}:{a}:layer:{n}:1", {}),
+    "AWS::Serverless::StateMachine": (
+        "Name",
+        80,
+        "arn:aws:states:{r}:{a}:stateMachine:{n}",
+        {"Arn": "{ref}", "Name": "{n}"},
+    ),
+}
+RESOURCE_TYPES = frozenset(_PHYSICAL)
 
 
 def default_physical(resolver: Resolver, logical_id: str, resource: dict[str, Any]) -> Physical:
     """Names and ARNs as CloudFormation would give them, without creating anything."""
-    rtype, props = resource["Type"], resource.get("Properties") or {}
-    arn = f"arn:aws:{{}}:{resolver.region}:{resolver.account_id}:{{}}"
-
-    def name(key: str, limit: int = 64) -> str:
-        return (
-            str(resolver.resolve(props[key]))
-            if key in props
-            else f"{resolver.stack_name}-{logical_id}"[:limit]
-        )
-
-    if rtype == "AWS::Serverless::Function":
-        function = name("FunctionName")
-        return Physical(function, {"Arn": arn.format("lambda", f"function:{function}")})
-    if rtype == "AWS::DynamoDB::Table":
-        table = name("TableName", 255)
-        return Physical(table, {"Arn": arn.format("dynamodb", f"table/{table}")})
-    if rtype == "AWS::SecretsManager::Secret":
-        secret = name("Name")
-        return Physical(arn.format("secretsmanager", f"secret:{secret}-{_short_hash(secret, length=6)}"))
-    if rtype == "AWS::Serverless::StateMachine":
-        machine = name("Name", 80)
-        machine_arn = arn.format("states", f"stateMachine:{machine}")
-        return Physical(machine_arn, {"Arn": machine_arn, "Name": machine})
-    if rtype == "AWS::Logs::LogGroup":
-        group = name("LogGroupName", 512)
-        return Physical(group, {"Arn": arn.format("logs", f"log-group:{group}:*")})
-    if rtype == "AWS::Serverless::LayerVersion":
-        return Physical(arn.format("lambda", f"layer:{name('LayerName')}:1"))
-    if rtype == "AWS::Serverless::Api":
-        return Physical(_short_hash(resolver.stack_name, logical_id, length=10))
-    if rtype == "AWS::IAM::ManagedPolicy":
-        return Physical(f"arn:aws:iam::{resolver.account_id}:policy/{name('ManagedPolicyName')}")
-    raise CfnError(f"{logical_id}: resource type {rtype} is not supported locally")
+    if resource["Type"] not in _PHYSICAL:
+        raise CfnError(f"{logical_id}: resource type {resource['Type']} is not supported locally")
+    key, limit, ref, attrs = _PHYSICAL[resource["Type"]]
+    props = resource.get("Properties") or {}
+    name = (
+        str(resolver.resolve(props[key])) if key in props else f"{resolver.stack_name}-{logical_id}"[:limit]
+    )
+    fields = {"n": name, "r": resolver.region, "a": resolver.account_id}
+    fields["ref"] = ref.format(**fields, h=hashlib.sha256(name.encode()).hexdigest())
+    return Physical(fields["ref"], {attr: value.format(**fields) for attr, value in attrs.items()})
 
 
 class Resolver:
@@ -193,7 +159,7 @@ class Resolver:
         region: str,
         account_id: str,
         stack_name: str,
-        provision: Provisioner | None = None,
+        provision: Callable[[Resolver, str, dict[str, Any]], Physical] | None = None,
     ) -> None:
         self.template = template
         self.parameters = dict(parameters)
@@ -278,28 +244,13 @@ class Resolver:
             name = match.group(1).strip()
             if name.startswith("!"):
                 return "${" + name[1:] + "}"
-            if "." in name and name not in self.parameters:
-                value = self.get_att(*name.split(".", 1))
-            else:
-                value = self.ref(name)
+            dotted = "." in name and name not in self.parameters
+            value = self.get_att(*name.split(".", 1)) if dotted else self.ref(name)
             if not isinstance(value, str):
                 raise CfnError(f"Fn::Sub: ${{{name}}} is not a string")
             return value
 
         return _SUB.sub(replace, text)
-
-
-def _env_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        raise CfnError(f"environment value must be a string, got {value!r}")
-    return str(value)
-
-
-_FUNCTION_PROPERTIES = set(
-    ["CodeUri", "Environment", "FunctionName", "Handler", "LoggingConfig", "MemorySize", "Runtime", "Timeout"]
-)
 
 
 def function_config(resolver: Resolver, logical_id: str) -> FunctionConfig:
@@ -308,17 +259,15 @@ def function_config(resolver: Resolver, logical_id: str) -> FunctionConfig:
     resource = template.resources[logical_id]
     if resource["Type"] != "AWS::Serverless::Function":
         raise CfnError(f"{logical_id}: only AWS::Serverless::Function runs locally")
-    props = {k: resolver.resolve(v) for k, v in resource["Properties"].items() if k in _FUNCTION_PROPERTIES}
+    skip = ("Events", "Policies")  # the front door's and IAM's business, not the function's
+    props = {k: resolver.resolve(v) for k, v in resource["Properties"].items() if k not in skip}
     if not str(props.get("Runtime", "")).startswith("python"):
         raise CfnError(f"{logical_id}: runtime {props.get('Runtime')!r} cannot run locally (python only)")
-    python_path: list[Path] = []
-    for layer in resource["Properties"].get("Layers") or []:
-        layer_resource = template.resources.get(layer["Ref"]) if isinstance(layer, dict) else None
-        if layer_resource is None or layer_resource["Type"] != "AWS::Serverless::LayerVersion":
-            continue  # an external layer ARN: nothing local to put on the path
-        root = (template.root / layer_resource["Properties"]["ContentUri"]).resolve()
-        # Lambda puts /opt/python on sys.path; `sam build` copies a BuildMethod layer's source there.
-        python_path += [root, root / "python"] if (root / "python").is_dir() else [root]
+    # Lambda puts /opt/python on sys.path, where `sam build` copies a BuildMethod layer's source.
+    layers = [x["Ref"] for x in resource["Properties"].get("Layers") or [] if isinstance(x, dict)]
+    python_path = tuple(
+        (template.root / template.resources[x]["Properties"]["ContentUri"]).resolve() for x in layers
+    )
     name = str(props.get("FunctionName") or f"{resolver.stack_name}-{logical_id}"[:64])
     return FunctionConfig(
         logical_id=logical_id,
@@ -329,11 +278,10 @@ def function_config(resolver: Resolver, logical_id: str) -> FunctionConfig:
         runtime=str(props["Runtime"]),
         timeout=int(props.get("Timeout", 3)),
         memory_size=int(props.get("MemorySize", 128)),
-        environment={
-            k: _env_value(v) for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()
-        },
-        python_path=tuple(python_path),
+        environment={k: str(v) for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()},
+        python_path=python_path,
         log_group=str((props.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"),
+        label=name.removeprefix(f"{resolver.stack_name}-"),  # log prefix: what names the function here
     )
 
 
@@ -362,10 +310,6 @@ def state_machine_config(resolver: Resolver, logical_id: str) -> StateMachineCon
         return value if isinstance(value, str) else json.dumps(value)
 
     definition = _SUB.sub(replace, text)
-    try:
-        json.loads(definition)
-    except ValueError as exc:
-        raise CfnError(f"{logical_id}: definition is not valid JSON after substitution: {exc}") from exc
     name = props.get("Name")
     return StateMachineConfig(
         logical_id=logical_id,

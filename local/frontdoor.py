@@ -1,10 +1,8 @@
-"""Local stand-in for API Gateway (REST API, Lambda proxy integration).
+"""Local stand-in for API Gateway (REST API, Lambda proxy integration), configured from the template.
 
-Routes, API keys, binary media types and gateway error responses come from the template: every
-``Api`` event of every function and its ``AWS::Serverless::Api``. A request becomes a REST (v1) proxy
-event, the function is invoked through an injected callable (the stack passes moto's Lambda
-``Invoke``, so the call is counted and shares the worker pool with Step Functions tasks), and the
-proxy result becomes the HTTP response. API Gateway's own errors render the ``GatewayResponses``.
+A request becomes a REST (v1) proxy event for an injected ``invoke`` (the stack's goes through moto's
+Lambda, into the worker pool Step Functions tasks share); the proxy result becomes the HTTP response.
+API Gateway's own errors are rendered from the API's ``GatewayResponses``.
 """
 
 from __future__ import annotations
@@ -44,26 +42,28 @@ _GATEWAY_DEFAULTS: dict[str, tuple[int, str, str]] = {
     "DEFAULT_5XX": (502, "Internal server error", "InternalServerErrorException"),
 }
 _CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z]+(?:\.[A-Za-z]+)*)")
-_IDENTITY_NULLS = [
-    "cognitoIdentityPoolId",
-    "accountId",
-    "cognitoIdentityId",
-    "caller",
-    "principalOrgId",
-    "accessKey",
-    "cognitoAuthenticationType",
-    "cognitoAuthenticationProvider",
-    "userArn",
-    "user",
-]
+# The identity fields a REST API fills only for IAM or Cognito callers.
+_IDENTITY_NULLS = dict.fromkeys(
+    [
+        "cognitoIdentityPoolId",
+        "cognitoIdentityId",
+        "cognitoAuthenticationType",
+        "cognitoAuthenticationProvider",
+        "accessKey",
+        "accountId",
+        "caller",
+        "principalOrgId",
+        "userArn",
+        "user",
+    ]
+)
 
-# The function's response payload and its ``FunctionError`` (None when it succeeded).
+# Invoke a function: its name and payload in, its answer and ``FunctionError`` (None if it succeeded) out.
 Invoke = Callable[[str, bytes], tuple[bytes, str | None]]
 
 
 @dataclass(frozen=True)
 class ApiConfig:
-    logical_id: str
     api_id: str
     stage: str
     api_key_required: bool = False
@@ -79,15 +79,10 @@ class Route:
     function_name: str
     api_key_required: bool
 
-    @property
-    def segments(self) -> tuple[str, ...]:
-        return tuple(s for s in self.path.split("/") if s)
-
 
 def _api_config(resolver: Resolver, logical_id: str) -> ApiConfig:
     props = resolver.resolve(resolver.template.resources[logical_id]["Properties"])
     return ApiConfig(
-        logical_id=logical_id,
         api_id=str(resolver.ref(logical_id)),
         stage=str(props.get("StageName", "Prod")),
         api_key_required=bool((props.get("Auth") or {}).get("ApiKeyRequired", False)),
@@ -101,23 +96,20 @@ def api_routes(resolver: Resolver) -> list[Route]:
     apis: dict[str, ApiConfig] = {}
     routes: list[Route] = []
     for logical_id, resource in resolver.template.of_type("AWS::Serverless::Function"):
-        for event in (resource["Properties"].get("Events") or {}).values():
-            if event.get("Type") != "Api":
-                continue
+        for event in (resource["Properties"].get("Events") or {}).values():  # all Api (test_local_cfn.py)
             props = resolver.resolve(event["Properties"])
             api_id = (event["Properties"].get("RestApiId") or {}).get("Ref")
             if api_id is None:
                 raise CfnError(f"{logical_id}: an Api event needs RestApiId: !Ref <an AWS::Serverless::Api>")
-            api = apis.setdefault(api_id, _api_config(resolver, api_id))
+            api = apis[api_id] = apis.get(api_id) or _api_config(resolver, api_id)
+            auth = props.get("Auth") or {}
             routes.append(
                 Route(
                     api=api,
                     path="/" + "/".join(s for s in props["Path"].split("/") if s),
                     method=props["Method"].upper(),
                     function_name=str(resolver.ref(logical_id)),
-                    api_key_required=bool(
-                        (props.get("Auth") or {}).get("ApiKeyRequired", api.api_key_required)
-                    ),
+                    api_key_required=bool(auth.get("ApiKeyRequired", api.api_key_required)),
                 )
             )
     return routes
@@ -141,10 +133,7 @@ class MalformedProxyResponse(ValueError):
 
 
 class _GatewayError(Exception):
-    def __init__(self, response_type: str, route: Route | None = None) -> None:
-        super().__init__(response_type)
-        self.response_type = response_type
-        self.route = route
+    """API Gateway answers itself: ``(response type, the route if known)``."""
 
 
 class FrontDoor:
@@ -171,18 +160,16 @@ class FrontDoor:
         self.max_body_bytes = max_body_bytes
         self._resources: dict[tuple[str, ...], dict[str, Route]] = {}
         for route in self.routes:
-            self._resources.setdefault(route.segments, {})[route.method] = route
+            self._resources.setdefault(tuple(filter(None, route.path.split("/"))), {})[route.method] = route
         # Gateway errors before a route is known (no such route) use the first API.
-        self._default_api = self.routes[0].api if self.routes else ApiConfig("none", "local", "local")
+        self._default_api = self.routes[0].api if self.routes else ApiConfig("local", "local")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
         request = Request(environ)
         response = self.handle(request)
-        elapsed = (time.perf_counter() - started) * 1000
-        self.log(
-            f"{request.method} {request.full_path.rstrip('?')} {response.status_code} ({elapsed:.0f} ms)"
-        )
+        elapsed = f"{(time.perf_counter() - started) * 1000:.0f} ms"
+        self.log(f"{request.method} {request.full_path.rstrip('?')} {response.status_code} ({elapsed})")
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
@@ -202,23 +189,21 @@ class FrontDoor:
                 raise _GatewayError("INVALID_API_KEY", route)
             return self._call_function(route, self.build_event(request, route, path_params, body, request_id))
         except _GatewayError as error:
-            return self.gateway_response(error.response_type, request, error.route, request_id)
+            return self.gateway_response(*error.args, request_id)
 
     def _route(self, request: Request) -> tuple[Route, dict[str, str]]:
         # Match on the raw path, so that an encoded "/" inside a segment stays inside it.
-        raw_path = (request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "").split("?", 1)[
-            0
-        ]
-        path = [unquote(s) for s in raw_path.split("/") if s] if raw_path.startswith("/") else None
-        segments = path if path is not None else [s for s in request.path.split("/") if s]
-        matches = [
-            (m[0], resource, m[1]) for resource in self._resources if (m := _match(resource, segments))
-        ]
+        raw_path = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+        if raw_path.startswith("/"):
+            segments = [unquote(s) for s in raw_path.split("?", 1)[0].split("/") if s]
+        else:
+            segments = [s for s in request.path.split("/") if s]
+        matches = [(m[0], res, m[1]) for res in self._resources if (m := _match(res, segments))]
         if not matches:
-            raise _GatewayError("MISSING_AUTHENTICATION_TOKEN")
+            raise _GatewayError("MISSING_AUTHENTICATION_TOKEN", None)
         _, resource, params = min(matches, key=lambda m: m[0])
         methods = self._resources[resource]
-        route = methods.get(request.method) or methods.get("ANY")
+        route = methods.get(request.method)
         if route is None:
             raise _GatewayError("MISSING_AUTHENTICATION_TOKEN", next(iter(methods.values())))
         return route, params
@@ -270,7 +255,7 @@ class FrontDoor:
                 "requestTimeEpoch": int(now * 1000),
                 "requestId": request_id,
                 "identity": {
-                    **dict.fromkeys(_IDENTITY_NULLS),
+                    **_IDENTITY_NULLS,
                     "sourceIp": source_ip,
                     "userAgent": request.headers.get("User-Agent"),
                     "apiKey": key or None,
@@ -297,36 +282,20 @@ class FrontDoor:
             self.log(f"malformed Lambda proxy response from {route.function_name}: {exc}")
         except Exception as exc:  # noqa: BLE001 - any integration failure is a 5XX, never a trace
             self.log(f"invoking {route.function_name} failed: {type(exc).__name__}")
-        return self.gateway_response("DEFAULT_5XX", None, route, request_id)
+        return self.gateway_response("DEFAULT_5XX", route, request_id)
 
-    def gateway_response(
-        self, response_type: str, request: Request | None, route: Route | None, request_id: str
-    ) -> Response:
+    def gateway_response(self, response_type: str, route: Route | None, request_id: str) -> Response:
         api = route.api if route else self._default_api
-        status, message, error_type = _GATEWAY_DEFAULTS.get(
-            response_type, (500, "Internal server error", "InternalServerErrorException")
-        )
-        responses = api.gateway_responses
-        spec = (
-            responses.get(response_type)
-            or responses.get("DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX")
-            or {}
-        )
+        status, message, error_type = _GATEWAY_DEFAULTS[response_type]
+        fallback = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
+        spec = api.gateway_responses.get(response_type) or api.gateway_responses.get(fallback) or {}
         template = (spec.get("ResponseTemplates") or {}).get("application/json") or (
             '{"message":$context.error.messageString}'
         )
         context = {
             "error.messageString": json.dumps(message),
-            "error.message": message,
-            "error.responseType": response_type,
             "requestId": request_id,
-            "extendedRequestId": request_id,
-            "stage": api.stage,
-            "apiId": api.api_id,
-            "accountId": self.account_id,
-            "resourcePath": route.path if route else "",
-            "httpMethod": request.method if request else (route.method if route else ""),
-        }
+        }  # what the template uses
         body = _CONTEXT_VARIABLE.sub(lambda m: context.get(m.group(1), m.group(0)), template)
         headers = Headers()
         for name, source in ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items():
@@ -353,69 +322,49 @@ def _encode_body(body: bytes, mimetype: str, binary_types: tuple[str, ...]) -> t
     return base64.b64encode(body).decode("ascii"), True
 
 
-def _header_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
+def _scalar(value: Any) -> str:
     if isinstance(value, (dict, list)) or value is None:
-        raise MalformedProxyResponse("header values must be scalars")
-    return str(value)
+        raise TypeError("header values must be scalars")
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def proxy_response(payload: bytes, request_id: str) -> Response:
     """Map a Lambda proxy result to HTTP; ``MalformedProxyResponse`` when API Gateway would answer 502."""
     try:
         result = json.loads(payload)
-    except ValueError:
-        raise MalformedProxyResponse("not JSON") from None
-    if not isinstance(result, dict):
-        raise MalformedProxyResponse("not an object")
-    try:
-        status = int(result["statusCode"])
-    except (KeyError, TypeError, ValueError):
-        raise MalformedProxyResponse("missing or invalid statusCode") from None
-    if not 100 <= status <= 599:
-        raise MalformedProxyResponse("statusCode out of range")
-    body = result.get("body")
-    if body is not None and not isinstance(body, str):
-        raise MalformedProxyResponse("body is not a string")
-    data = (body or "").encode()
-    if result.get("isBase64Encoded") and body:
-        try:
-            data = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise MalformedProxyResponse("body is not valid base64") from None
-    multi, single = result.get("multiValueHeaders") or {}, result.get("headers") or {}
-    if not isinstance(multi, dict) or not isinstance(single, dict):
-        raise MalformedProxyResponse("headers must be objects")
-    headers = Headers()
-    for name, values in multi.items():
-        if not isinstance(values, list):
-            raise MalformedProxyResponse("multiValueHeaders values must be lists")
-        for value in values:
-            headers.add(str(name), _header_value(value))
-    for name, value in single.items():
-        if str(name) not in headers:
-            headers.add(str(name), _header_value(value))
+        status, body = int(result["statusCode"]), result.get("body")
+        if not 100 <= status <= 599 or not isinstance(body, (str, type(None))):
+            raise ValueError("statusCode out of range, or body not a string")
+        encoded = bool(result.get("isBase64Encoded") and body)
+        data = base64.b64decode(body, validate=True) if encoded else (body or "").encode()
+        headers = Headers()
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            if not isinstance(values, list):
+                raise TypeError("multiValueHeaders values must be lists")
+            for value in values:
+                headers.add(str(name), _scalar(value))
+        for name, value in (result.get("headers") or {}).items():
+            if str(name) not in headers:
+                headers.add(str(name), _scalar(value))
+    except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
+        raise MalformedProxyResponse(f"{type(exc).__name__}: {exc}") from None
     headers.setdefault("Content-Type", "application/json")
     headers["x-amzn-RequestId"] = request_id
     return Response(data, status=status, headers=headers)
 
 
-class _RequestHandler(WSGIRequestHandler):
-    """Keeps headers as the client spelled them (API Gateway does) and leaves logging to the app."""
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class _RequestHandler(QuietHandler):
+    """Keeps headers as the client spelled them (API Gateway does); the app logs each request."""
 
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
         environ[RAW_HEADERS_KEY] = list(self.headers.items())
         return environ
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
 
 
 def serve(

@@ -1,20 +1,17 @@
-"""Run the template's Lambda handlers locally: moto hook, per-function worker pools, worker entry point.
+"""Run the template's Lambda handlers locally: the moto hook, a worker pool per function, the worker.
 
-moto's Lambda needs Docker to invoke; :meth:`LambdaRuntime.install` replaces its one call site
-(``LambdaFunction._invoke_lambda``), so ``Invoke`` and Step Functions ``lambda:invoke`` tasks run our
-handler instead. Each function has a pool of long-lived worker processes, like Lambda's execution
-environments: an idle warm worker is reused, otherwise a new one is spawned (a cold start).
-
-A worker (``python -m local.lambda_runtime <code_dir> <module.handler>``) imports the handler once,
-answers ``{"ready": ...}``, then reads one JSON request per line on stdin and writes one JSON result
-per line to the stdout it saved at start; whatever the handler prints or logs goes to stderr, which
-the parent forwards to the console as the function's log. Being the worker's ``__main__`` too, this
-module imports nothing outside the standard library.
+moto's Lambda needs Docker to invoke; :meth:`LambdaRuntime.install` replaces its one call site, so
+``Invoke`` and Step Functions ``lambda:invoke`` tasks run our handler. Workers are long-lived processes
+like Lambda's execution environments: an idle warm one is reused, else one is spawned (a cold start).
+A worker (``python -m local.lambda_runtime <code_dir> <module.handler>``) imports the handler, answers
+``{"ready": ...}``, then reads one JSON request per stdin line and writes one JSON result per line;
+what the handler prints or logs goes to stderr, the function's log. Standard library only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import json
 import os
@@ -26,8 +23,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,9 +34,7 @@ MAX_WORKERS_PER_FUNCTION = max(1, int(os.environ.get("LOCAL_LAMBDA_CONCURRENCY",
 
 
 @dataclass(frozen=True)
-class FunctionConfig:
-    """One function as the template defines it, resolved."""
-
+class FunctionConfig:  # one function as the template defines it, resolved
     logical_id: str
     name: str
     arn: str
@@ -54,7 +49,16 @@ class FunctionConfig:
     label: str = ""
 
 
-# --- worker side -------------------------------------------------------------------------------
+def offline_aws_env(region: str) -> dict[str, str]:
+    """Credentials and settings that keep boto3 on the local emulation, whatever the shell holds."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
 
 
 class LambdaContext:
@@ -81,9 +85,8 @@ def _load_handler(handler_spec: str) -> Callable[[Any, Any], Any]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise _Failure(
-            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
-        ) from exc
+        message = f"Unable to import module '{module_name}': {exc}"
+        raise _Failure("Runtime.ImportModuleError", message) from exc
     handler = getattr(module, attribute, None)
     if handler is None:
         raise _Failure("Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_name}'")
@@ -112,8 +115,8 @@ def worker_main(argv: list[str]) -> int:
         handler = _load_handler(handler_spec)
     except Exception as exc:  # noqa: BLE001 - any init failure is reported to the caller, as Lambda does
         traceback.print_exc()
-        failure = exc if isinstance(exc, _Failure) else _Failure(type(exc).__name__, str(exc))
-        send({"ready": False, "errorType": failure.error_type, "errorMessage": failure.message})
+        error_type, message = exc.args if isinstance(exc, _Failure) else (type(exc).__name__, str(exc))
+        send({"ready": False, "errorType": error_type, "errorMessage": message})
         return 1
     send({"ready": True, "init_ms": round((time.perf_counter() - started) * 1000, 3)})
 
@@ -126,49 +129,39 @@ def worker_main(argv: list[str]) -> int:
         except Exception as exc:  # noqa: BLE001 - a handler's exception is the invocation's error result
             traceback.print_exc()
             result = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}
-        result["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        result["duration_ms"] = elapsed = round((time.perf_counter() - started) * 1000, 3)
         try:
             send(result)
         except (TypeError, ValueError) as exc:
-            message = f"Unable to marshal response: {exc}"
+            error = f"Unable to marshal response: {exc}"
             send(
                 {
                     "ok": False,
                     "errorType": "Runtime.MarshalError",
-                    "errorMessage": message,
-                    "duration_ms": result["duration_ms"],
+                    "errorMessage": error,
+                    "duration_ms": elapsed,
                 }
             )
         sys.stderr.flush()
     return 0
 
 
-# --- parent side: workers, pools, the moto hook ---------------------------------------------------
-
 LogSink = Callable[[str, str], None]
 
 
 class _Failure(Exception):
-    """The invocation failed in the runtime, as Lambda reports it: an error type and a message."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type, self.message = error_type, message
-
-
-class _WorkerDied(Exception):
-    pass
+    """The invocation failed in the runtime, as Lambda reports it: ``(error type, message)``."""
 
 
 class _Worker:
     """One long-lived worker process of one function."""
 
-    def __init__(self, config: FunctionConfig, env: dict[str, str], repo_root: Path, log: LogSink) -> None:
+    def __init__(self, config: FunctionConfig, runtime: LambdaRuntime) -> None:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local.lambda_runtime", str(config.code_dir), config.handler],
-            cwd=repo_root,
-            env=env,
+            cwd=runtime.repo_root,
+            env=runtime.worker_env(config),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -177,7 +170,7 @@ class _Worker:
             errors="replace",
         )
         threading.Thread(target=self._read_stdout, daemon=True, name=f"{config.label}-out").start()
-        threading.Thread(target=self._read_stderr, args=(config.label, log), daemon=True).start()
+        threading.Thread(target=self._read_stderr, args=(config.label, runtime.log), daemon=True).start()
 
     def _read_stdout(self) -> None:
         with contextlib.suppress(ValueError, OSError):  # the pipe is closed under us when a worker is killed
@@ -191,10 +184,10 @@ class _Worker:
                 log(label, line.rstrip("\n"))
 
     def receive(self, timeout: float) -> dict[str, Any]:
-        """The next protocol message; ``queue.Empty`` on timeout, ``_WorkerDied`` when the worker ended."""
+        """The next protocol message; ``queue.Empty`` on timeout, ``EOFError`` once the worker ended."""
         line = self._lines.get(timeout=timeout)
         if line is None:
-            raise _WorkerDied
+            raise EOFError
         return json.loads(line)  # type: ignore[no-any-return]
 
     def send(self, message: dict[str, Any]) -> None:
@@ -203,10 +196,7 @@ class _Worker:
             self.process.stdin.write(json.dumps(message) + "\n")
             self.process.stdin.flush()
         except (OSError, ValueError) as exc:
-            raise _WorkerDied from exc
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
+            raise EOFError from exc
 
     def close(self, grace: float = 0.0) -> None:
         """stdin EOF, then SIGTERM, then SIGKILL, each after ``grace / 2``; always reaped."""
@@ -226,13 +216,8 @@ class _Worker:
                     stream.close()
 
 
-@dataclass
-class _Stats:
-    invocations: int = 0
-    cold_starts: int = 0
-    errors: int = 0
-    handler_ms: list[float] = field(default_factory=list)
-    init_ms: list[float] = field(default_factory=list)
+def _new_stats() -> dict[str, Any]:
+    return {"invocations": 0, "cold_starts": 0, "errors": 0, "handler_ms": [], "init_ms": []}
 
 
 def _error(error_type: str, message: str) -> tuple[str, bool]:
@@ -243,10 +228,10 @@ class _FunctionPool:
     def __init__(self, runtime: LambdaRuntime, config: FunctionConfig) -> None:
         self.runtime = runtime
         self.config = config
-        self.stats = _Stats()
-        self.lock = threading.Lock()
-        self._idle: list[_Worker] = []
-        self._all: set[_Worker] = set()
+        self.stats = _new_stats()
+        self.lock = runtime.lock  # one for every pool: it guards stats and idle lists, held briefly
+        self.idle: list[_Worker] = []
+        self.all: set[_Worker] = set()
         # Like reserved concurrency: beyond it invocations queue instead of starting more interpreters,
         # which on a 2-core machine would only starve each other into init timeouts.
         self._slots = threading.BoundedSemaphore(MAX_WORKERS_PER_FUNCTION)
@@ -255,19 +240,17 @@ class _FunctionPool:
         with self.lock:
             if self.runtime.closing:
                 raise RuntimeError("the local stack is stopping")
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.alive():
+            while self.idle:
+                worker = self.idle.pop()
+                if worker.process.poll() is None:
                     return worker, False
                 self._discard(worker)
-            worker = _Worker(
-                self.config, self.runtime.worker_env(self.config), self.runtime.repo_root, self.runtime.log
-            )
-            self._all.add(worker)
+            worker = _Worker(self.config, self.runtime)
+            self.all.add(worker)
             return worker, True
 
     def _discard(self, worker: _Worker) -> None:
-        self._all.discard(worker)
+        self.all.discard(worker)
         worker.close()
 
     def invoke(self, event: Any) -> tuple[str, bool]:
@@ -282,42 +265,34 @@ class _FunctionPool:
             except _Failure as failure:
                 with self.lock:
                     self._discard(worker)
-                outcome = _error(failure.error_type, failure.message)
+                outcome = _error(*failure.args)
             else:
                 with self.lock:
-                    if self.runtime.closing or not worker.alive():
+                    if self.runtime.closing or worker.process.poll() is not None:
                         self._discard(worker)
                     else:
-                        self._idle.append(worker)
+                        self.idle.append(worker)
                 duration = float(result.get("duration_ms", 0.0))
                 init = f" Init Duration: {init_ms:.2f} ms" if init_ms is not None else ""
-                self.runtime.log(
-                    config.label,
-                    f"REPORT RequestId: {request_id} Duration: {duration:.2f} ms"
-                    f" Memory Size: {config.memory_size} MB{init}",
-                )
-                if result.get("ok"):
-                    outcome = json.dumps(result.get("payload")), False
-                else:
-                    outcome = _error(
-                        str(result.get("errorType", "Exception")), str(result.get("errorMessage", ""))
-                    )
+                report = f"Duration: {duration:.2f} ms Memory Size: {config.memory_size} MB{init}"
+                self.runtime.log(config.label, f"REPORT RequestId: {request_id} {report}")
+                error = str(result.get("errorType", "Exception")), str(result.get("errorMessage", ""))
+                outcome = (json.dumps(result.get("payload")), False) if result.get("ok") else _error(*error)
         with self.lock:
-            self.stats.invocations += 1
-            self.stats.cold_starts += int(cold)
-            self.stats.errors += int(outcome[1])
-            self.stats.init_ms += [init_ms] if init_ms is not None else []
-            self.stats.handler_ms += [duration] if duration is not None else []
+            self.stats["invocations"] += 1
+            self.stats["cold_starts"] += int(cold)
+            self.stats["errors"] += int(outcome[1])
+            self.stats["init_ms"] += [init_ms] if init_ms is not None else []
+            self.stats["handler_ms"] += [duration] if duration is not None else []
         return outcome
 
     def _init(self, worker: _Worker) -> float:
         try:
             ready = worker.receive(timeout=max(INIT_TIMEOUT_SECONDS, float(self.config.timeout)))
         except queue.Empty:
-            raise _Failure(
-                "Runtime.InitError", f"Init timed out after {INIT_TIMEOUT_SECONDS:.0f} seconds"
-            ) from None
-        except (_WorkerDied, ValueError):
+            message = f"Init timed out after {INIT_TIMEOUT_SECONDS:.0f} seconds"
+            raise _Failure("Runtime.InitError", message) from None
+        except (EOFError, ValueError):
             raise _Failure("Runtime.ExitError", "Runtime exited during init") from None
         if not ready.get("ready"):
             raise _Failure(str(ready.get("errorType", "Runtime.Unknown")), str(ready.get("errorMessage", "")))
@@ -332,27 +307,13 @@ class _FunctionPool:
         except queue.Empty:
             self.runtime.log(self.config.label, f"{request_id} Task timed out after {timeout} seconds")
             raise _Failure("TimeoutError", f"Task timed out after {timeout} seconds") from None
-        except (_WorkerDied, ValueError):
+        except (EOFError, ValueError):
             try:
                 code: int | None = worker.process.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 code = None
             message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"
             raise _Failure("Runtime.ExitError", message) from None
-
-    def shutdown(self, grace: float) -> None:
-        with self.lock:
-            workers, self._idle = list(self._all), []
-            self._all.clear()
-        _in_parallel(_Worker.close, workers, grace)
-
-
-def _in_parallel(function: Callable[..., None], items: Iterable[Any], *args: Any) -> None:
-    threads = [threading.Thread(target=function, args=(item, *args), daemon=True) for item in items]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
 
 
 class LambdaRuntime:
@@ -367,7 +328,8 @@ class LambdaRuntime:
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ
         }
         self._pools: dict[str, _FunctionPool] = {}
-        self._original: Any = None
+        self._patch: Any = None
+        self.lock = threading.Lock()
         self.closing = False
 
     def register(self, config: FunctionConfig) -> None:
@@ -380,13 +342,8 @@ class LambdaRuntime:
             "PYTHONPATH": os.pathsep.join(str(p) for p in (*config.python_path, config.code_dir)),
             "PYTHONUNBUFFERED": "1",
             "PYTHONIOENCODING": "utf-8",
+            **offline_aws_env(self.region),
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_LAMBDA_FUNCTION_NAME": config.name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
@@ -406,9 +363,9 @@ class LambdaRuntime:
         return pool.invoke(event)
 
     def install(self) -> None:
-        from moto.awslambda.models import LambdaFunction
+        from unittest import mock
 
-        self._original = LambdaFunction.__dict__["_invoke_lambda"]
+        from moto.awslambda.models import LambdaFunction
 
         def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
             # moto hands over the parsed JSON body, or the string "{}" when the body was empty.
@@ -417,30 +374,35 @@ class LambdaRuntime:
             payload, errored = self.invoke(fn.function_name, event)
             return payload, errored, ""  # no log tail: nothing here asks for LogType=Tail
 
-        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        self._patch = mock.patch.object(LambdaFunction, "_invoke_lambda", _invoke_lambda)
+        self._patch.start()
 
     def uninstall(self) -> None:
-        if self._original is not None:
-            from moto.awslambda.models import LambdaFunction
-
-            LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
-            self._original = None
+        if self._patch is not None:
+            self._patch.stop()
+            self._patch = None
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        found = {}
-        for name, pool in self._pools.items():
-            with pool.lock:
-                found[name] = asdict(pool.stats)
-        return found
+        with self.lock:
+            return {name: copy.deepcopy(pool.stats) for name, pool in self._pools.items()}
 
     def reset(self) -> None:
-        for pool in self._pools.values():
-            with pool.lock:
-                pool.stats = _Stats()
+        with self.lock:
+            for pool in self._pools.values():
+                pool.stats = _new_stats()
 
     def shutdown(self, grace: float = 3.0) -> None:
-        self.closing = True
-        _in_parallel(_FunctionPool.shutdown, list(self._pools.values()), grace)
+        """End every worker in parallel: stdin EOF first, so that each can finish what it is doing."""
+        with self.lock:
+            self.closing = True
+            workers = [worker for pool in self._pools.values() for worker in pool.all]
+            for pool in self._pools.values():
+                pool.all, pool.idle = set(), []
+        threads = [threading.Thread(target=worker.close, args=(grace,), daemon=True) for worker in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
 
 if __name__ == "__main__":

@@ -1,22 +1,17 @@
-"""The offline stack: moto (in-process), provider sandboxes, Lambda workers and the API front door.
-
-Every table, secret, function and state machine is created from ``template.yaml`` (:mod:`local.cfn`);
-nothing here keeps a second list of them.
-"""
+"""The offline stack: moto (in-process), provider sandboxes, Lambda workers and the API front door,
+every table, secret, function and state machine created from ``template.yaml`` (:mod:`local.cfn`)."""
 
 from __future__ import annotations
 
 import inspect
-import io
 import json
 import os
 import secrets
 import sys
 import threading
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,10 +25,11 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
-from local import cfn, sandboxes
+from local import cfn
 from local.cfn import CfnError, Physical, Resolver, Template, env_name
 from local.frontdoor import FrontDoor, QuietHandler, Route, api_routes, serve
-from local.lambda_runtime import LambdaRuntime
+from local.lambda_runtime import LambdaRuntime, offline_aws_env
+from local.sandboxes import SANDBOXES
 from local.sandboxes.faults import FaultInjector
 
 APP_NAME = "eid-broker"
@@ -57,37 +53,11 @@ def isolate_from_aws() -> None:
     """Nothing in this process may reach real AWS, whatever the developer's shell holds."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
         os.environ.pop(name, None)
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }
-    )
+    os.environ.update(offline_aws_env(REGION))
 
 
-class _QuietMotoHandler(MotoRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class _DynamoDBCounter:
-    """WSGI middleware in front of moto that counts DynamoDB API calls by operation."""
-
-    def __init__(self, app: Callable[..., Any]) -> None:
-        self.app = app
-        self.counts: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.startswith("DynamoDB_"):
-            with self.lock:
-                self.counts[target.split(".", 1)[-1]] += 1
-        return self.app(environ, start_response)
+class _QuietMotoHandler(QuietHandler, MotoRequestHandler):
+    pass
 
 
 @dataclass
@@ -102,11 +72,7 @@ def _variable(provider: str, key: str) -> str:
     return f"{provider}_{key}".upper().replace("-", "_")
 
 
-def _placeholder_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("placeholder.py", "# the code runs from its CodeUri, see local.lambda_runtime\n")
-    return buffer.getvalue()
+_EMPTY_ZIP = b"PK\x05\x06" + bytes(18)  # moto wants code; ours runs from CodeUri (local.lambda_runtime)
 
 
 class LocalStack:
@@ -116,24 +82,22 @@ class LocalStack:
         *,
         port: int = 3000,
         environ: Mapping[str, str] | None = None,
-        sandboxes: list[Any] | None = None,
         out: IO[str] | None = None,
         err: IO[str] | None = None,
     ) -> None:
         self.repo_root = repo_root.resolve()
         self.port = port
         self.environ = dict(os.environ if environ is None else environ)
-        # LOCAL_API_KEY may list several comma-separated keys (one owner each); the first is shown.
+        # LOCAL_API_KEY may list several comma-separated keys (one owner each); the banner shows the first.
         keys = [key.strip() for key in (self.environ.get("LOCAL_API_KEY") or "").split(",") if key.strip()]
         self.api_keys = keys or [DEFAULT_API_KEY]
-        self.api_key = self.api_keys[0]
-        self._sandbox_specs = sandboxes
         self.out, self.err = out or sys.stdout, err or sys.stderr
-        self._log_lock = threading.Lock()
-        self._servers: dict[BaseWSGIServer, threading.Thread | None] = {}  # bound, then served
+        self._lock = threading.Lock()
+        self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []  # the front door first
         self._sandboxes: list[_Sandbox] = []
         self._runtime: LambdaRuntime | None = None
-        self._dynamodb = _DynamoDBCounter(DomainDispatcherApplication(create_backend_app))
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._dynamodb: Counter[str] = Counter()  # DynamoDB API calls by operation
         self._frontdoor: FrontDoor | None = None
         self._sfn_baseline: dict[str, int] = {}
         self._clients: dict[str, Any] = {}
@@ -144,24 +108,20 @@ class LocalStack:
         self.stage = DEFAULT_STAGE
 
     def log(self, label: str, line: str) -> None:
-        with self._log_lock:
+        with self._lock:
             print(f"[{label}] {line}", file=self.err, flush=True)
 
     def say(self, line: str) -> None:
-        with self._log_lock:
+        with self._lock:
             print(line, file=self.out, flush=True)
 
     def start(self) -> None:
-        try:
-            template = Template.load(self.repo_root / "template.yaml")
-        except CfnError as exc:
-            raise StartupError(str(exc)) from exc
-        try:
-            # Bound first, so that a taken port fails before anything starts; served once provisioned.
-            front = self._bind(self.port, self._app)
+        try:  # first, so that a taken port fails before anything starts
+            self._serve(self.port, self._app)
         except OSError as exc:
             raise StartupError(f"cannot listen on {HOST}:{self.port}: {exc.strerror or exc}") from exc
         try:
+            template = Template.load(self.repo_root / "template.yaml")
             self._start_moto()
             # Sandboxes that call the broker back (eeID's webhook) need its address.
             os.environ["LOCAL_BROKER_URL"] = f"http://{HOST}:{self.port}"
@@ -177,47 +137,48 @@ class LocalStack:
             self.stop()
             raise
         self.reset_counters()
-        self._serve(front)
         self._banner()
 
-    def _bind(
-        self, port: int, app: Callable[..., Any], **handler: type[WSGIRequestHandler]
-    ) -> BaseWSGIServer:
-        server = serve(HOST, port, app, **handler)
-        self._servers[server] = None
-        return server
-
-    def _serve(self, server: BaseWSGIServer) -> None:
+    def _serve(self, port: int, app: Callable[..., Any], **kw: type[WSGIRequestHandler]) -> BaseWSGIServer:
+        server = serve(HOST, port, app, **kw)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
         thread.start()
-        self._servers[server] = thread
+        self._servers.append((server, thread))
+        return server
 
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        assert self._frontdoor is not None  # served only once provisioned
+        if self._frontdoor is None:
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b'{"message": "starting"}']
         return self._frontdoor(environ, start_response)
 
+    def _count_dynamodb(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB_"):
+            with self._lock:
+                self._dynamodb[target.split(".", 1)[-1]] += 1
+        return self._moto(environ, start_response)
+
     def _start_moto(self) -> None:
-        server = self._bind(0, self._dynamodb, handler=_QuietMotoHandler)
+        server = self._serve(0, self._count_dynamodb, handler=_QuietMotoHandler)
         self.moto_url = f"http://{HOST}:{server.port}"
         os.environ["MOTO_PORT"] = str(server.port)  # moto's Step Functions interpreter calls back there
-        self._serve(server)
         config = {"stepfunctions": {"execute_state_machine": True}}
         requests.post(f"{self.moto_url}/moto-api/config", json=config, timeout=10).raise_for_status()
 
     def _start_sandboxes(self) -> None:
         mounts: dict[str, Any] = {}
-        for spec in sandboxes.SANDBOXES if self._sandbox_specs is None else self._sandbox_specs:
+        for spec in SANDBOXES:
             external = self.environ.get(env_name(spec.base_url_parameter))
             sandbox = _Sandbox(spec, external or "", None if external else self._sandbox_app(spec))
             self._sandboxes.append(sandbox)
             if sandbox.app is not None:
                 mounts[f"/{spec.provider}"] = sandbox.app
         if mounts:
-            server = self._bind(0, DispatcherMiddleware(NotFound(), mounts), handler=QuietHandler)
+            server = self._serve(0, DispatcherMiddleware(NotFound(), mounts), handler=QuietHandler)
             for sandbox in self._sandboxes:
                 if sandbox.app is not None:
                     sandbox.url = f"http://{HOST}:{server.port}/{sandbox.spec.provider}"
-            self._serve(server)
 
     def _sandbox_app(self, spec: Any) -> Any:
         # A sandbox accepts the credentials the secret holds (env overrides included) that it names.
@@ -250,20 +211,20 @@ class LocalStack:
         longest = max(int(resource["Properties"].get("Timeout", 3)) for _, resource in functions)
         config = Config(retries={"total_max_attempts": 1}, read_timeout=longest + 30)
         for service in ("dynamodb", "secretsmanager", "lambda", "stepfunctions", "iam"):
-            self._clients[service] = session.client(service, endpoint_url=self.moto_url, config=config)  # type: ignore[call-overload]
+            self._clients[service] = session.client(service, endpoint_url=self.moto_url, config=config)
         role = self._clients["iam"].create_role(
             RoleName=f"{APP_NAME}-{self.stage}-local-role", AssumeRolePolicyDocument="{}"
         )
         self._role_arn = role["Role"]["Arn"]
         self._runtime = LambdaRuntime(self.repo_root, endpoint_url=self.moto_url, region=REGION, log=self.log)
         self._runtime.install()
-        stack_name = f"{APP_NAME}-{self.stage}"
+        name = f"{APP_NAME}-{self.stage}"
         resolver = Resolver(
             template,
             parameters,
             region=REGION,
             account_id=ACCOUNT_ID,
-            stack_name=stack_name,
+            stack_name=name,
             provision=self._create,
         )
         for logical_id in template.resources:
@@ -292,12 +253,9 @@ class LocalStack:
                 )
             return Physical(physical.ref, {"Arn": table["TableArn"]})
         if rtype == "AWS::SecretsManager::Secret":
-            return self._create_secret(
-                str(resolver.resolve(resource["Properties"]["Name"])), resolver, resource
-            )
+            return self._create_secret(resolver, resource)
         if rtype == "AWS::Serverless::Function":
             function = cfn.function_config(resolver, logical_id)
-            function = replace(function, label=function.name.removeprefix(f"{resolver.stack_name}-"))
             assert self._runtime is not None
             self._runtime.register(function)
             answer = self._clients["lambda"].create_function(
@@ -305,7 +263,7 @@ class LocalStack:
                 Runtime=function.runtime,
                 Role=self._role_arn,
                 Handler=function.handler,
-                Code={"ZipFile": _placeholder_zip()},
+                Code={"ZipFile": _EMPTY_ZIP},
                 Timeout=function.timeout,
                 MemorySize=function.memory_size,
                 Environment={"Variables": function.environment},
@@ -319,7 +277,8 @@ class LocalStack:
             return Physical(arn, {"Arn": arn, "Name": machine.name})
         return physical  # nothing to create locally (layer, log groups, the API: the front door serves it)
 
-    def _create_secret(self, name: str, resolver: Resolver, resource: dict[str, Any]) -> Physical:
+    def _create_secret(self, resolver: Resolver, resource: dict[str, Any]) -> Physical:
+        name = str(resolver.resolve(resource["Properties"]["Name"]))
         provider = name.rsplit("/", 1)[-1]
         spec = next((s.spec for s in self._sandboxes if s.spec.provider == provider), None)
         if spec is not None:
@@ -335,12 +294,8 @@ class LocalStack:
         # nothing that came from the environment ever is.
         printable = set(spec.printable) if spec is not None else set()
         for key in sorted(value):
-            if key in from_env:
-                shown = "(from the environment)"
-            elif key in printable and value[key]:
-                shown = value[key]
-            else:
-                shown = "(built-in sandbox default)"
+            shown = value[key] if key in printable and value[key] else "(built-in sandbox default)"
+            shown = "(from the environment)" if key in from_env else shown
             self._secret_notes.append(f"{name}: {key} = {shown}   [{_variable(provider, key)}]")
         return Physical(arn, {"Id": arn})
 
@@ -369,8 +324,8 @@ class LocalStack:
             baseline = self._sfn_baseline.get(arn)
             executions += int(baseline is None)
             transitions += entered - (baseline or 0)
-        with self._dynamodb.lock:
-            dynamodb = dict(self._dynamodb.counts)
+        with self._lock:
+            dynamodb = dict(self._dynamodb)
         return {
             "lambda": self._runtime.stats() if self._runtime else {},
             "dynamodb_requests": dynamodb,
@@ -381,8 +336,8 @@ class LocalStack:
     def reset_counters(self) -> None:
         if self._runtime:
             self._runtime.reset()
-        with self._dynamodb.lock:
-            self._dynamodb.counts.clear()
+        with self._lock:
+            self._dynamodb.clear()
         self._sfn_baseline = dict(self._executions())
 
     def reset(self) -> dict[str, Any]:
@@ -397,7 +352,7 @@ class LocalStack:
         moto = f"AWS emulated by moto at {self.moto_url}"
         say(f"{APP_NAME} local stack: stage {self.stage}, region {REGION}, {moto}")
         say(f"  API          {url}")
-        say(f"  API key      x-api-key: {self.api_key}")
+        say(f"  API key      x-api-key: {self.api_keys[0]}")
         for route in self.routes:
             key = "" if route.api_key_required else "  (no key)"
             say(f"  route        {route.method:<6} {route.path}  ->  {route.function_name}{key}")
@@ -411,18 +366,17 @@ class LocalStack:
         for provider, (path, body) in _EXAMPLES.items():
             if provider in built_in and any(route.path == path for route in self.routes):
                 say(
-                    f"  try          curl -s -X POST {url}{path} -H 'x-api-key: {self.api_key}' "
+                    f"  try          curl -s -X POST {url}{path} -H 'x-api-key: {self.api_keys[0]}' "
                     f"-H 'content-type: application/json' -d '{body}'"
                 )
         say(f"{APP_NAME} is ready on {url}")
 
     def stop(self) -> None:
         """Stop serving, end every worker process, stop moto and the sandboxes. Idempotent."""
-        servers, self._servers = self._servers, {}
-        for index, (server, thread) in enumerate(servers.items()):  # the front door first: no new requests
-            if thread is not None:
-                server.shutdown()
-                thread.join(timeout=5)
+        servers, self._servers = self._servers, []
+        for index, (server, thread) in enumerate(servers):  # the front door first: no new requests
+            server.shutdown()
+            thread.join(timeout=5)
             server.server_close()
             if index == 0 and self._runtime is not None:
                 self._runtime.shutdown()
