@@ -117,7 +117,7 @@ class LocalStack:
 
     def start(self) -> None:
         try:  # first, so that a taken port fails before anything starts
-            self._serve(self.port, self._app)
+            self.port = self._serve(self.port, self._app).port  # port 0: any free one
         except OSError as exc:
             raise StartupError(f"cannot listen on {HOST}:{self.port}: {exc.strerror or exc}") from exc
         try:
