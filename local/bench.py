@@ -9,6 +9,7 @@ import argparse
 import inspect
 import json
 import math
+import multiprocessing
 import os
 import platform
 import signal
@@ -19,7 +20,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import partial
@@ -41,6 +42,7 @@ from eid_broker.methods import dokobit_mobile_id, eeid  # noqa: E402
 
 MOBILE_ID = dokobit_mobile_id.METHOD  # its .name and .interval_seconds
 EEID_FIRST_WAIT, EEID_LINK_SECONDS = eeid.FALLBACK_FIRST_WAIT_SECONDS, eeid.LINK_LIFETIME.total_seconds()
+EEID_FUNCTIONS = {"eeid-start", "eeid-webhook", "eeid-poll"}  # listed even when not invoked
 API_KEY, EEID_SUBJECT = "bench-key", "EE30303039914"  # sandbox person OK TESTNUMBER
 PERSON = {"phone": "+37200000766", "personal_code": "60001019906"}  # sandbox persona ok-ee
 CLIENT_POLL_SECONDS, EEID_CLIENT_POLL_SECONDS, EEID_COMPLETE_TIMEOUT_SECONDS = 0.5, 0.25, 60.0
@@ -133,7 +135,13 @@ Work = Callable[[Barriers, threading.Event], SessionRun]
 
 
 def wave(n: int, work: Work, *, tolerant: bool = False) -> tuple[list[SessionRun], float, int]:
-    """N sessions at once: the runs, the wall time, how many broke (a tolerant wave goes on after one)."""
+    """N sessions at once: the runs, the wall time, how many broke (a tolerant wave goes on after one).
+    The clients run in a process of their own: sharing the stack's GIL would slow what they measure."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as clients:
+        return clients.submit(_wave, n, work, tolerant).result()
+
+
+def _wave(n: int, work: Work, tolerant: bool) -> tuple[list[SessionRun], float, int]:
     barriers, abort = (threading.Barrier(n), threading.Barrier(n)), threading.Event()
     began, runs, broke = time.monotonic(), [], 0
     with ThreadPoolExecutor(max_workers=n) as pool:
@@ -218,7 +226,7 @@ def diff_stats(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     sfn = {k: n - before["stepfunctions"].get(k, 0) for k, n in after["stepfunctions"].items()}
     return {
         "lambda": lambdas,
-        "dynamodb_requests": {op: n for op, n in ddb.items() if n},
+        "dynamodb_requests": {op: k for op, k in ddb.items() if k},
         "stepfunctions": sfn,
     }
 
@@ -281,9 +289,7 @@ def lambda_cost(invocations: float, ms: float, memory_mb: int) -> float:
 Lambdas = dict[str, list[tuple[float, float]]]  # function -> [(invocations, billed ms each)]
 
 
-def cost_table(
-    polls: float, seconds: float, fns: Lambdas, rw: tuple[float, float], mb: int
-) -> dict[str, Any]:
+def cost_table(polls: float, seconds: float, fns: Lambdas, rw: tuple[float, float], mb: int) -> dict:
     """One session's cost per design (columns) and service (rows)."""
     shared = {
         "Lambda": sum(lambda_cost(k, ms, mb) for parts in fns.values() for k, ms in parts),
@@ -396,23 +402,22 @@ def measure_mobile_id(args: argparse.Namespace, stack: LocalStack, url: str, mb:
             r.dynamodb[op] = k
 
     seconds, source = [x.seconds for x in execs.values() if x.seconds], "moto execution start→stop"
-    if len(seconds) < n:
-        seconds = [x.finished_at - x.created_at for x in r.runs if x.finished_at is not None]
+    if len(seconds) < n:  # moto could not tell: the sessions' own timestamps
+        seconds = [x.finished_at - x.created_at for x in r.runs if x.finished_at]
         source = "session created_at→updated_at"
     polls, long_polls = r.provider_calls["status"] / n, LONG_SESSION_SECONDS / r.interval
     writes, reads = (sum(k for op, k in r.dynamodb.items() if op in ops) for ops in (WRITE_OPS, READ_OPS))
     fns = {name: f for name, f in r.functions.items() if name != get_fn and f.invocations}
     split = {
-        k: [(f.cold_starts / n, f.first_call_ms or 0.0), (f.invocations / n - f.cold_starts / n, f.warm)]
+        k: [(f.cold_starts / n, f.first_call_ms or 0.0), ((f.invocations - f.cold_starts) / n, f.warm)]
         for k, f in fns.items()
     }
     # A longer session repeats what one poll does; the start and the final write happen once.
     scale = long_polls / polls if polls else 0.0
     long = {k: [(f.invocations / n * (1 if k == start_fn else scale), f.warm)] for k, f in fns.items()}
     get_ms = r.functions[get_fn].warm if get_fn in r.functions else 0.0
-    get_ddb = (
-        sum(k * (DDB_PER_WRITE if op in WRITE_OPS else DDB_PER_READ) for op, k in per_get.items())
-        / GET_PROBES
+    get_ddb = sum(
+        k * (DDB_PER_WRITE if op in WRITE_OPS else DDB_PER_READ) for op, k in r.dynamodb_per_get.items()
     )
     r.cost = {
         "measured": cost_table(polls, percentile(seconds) or 0.0, split, (writes, reads), mb),
@@ -442,9 +447,7 @@ def measure_eeid(stack: LocalStack, url: str, m: int, mb: int) -> EeidResult:
     run, sandbox = diff_stats(before, after), after["sandboxes"].get("eeid", {})
     by_id = {str(q["id"]): q for q in sandbox.get("requests", [])}
     done = [(x.finished_at, by_id.get(x.ref) or {}) for x in r.runs]
-    latencies = [
-        at - q["completed_at"] - EEID_WEBHOOK_DELAY for at, q in done if at and q.get("completed_at")
-    ]
+    latencies = [at - q["completed_at"] - EEID_WEBHOOK_DELAY for at, q in done if at and "completed_at" in q]
     r.webhook_to_completed = {**spread(latencies), "paired": len(latencies)}
     r.statuses = dict(Counter(x.status for x in r.runs))
     r.calls, r.webhooks = dict(sandbox.get("calls", {})), dict(sandbox.get("webhooks", {}))
@@ -464,12 +467,8 @@ def measure_eeid(stack: LocalStack, url: str, m: int, mb: int) -> EeidResult:
 
 
 def table_lines(title: str, table: dict[str, dict[str, float]]) -> list[str]:
-    lines = [f"  {title:<22}" + "".join(f"{design:>22}" for design in table)]
-    for row in next(iter(table.values())):
-        lines.append(
-            f"  {row:<22}" + "".join(f"{'$' + format(rows[row], '.8f'):>22}" for rows in table.values())
-        )
-    return lines
+    rows = [(row, [f"${costs[row]:.8f}" for costs in table.values()]) for row in next(iter(table.values()))]
+    return [f"  {k:<22}" + "".join(f"{cell:>22}" for cell in cells) for k, cells in [(title, table), *rows]]
 
 
 def render_mobile_id(r: MobileIdResult) -> list[str]:
@@ -481,9 +480,7 @@ def render_mobile_id(r: MobileIdResult) -> list[str]:
         f"machine: {r.machine}; measured wave {r.wall_seconds:.1f} s; sessions {r.statuses}",
     ]
     if warmed is not None:
-        out.append(
-            f"warm-up: an unmeasured wave of {n} sessions first; {warmed} failed in its cold-start burst"
-        )
+        out.append(f"warm-up: an unmeasured wave of {n} first; {warmed} failed in its cold-start burst")
     out += [
         "\nper session (exact counts ÷ N)",
         f"  provider calls        {(login + status) / n:.2f}  (login {login} + status {status})   target"
@@ -553,9 +550,7 @@ def render_eeid(e: EeidResult) -> list[str]:
         f"  (list {calls.get('list', 0)}, proof {calls.get('proof', 0)} in all)",
         f"  webhook deliveries    {sent} sent, {failed} failed ({sent / m:.2f} acknowledged per session)",
     ]
-    for name in sorted(
-        {x for x in e.functions if x.startswith("eeid-")} | {"eeid-start", "eeid-webhook", "eeid-poll"}
-    ):
+    for name in sorted({x for x in e.functions if x.startswith("eeid-")} | EEID_FUNCTIONS):
         f = e.functions.get(name) or Function(0, 0, 0, None, 0, 0, None, None)
         times = [("init", f.init_ms), ("first call", f.first_call_ms), ("warm", f.warm_ms)]
         shown = ", ".join(f"{label} {ms:.0f} ms" for label, ms in times if ms is not None)
