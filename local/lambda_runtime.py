@@ -229,7 +229,7 @@ class _FunctionPool:
         self.runtime = runtime
         self.config = config
         self.stats = _new_stats()
-        self.lock = runtime.lock  # one for every pool: it guards stats and idle lists, held briefly
+        self.lock = threading.Lock()
         self.idle: list[_Worker] = []
         self.all: set[_Worker] = set()
         # Like reserved concurrency: beyond it invocations queue instead of starting more interpreters,
@@ -329,7 +329,6 @@ class LambdaRuntime:
         }
         self._pools: dict[str, _FunctionPool] = {}
         self._patch: Any = None
-        self.lock = threading.Lock()
         self.closing = False
 
     def register(self, config: FunctionConfig) -> None:
@@ -383,20 +382,23 @@ class LambdaRuntime:
             self._patch = None
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        with self.lock:
-            return {name: copy.deepcopy(pool.stats) for name, pool in self._pools.items()}
+        found = {}
+        for name, pool in self._pools.items():
+            with pool.lock:
+                found[name] = copy.deepcopy(pool.stats)
+        return found
 
     def reset(self) -> None:
-        with self.lock:
-            for pool in self._pools.values():
+        for pool in self._pools.values():
+            with pool.lock:
                 pool.stats = _new_stats()
 
     def shutdown(self, grace: float = 3.0) -> None:
         """End every worker in parallel: stdin EOF first, so that each can finish what it is doing."""
-        with self.lock:
-            self.closing = True
-            workers = [worker for pool in self._pools.values() for worker in pool.all]
-            for pool in self._pools.values():
+        self.closing, workers = True, []
+        for pool in self._pools.values():
+            with pool.lock:
+                workers += pool.all
                 pool.all, pool.idle = set(), []
         threads = [threading.Thread(target=worker.close, args=(grace,), daemon=True) for worker in workers]
         for thread in threads:

@@ -98,6 +98,7 @@ class LocalStack:
         self._runtime: LambdaRuntime | None = None
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._dynamodb: Counter[str] = Counter()  # DynamoDB API calls by operation
+        self._counting = threading.Lock()  # not the console's lock: a slow reader must not stall moto
         self._frontdoor: FrontDoor | None = None
         self._sfn_baseline: dict[str, int] = {}
         self._clients: dict[str, Any] = {}
@@ -155,7 +156,7 @@ class LocalStack:
     def _count_dynamodb(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("DynamoDB_"):
-            with self._lock:
+            with self._counting:
                 self._dynamodb[target.split(".", 1)[-1]] += 1
         return self._moto(environ, start_response)
 
@@ -324,7 +325,7 @@ class LocalStack:
             baseline = self._sfn_baseline.get(arn)
             executions += int(baseline is None)
             transitions += entered - (baseline or 0)
-        with self._lock:
+        with self._counting:
             dynamodb = dict(self._dynamodb)
         return {
             "lambda": self._runtime.stats() if self._runtime else {},
@@ -336,7 +337,7 @@ class LocalStack:
     def reset_counters(self) -> None:
         if self._runtime:
             self._runtime.reset()
-        with self._lock:
+        with self._counting:
             self._dynamodb.clear()
         self._sfn_baseline = dict(self._executions())
 
