@@ -13,32 +13,15 @@ from types import FrameType
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _fake_aws_environment() -> None:
-    # Nothing in this process may reach real AWS, whatever the developer's shell holds.
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
-        os.environ.pop(name, None)
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "eu-north-1",
-            "AWS_REGION": "eu-north-1",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000))
     args = parser.parse_args(argv)
 
+    from local.stack import LocalStack, StartupError, isolate_from_aws
+
     environ = dict(os.environ)  # parameters and credentials come from the caller's environment
-    _fake_aws_environment()
-
-    from local.stack import LocalStack, StartupError
-
+    isolate_from_aws()
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -46,7 +29,6 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-
     stack = LocalStack(REPO_ROOT, port=args.port, environ=environ)
     try:
         stack.start()

@@ -1,10 +1,7 @@
-"""``python -m local.bench`` (``make bench``): concurrent Mobile-ID sessions through the local stack.
-
-Measures what one session costs (provider calls, state transitions, Lambda invocations, DynamoDB requests),
-how late the broker notices the provider's answer, warm handler time and import time per function, and
-prices it at us-east-1 list prices beside two Standard-workflow designs. Counts are exact; durations are
-medians, because the machine is shared and noisy. Exit code 0 even when a target fails; 1 when the run broke.
-"""
+"""``make bench``: what a session costs (provider calls, transitions, Lambda, DynamoDB, $ beside Standard
+designs), how late the broker notices an answer, handler and import times: concurrent Mobile-ID, then eeID
+sessions through an in-process local stack. Counts are exact, durations medians (the machine is shared).
+Exit code 0 even when a target fails; 1 when the run itself broke."""
 
 from __future__ import annotations
 
@@ -12,98 +9,65 @@ import argparse
 import inspect
 import json
 import math
+import multiprocessing
 import os
 import platform
-import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict, deque
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import boto3
 import requests
 
+from local.cfn import Template
+from local.lambda_runtime import offline_aws_env
 from local.sandboxes.eeid import EeidSandbox
+from local.stack import REGION, LocalStack, isolate_from_aws
 
 ROOT = Path(__file__).resolve().parent.parent
-API_KEY = "bench-key"
-METHOD = "dokobit-mobile-id"
-START_PATH = f"/v1/sessions/{METHOD}"
-GET_PATH = "/v1/sessions/{session_id}"
+sys.path.insert(0, str(ROOT / "layers" / "broker"))  # the methods' figures are the product's own
+from eid_broker.methods import dokobit_mobile_id, eeid  # noqa: E402
+
+MOBILE_ID = dokobit_mobile_id.METHOD  # its .name and .interval_seconds
+EEID_FIRST_WAIT, EEID_LINK_SECONDS = eeid.FALLBACK_FIRST_WAIT_SECONDS, eeid.LINK_LIFETIME.total_seconds()
+EEID_FUNCTIONS = {"eeid-start", "eeid-webhook", "eeid-poll"}  # listed even when not invoked
+API_KEY, EEID_SUBJECT = "bench-key", "EE30303039914"  # sandbox person OK TESTNUMBER
 PERSON = {"phone": "+37200000766", "personal_code": "60001019906"}  # sandbox persona ok-ee
-CLIENT_POLL_SECONDS = 0.5
-DEFAULT_INTERVAL_SECONDS = 3.0
-READY_TIMEOUT_SECONDS = 120.0
-GET_PROBES = 10
-START_PROBES = 5
-
-LATENCY_SLACK_SECONDS = 0.3
-IMPORT_TARGET_MS = 250.0
-IMPORT_RUNS = 3
-COST_TARGET_USD = 0.0003
-LONG_SESSION_SECONDS = 120.0
-
+CLIENT_POLL_SECONDS, EEID_CLIENT_POLL_SECONDS, EEID_COMPLETE_TIMEOUT_SECONDS = 0.5, 0.25, 60.0
+GET_PROBES, IMPORT_RUNS, IMPORT_TARGET_MS, LATENCY_SLACK_SECONDS = 10, 3, 250.0, 0.3
+COST_TARGET_USD, LONG_SESSION_SECONDS, EEID_POLL_MS = 0.0003, 120.0, 100.0  # billed ms of one fallback poll
+_EEID_SANDBOX = inspect.signature(EeidSandbox).parameters
+# The sandbox's token lifetime, and the delay after completed_at with which a webhook delivery leaves.
+EEID_TOKEN_TTL_SECONDS, EEID_WEBHOOK_DELAY = (
+    float(_EEID_SANDBOX[k].default) for k in ("token_ttl", "webhook_delay")
+)
 # us-east-1 list prices, USD
 SFN_STANDARD_PER_TRANSITION = 0.025 / 1_000
-SFN_EXPRESS_PER_REQUEST = 1.00 / 1_000_000
-SFN_EXPRESS_PER_GB_SECOND = 0.00001667
-SFN_EXPRESS_GB = 64 / 1024
-LAMBDA_PER_REQUEST = 0.20 / 1_000_000
-LAMBDA_PER_GB_SECOND = 0.0000166667
-DDB_PER_WRITE = 0.625 / 1_000_000
-DDB_PER_READ = 0.125 / 1_000_000
+SFN_EXPRESS_PER_REQUEST, SFN_EXPRESS_PER_GB_SECOND, SFN_EXPRESS_GB = 1.00 / 1_000_000, 0.00001667, 64 / 1024
+LAMBDA_PER_REQUEST, LAMBDA_PER_GB_SECOND = 0.20 / 1_000_000, 0.0000166667
+DDB_PER_WRITE, DDB_PER_READ = 0.625 / 1_000_000, 0.125 / 1_000_000
 APIGW_PER_REQUEST = 3.50 / 1_000_000
-SECRETS_PER_CALL = 0.05 / 10_000
-
-# eeID phase (figures from layers/broker/eid_broker/methods/eeid.py and local/sandboxes/eeid.py)
-EEID_METHOD = "eeid"
-EEID_START_PATH = f"/v1/sessions/{EEID_METHOD}"
-EEID_SUBJECT = "EE30303039914"  # sandbox person OK TESTNUMBER
-EEID_CLIENT_POLL_SECONDS = 0.25
-EEID_COMPLETE_TIMEOUT_SECONDS = 60.0
-EEID_FIRST_WAIT_SECONDS = 60.0  # FALLBACK_FIRST_WAIT_SECONDS; POLL_INTERVAL_SECONDS overrides it
-EEID_MAX_WAIT_SECONDS = 6 * 3600.0  # FALLBACK_MAX_WAIT_SECONDS
-EEID_LINK_SECONDS = 7 * 24 * 3600.0  # LINK_LIFETIME
-EEID_POLL_MS = 100.0  # assumed billed time of one fallback poll
-EEID_TOKEN_TTL_SECONDS = 120.0
-# The sandbox stamps webhook_sent_at when the broker has answered; a delivery leaves completed_at + this.
-EEID_WEBHOOK_DELAY = float(inspect.signature(EeidSandbox).parameters["webhook_delay"].default)
-
-WRITE_OPS = ("PutItem", "UpdateItem", "DeleteItem")
-READ_OPS = ("GetItem", "Query")
+VERDICT = ("FAIL", "PASS")
+WRITE_OPS, READ_OPS = ("PutItem", "UpdateItem", "DeleteItem"), ("GetItem", "Query")
 
 
 class BenchError(Exception):
     """The run itself broke, so its figures cannot be trusted."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def median(values: Iterable[float]) -> float | None:
-    return percentile(values, 50)
-
-
-def percentile(values: Iterable[float], q: float) -> float | None:
+def percentile(values: Iterable[float], q: float = 50) -> float | None:
     ordered = sorted(values)
     if not ordered:
         return None
@@ -112,1056 +76,500 @@ def percentile(values: Iterable[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def spread(values: list[float]) -> dict[str, Any]:
+    return {"p50": percentile(values), "p95": percentile(values, 95), "max": max(values, default=None)}
+
+
 def short(function_name: str) -> str:
-    """``eid-broker-<stage>-dokobit-poll`` → ``dokobit-poll``."""
-    parts = function_name.split("-", 3)
-    return parts[3] if len(parts) == 4 and parts[:2] == ["eid", "broker"] else function_name
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
-# --- the stack ------------------------------------------------------------------------------------------
-
-
-class Stack:
-    """``python -m local`` in its own process group, started and stopped as tests/e2e/conftest.py does."""
-
-    def __init__(self, port: int, ok_after: float) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.port = port
-        self.ok_after = ok_after
-        self.banner: list[str] = []
-        self.tail: deque[str] = deque(maxlen=200)
-        handle, name = tempfile.mkstemp(prefix="eid-broker-bench-", suffix=".log")
-        self.log = os.fdopen(handle, "w", encoding="utf-8")
-        self.log_path = Path(name)
-        self.process: subprocess.Popen[str] | None = None
-        self._ready = threading.Event()
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "LOCAL_API_KEY": API_KEY,
-            "DOKOBIT_SANDBOX_OK_AFTER": str(self.ok_after),
-            "PYTHONUNBUFFERED": "1",
-            # Every bench session is the same test person: the per-person limit (3) is off for the bench.
-            "PERSON_START_LIMIT": "0",
-        }
-        # The template's defaults are what is measured, whatever the caller's shell holds.
-        for name in ("POLL_INTERVAL_SECONDS", "SESSION_TIMEOUT_SECONDS", "DOKOBIT_BASE_URL"):
-            env.pop(name, None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "local", "--port", str(self.port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            start_new_session=True,
-        )
-        threading.Thread(target=self._pump, daemon=True, name="stack-output").start()
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while not self._ready.wait(0.2):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise BenchError("local stack did not start:\n" + "\n".join(list(self.tail)[-40:]))
-
-    def _pump(self) -> None:
-        process = self.process
-        assert process is not None and process.stdout is not None
-        for raw in process.stdout:
-            line = raw.rstrip("\n")
-            self.tail.append(line)
-            self.log.write(raw)
-            if not self._ready.is_set():
-                self.banner.append(line)
-                if "eid-broker is ready on" in line:
-                    self._ready.set()
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self.log.flush()
-
-    def forget_log(self) -> None:
-        self.log.close()
-        self.log_path.unlink(missing_ok=True)
-
-    def _from_banner(self, pattern: str) -> str | None:
-        regex = re.compile(pattern)
-        return next((m.group(1) for line in self.banner if (m := regex.search(line))), None)
-
-    def route_function(self, method: str, path: str) -> str | None:
-        return self._from_banner(rf"route\s+{method}\s+{re.escape(path)}\s+->\s+(\S+)")
-
-    def moto_url(self) -> str | None:
-        return self._from_banner(r"emulated by moto at (http://\S+)")
-
-    def stats(self) -> dict[str, Any]:
-        answer = requests.get(f"{self.url}/_local/stats", timeout=30)
-        answer.raise_for_status()
-        return answer.json()  # type: ignore[no-any-return]
-
-    def reset(self) -> None:
-        requests.post(f"{self.url}/_local/reset", timeout=30).raise_for_status()
-
-
-# --- the client's side of a session ---------------------------------------------------------------------
+    return function_name.split("-", 3)[-1]  # eid-broker-<stage>-dokobit-poll → dokobit-poll
 
 
 @dataclass
 class SessionRun:
     session_id: str
-    control_code: str
     created_at: float
     status: str
     finished_at: float | None  # broker updated_at of the final record
     gets: int
     get_errors: int
+    ref: str = ""  # the sandbox's side: Mobile-ID control code, eeID identification request id
 
 
-def client(url: str) -> requests.Session:
+def start(url: str, method: str, body: dict[str, Any]) -> tuple[requests.Session, dict[str, Any]]:
+    """A client of its own (as an integrator's backend has) and the session it started."""
     http = requests.Session()
     http.headers["x-api-key"] = API_KEY
-    http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=4))
-    return http
-
-
-def start_session(http: requests.Session, url: str) -> dict[str, Any]:
-    answer = http.post(f"{url}{START_PATH}", json=PERSON, timeout=60)
+    answer = http.post(f"{url}/v1/sessions/{method}", json=body, timeout=60)
     if answer.status_code != 201:
         raise BenchError(f"start answered {answer.status_code}: {answer.text[:300]}")
-    return answer.json()  # type: ignore[no-any-return]
+    return http, answer.json()
 
 
-def run_session(
-    url: str, barrier: threading.Barrier, give_up_after: float, abort: threading.Event
+def read_until_final(
+    http: requests.Session, url: str, started: dict, every: float, within: float, abort: threading.Event
 ) -> SessionRun:
-    http = client(url)
-    barrier.wait(timeout=60)
-    started = start_session(http, url)
-    session_id = started["session_id"]
-    deadline = time.monotonic() + give_up_after
-    gets = get_errors = 0
+    session_id, deadline, gets, errors = started["session_id"], time.monotonic() + within, 0, 0
+
+    def epoch(iso: str) -> float:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
     while True:
-        time.sleep(CLIENT_POLL_SECONDS)
+        time.sleep(every)
         answer = http.get(f"{url}/v1/sessions/{session_id}", timeout=60)
         gets += 1
         # A 5xx is the stack straining under load, as a client would see it: counted, then read again.
         if answer.status_code >= 500:
-            get_errors += 1
+            errors += 1
         elif answer.status_code != 200:
             raise BenchError(f"GET session answered {answer.status_code}: {answer.text[:300]}")
         elif (session := answer.json())["status"] != "pending":
             break
-        if time.monotonic() > deadline:
-            raise BenchError(f"session {session_id} still pending after {give_up_after:.0f} s")
-        if abort.is_set():
-            raise BenchError("aborted: another session broke")
-    return SessionRun(
-        session_id=session_id,
-        control_code=str((started.get("next_action") or {}).get("control_code", "")),
-        created_at=epoch(started["created_at"]),
-        status=session["status"],
-        finished_at=epoch(session["updated_at"]) if session["status"] == "completed" else None,
-        gets=gets,
-        get_errors=get_errors,
-    )
+        if time.monotonic() > deadline or abort.is_set():
+            raise BenchError(f"session {session_id} still pending after {within:.0f} s, or aborted")
+    done = epoch(session["updated_at"]) if session["status"] == "completed" else None
+    return SessionRun(session_id, epoch(started["created_at"]), session["status"], done, gets, errors)
 
 
-# --- Step Functions executions, read from moto ----------------------------------------------------------
+Barriers = tuple[threading.Barrier, threading.Barrier]
+Work = Callable[[Barriers, threading.Event], SessionRun]
 
 
-@dataclass
-class Execution:
+def wave(n: int, work: Work, *, tolerant: bool = False) -> tuple[list[SessionRun], float, int]:
+    """N sessions at once: the runs, the wall time, how many broke (a tolerant wave goes on after one).
+    The clients run in a process of their own: sharing the stack's GIL would slow what they measure."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as clients:
+        return clients.submit(_wave, n, work, tolerant).result()
+
+
+def _wave(n: int, work: Work, tolerant: bool) -> tuple[list[SessionRun], float, int]:
+    barriers, abort = (threading.Barrier(n), threading.Barrier(n)), threading.Event()
+    began, runs, broke = time.monotonic(), [], 0
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        for future in [pool.submit(work, barriers, abort) for _ in range(n)]:
+            try:
+                runs.append(future.result())
+            except BaseException as exc:
+                broke += 1
+                if tolerant and isinstance(exc, (BenchError, requests.RequestException)):
+                    continue
+                abort.set()
+                for barrier in barriers:
+                    barrier.abort()
+                if isinstance(exc, requests.RequestException):
+                    raise BenchError(str(exc)) from exc
+                raise
+    return runs, time.monotonic() - began, broke
+
+
+def mobile_id_session(url: str, ok_after: float, barriers: Barriers, abort: threading.Event) -> SessionRun:
+    barriers[0].wait(timeout=60)
+    http, started = start(url, MOBILE_ID.name, PERSON)
+    run = read_until_final(http, url, started, CLIENT_POLL_SECONDS, ok_after + 90, abort)
+    run.ref = str((started.get("next_action") or {}).get("control_code", ""))
+    return run
+
+
+def eeid_session(url: str, barriers: Barriers, abort: threading.Event) -> SessionRun:
+    barriers[0].wait(timeout=60)
+    http, started = start(url, "eeid", {"subject": EEID_SUBJECT})
+    link = urlsplit(str((started.get("next_action") or {}).get("url", "")))
+    mount, _, request_id = link.path.rpartition("/ident/")
+    if not request_id or "/" in request_id:
+        raise BenchError(f"eeID start gave no sandbox link: {started.get('next_action')}")
+    barriers[1].wait(timeout=120)  # all starts first, then every completion at once: a burst of webhooks
+    complete = f"{link.scheme}://{link.netloc}{mount}/_sandbox/complete/{request_id}"
+    done = requests.post(complete, json={"outcome": "match", "webhook": True}, timeout=60)
+    if done.status_code != 200:
+        raise BenchError(f"eeID sandbox complete answered {done.status_code}: {done.text[:300]}")
+    run = read_until_final(http, url, started, EEID_CLIENT_POLL_SECONDS, EEID_COMPLETE_TIMEOUT_SECONDS, abort)
+    run.ref = request_id
+    return run
+
+
+class Execution(NamedTuple):
     status: str
     seconds: float | None
-    interval: float | None
+    transitions: int  # states entered
 
 
-def executions(moto_url: str | None, names: set[str]) -> dict[str, Execution]:
-    """Executions named after the given sessions (the broker names each execution by session id)."""
-    if not moto_url:
-        return {}
-    sfn = boto3.client(
-        "stepfunctions",
-        endpoint_url=moto_url,
-        region_name="eu-north-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    found: dict[str, Execution] = {}
-    for machine in sfn.list_state_machines()["stateMachines"]:
-        paginator = sfn.get_paginator("list_executions")
-        for page in paginator.paginate(stateMachineArn=machine["stateMachineArn"]):
-            for item in page["executions"]:
-                if item["name"] not in names:
-                    continue
-                described = sfn.describe_execution(executionArn=item["executionArn"])
-                stop = described.get("stopDate")
-                seconds = (stop - described["startDate"]).total_seconds() if stop else None
-                interval = json.loads(described.get("input") or "{}").get("interval_seconds")
-                found[item["name"]] = Execution(described["status"], seconds, interval)
-    return found
-
-
-def wait_for_executions(moto_url: str | None, names: set[str], timeout: float) -> dict[str, Execution]:
+def executions(moto_url: str, names: set[str], timeout: float) -> dict[str, Execution]:
+    """The executions named after the given sessions, once none runs any more or after ``timeout``."""
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_url, region_name=REGION)
     deadline = time.monotonic() + timeout
     while True:
+        found: dict[str, Execution] = {}
         try:
-            found = executions(moto_url, names)
-        except Exception as exc:  # noqa: BLE001 - durations then fall back to the session timestamps
-            print(f"note: could not read executions from moto ({exc}); using session timestamps")
+            for machine in sfn.list_state_machines()["stateMachines"]:
+                listed = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], maxResults=1000)
+                for arn in (x["executionArn"] for x in listed["executions"] if x["name"] in names):
+                    x = sfn.describe_execution(executionArn=arn)
+                    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+                    seconds = (x["stopDate"] - x["startDate"]).total_seconds() if "stopDate" in x else None
+                    entered = sum(str(e["type"]).endswith("StateEntered") for e in events)
+                    found[arn.rsplit(":", 1)[-1]] = Execution(x["status"], seconds, entered)
+        except Exception as exc:  # noqa: BLE001 - the figures then come from session timestamps and the stats
+            print(f"note: could not read executions from moto ({exc}); using other sources")
             return {}
-        if all(e.status != "RUNNING" for e in found.values()) or time.monotonic() > deadline:
+        if all(x.status != "RUNNING" for x in found.values()) or time.monotonic() > deadline:
             return found
-        time.sleep(0.25)
-
-
-# --- stats arithmetic -----------------------------------------------------------------------------------
+        time.sleep(0.25 if timeout <= 30 else 1.0)
 
 
 def diff_stats(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """Counters of ``after`` minus ``before`` (both from /_local/stats, counters only ever grow)."""
+    """Counters of ``after`` minus ``before`` (both ``LocalStack.stats()``; counters only ever grow)."""
     lambdas = {}
     for name, now in after["lambda"].items():
         then = before["lambda"].get(name, {})
-        lambdas[name] = {
-            "invocations": now["invocations"] - then.get("invocations", 0),
-            "cold_starts": now["cold_starts"] - then.get("cold_starts", 0),
-            "errors": now.get("errors", 0) - then.get("errors", 0),
-            "handler_ms": now["handler_ms"][len(then.get("handler_ms", [])) :],
-            "init_ms": now.get("init_ms", [])[len(then.get("init_ms", [])) :],
-        }
-    ddb_before = before["dynamodb_requests"]
-    ddb = {op: n - ddb_before.get(op, 0) for op, n in after["dynamodb_requests"].items()}
-    sfn_b, sfn_a = before["stepfunctions"], after["stepfunctions"]
+        lambdas[name] = {k: now[k] - then.get(k, 0) for k in ("invocations", "cold_starts", "errors")}
+        lambdas[name] |= {k: now[k][len(then.get(k, [])) :] for k in ("handler_ms", "init_ms")}
+    ddb = {op: n - before["dynamodb_requests"].get(op, 0) for op, n in after["dynamodb_requests"].items()}
+    sfn = {k: n - before["stepfunctions"].get(k, 0) for k, n in after["stepfunctions"].items()}
     return {
         "lambda": lambdas,
-        "dynamodb_requests": {op: n for op, n in ddb.items() if n},
-        "stepfunctions": {k: sfn_a[k] - sfn_b.get(k, 0) for k in sfn_a},
+        "dynamodb_requests": {op: k for op, k in ddb.items() if k},
+        "stepfunctions": sfn,
     }
 
 
-def warm_samples(entry: dict[str, Any]) -> list[float]:
-    # Stats do not mark which sample was a worker's first; cold ones are recorded first in practice.
-    return list(entry["handler_ms"][entry["cold_starts"] :])
+@dataclass
+class Function:
+    """One function in one phase: counts, and its handler time (warm, and what a new worker costs)."""
+
+    invocations: int
+    cold_starts: int
+    errors: int
+    warm_ms: float | None  # p50; stats do not mark a worker's first call, but cold ones are recorded first
+    warm_samples: int
+    new_workers: int  # cold starts of the warm-up wave when there was one: what init and first call are of
+    init_ms: float | None
+    first_call_ms: float | None
+
+    @classmethod
+    def of(cls, entry: dict[str, Any], cold: dict[str, Any]) -> Function:
+        counts, warm = (entry["invocations"], entry["cold_starts"], entry["errors"]), entry["handler_ms"]
+        warm, new = warm[entry["cold_starts"] :], (cold["cold_starts"], percentile(cold["init_ms"]))
+        return cls(*counts, percentile(warm), len(warm), *new, percentile(cold["handler_ms"][: new[0]]))
+
+    @property
+    def warm(self) -> float:
+        return self.warm_ms if self.warm_ms is not None else self.first_call_ms or 0.0
 
 
-def pair_sessions(
-    runs: list[SessionRun], sandbox_sessions: list[dict[str, Any]]
-) -> tuple[list[tuple[SessionRun, dict[str, Any]]], int]:
+def pair_sessions(runs: list[SessionRun], provided: list[Any]) -> tuple[list[tuple[Any, Any]], int]:
     """Each broker session with its sandbox session: by control code, then by creation order among equals."""
-    broker: dict[str, list[SessionRun]] = defaultdict(list)
-    provider: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for run in runs:
-        broker[run.control_code].append(run)
-    for session in sandbox_sessions:
-        provider[str(session.get("control_code", ""))].append(session)
-    pairs = []
-    by_order = 0
-    for code, group in broker.items():
-        candidates = sorted(provider.get(code, []), key=lambda s: s["created_at"])
-        if len(group) > 1 or len(candidates) > 1:
-            by_order += len(group)
-        pairs += zip(sorted(group, key=lambda r: r.created_at), candidates, strict=False)
-    return pairs, by_order
-
-
-# --- import time ----------------------------------------------------------------------------------------
+    groups: dict[str, tuple[list[Any], list[Any]]] = defaultdict(lambda: ([], []))
+    for run in sorted(runs, key=lambda x: x.created_at):
+        groups[run.ref][0].append(run)
+    for session in sorted(provided, key=lambda x: x["created_at"]):
+        groups[str(session.get("control_code", ""))][1].append(session)
+    by_order = sum(len(ours) for ours, theirs in groups.values() if len(ours) > 1 or len(theirs) > 1)
+    return [pair for ours, theirs in groups.values() for pair in zip(ours, theirs, strict=False)], by_order
 
 
 def import_ms(function_dir: Path) -> float | None:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", ""),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "broker"), str(function_dir)]),
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
+    """``import app`` of one function as ``-X importtime`` measures it: the best of ``IMPORT_RUNS``."""
+    env = {k: os.environ.get(k, "") for k in ("PATH", "HOME")} | offline_aws_env("us-east-1")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "broker"), str(function_dir)])
     best: float | None = None
     for _ in range(IMPORT_RUNS):
-        done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", "import app"],
-            cwd=function_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        command = [sys.executable, "-X", "importtime", "-c", "import app"]
+        done = subprocess.run(command, cwd=function_dir, env=env, capture_output=True, text=True, timeout=60)
         for line in done.stderr.splitlines():
             parts = line.split("|")
             # Only the top-level line has exactly one space before the module name.
             if len(parts) == 3 and parts[2] == " app" and parts[1].strip().isdigit():
-                micros = int(parts[1].strip())
-                best = micros / 1000 if best is None else min(best, micros / 1000)
+                best = min(best or math.inf, int(parts[1]) / 1000)
     return best
-
-
-# --- cost -----------------------------------------------------------------------------------------------
 
 
 def lambda_cost(invocations: float, ms: float, memory_mb: int) -> float:
     return invocations * (LAMBDA_PER_REQUEST + memory_mb / 1024 * math.ceil(ms) / 1000 * LAMBDA_PER_GB_SECOND)
 
 
-def express_cost(seconds: float) -> float:
-    billed = math.ceil(round(seconds * 10, 6)) / 10
-    return SFN_EXPRESS_PER_REQUEST + SFN_EXPRESS_GB * billed * SFN_EXPRESS_PER_GB_SECOND
+Lambdas = dict[str, list[tuple[float, float]]]  # function -> [(invocations, billed ms each)]
 
 
-def template_memory_mb() -> int:
-    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
-    found = re.search(r"^\s+MemorySize:\s*(\d+)", text, re.MULTILINE)
-    return int(found.group(1)) if found else 128
-
-
-@dataclass
-class SessionShape:
-    """What one session uses, from which every design's cost follows."""
-
-    polls: float
-    execution_seconds: float
-    lambdas: dict[str, list[tuple[float, float]]]  # function -> [(invocations, billed ms each)]
-    writes: float
-    reads: float
-
-
-def cost_table(shape: SessionShape, memory_mb: int) -> dict[str, dict[str, float]]:
+def cost_table(polls: float, seconds: float, fns: Lambdas, rw: tuple[float, float], mb: int) -> dict:
+    """One session's cost per design (columns) and service (rows)."""
     shared = {
-        "Lambda": sum(lambda_cost(k, ms, memory_mb) for parts in shape.lambdas.values() for k, ms in parts),
-        "DynamoDB": shape.writes * DDB_PER_WRITE + shape.reads * DDB_PER_READ,
+        "Lambda": sum(lambda_cost(k, ms, mb) for parts in fns.values() for k, ms in parts),
+        "DynamoDB": rw[0] * DDB_PER_WRITE + rw[1] * DDB_PER_READ,
         "API Gateway (start)": APIGW_PER_REQUEST,
     }
+    billed = math.ceil(round(seconds * 10, 6)) / 10
     designs = {
-        "Express (this)": express_cost(shape.execution_seconds),
-        "Std Wait/Task/Choice": (3 * shape.polls + 2) * SFN_STANDARD_PER_TRANSITION,
-        "Std Retry-polling": (shape.polls + 2) * SFN_STANDARD_PER_TRANSITION,
+        "Express (this)": SFN_EXPRESS_PER_REQUEST + SFN_EXPRESS_GB * billed * SFN_EXPRESS_PER_GB_SECOND,
+        "Std Wait/Task/Choice": (3 * polls + 2) * SFN_STANDARD_PER_TRANSITION,
+        "Std Retry-polling": (polls + 2) * SFN_STANDARD_PER_TRANSITION,
     }
-    table = {}
-    for design, orchestration in designs.items():
-        rows = {"Step Functions": orchestration, **shared}
-        rows["total"] = sum(rows.values())
-        table[design] = rows
-    return table
-
-
-def print_cost_table(title: str, table: dict[str, dict[str, float]]) -> None:
-    designs = list(table)
-    print(f"  {title:<22}" + "".join(f"{d:>22}" for d in designs))
-    for row in table[designs[0]]:
-        print(f"  {row:<22}" + "".join(f"{'$' + format(table[d][row], '.8f'):>22}" for d in designs))
-
-
-# --- the run --------------------------------------------------------------------------------------------
-
-
-def wave(
-    stack: Stack, n: int, ok_after: float, *, tolerant: bool = False
-) -> tuple[list[SessionRun], float, int]:
-    """N sessions started together, each read until final: the runs, the wall time, how many broke.
-
-    Only a tolerant wave survives a session that broke; the others stop at the first one.
-    """
-    barrier = threading.Barrier(n)
-    abort = threading.Event()
-    began = time.monotonic()
-    runs: list[SessionRun] = []
-    broke = 0
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        futures = [pool.submit(run_session, stack.url, barrier, ok_after + 90, abort) for _ in range(n)]
-        for future in futures:
-            try:
-                runs.append(future.result())
-            except (BenchError, requests.RequestException) as exc:
-                if not tolerant:
-                    abort.set()
-                    barrier.abort()
-                    raise BenchError(str(exc)) from exc
-                broke += 1
-            except BaseException:
-                abort.set()
-                barrier.abort()
-                raise
-    return runs, time.monotonic() - began, broke
-
-
-def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
-    n = args.sessions
-    get_fn = stack.route_function("GET", GET_PATH) or ""
-    start_fn = stack.route_function("POST", START_PATH) or ""
-    moto = stack.moto_url()
-    stack.reset()
-    cold: dict[str, Any] | None = None
-    warmup_failed = 0
-    if args.warmup:
-        # A deployed broker reuses warm workers; a burst of N cold starts on a small machine measures
-        # process spawning instead. The warm-up wave's cold starts are reported on their own.
-        before = stack.stats()
-        warmup, _, warmup_broke = wave(stack, n, args.ok_after, tolerant=True)
-        warmup_failed = warmup_broke + sum(r.status != "completed" for r in warmup)
-        wait_for_executions(moto, {r.session_id for r in warmup}, timeout=30)
-        cold = diff_stats(before, stack.stats())
-        stack.reset()
-
-    before = stack.stats()
-    runs, wall, _ = wave(stack, n, args.ok_after)
-    execs = wait_for_executions(moto, {r.session_id for r in runs}, timeout=30)
-    after = stack.stats()
-    run = diff_stats(before, after)
-    sandbox = after["sandboxes"].get("dokobit", {})
-
-    # Probes after the measured window: what one GET costs, and start's warm time if every start was cold.
-    http = client(stack.url)
-    for _ in range(GET_PROBES):
-        http.get(f"{stack.url}/v1/sessions/{runs[0].session_id}", timeout=60).raise_for_status()
-    after_gets = stack.stats()
-    get_probe = diff_stats(after, after_gets)
-    start_probe = None
-    if start_fn in run["lambda"] and not warm_samples(run["lambda"][start_fn]):
-        for _ in range(START_PROBES):
-            start_session(http, stack.url)
-        start_probe = diff_stats(after_gets, stack.stats())
-
-    return {
-        "n": n,
-        "wall_seconds": wall,
-        "runs": runs,
-        "executions": execs,
-        "run": run,
-        "cold": cold or run,
-        "warmed_up": cold is not None,
-        "warmup_failed": warmup_failed,
-        "sandbox": sandbox,
-        "get_probe": get_probe,
-        "start_probe": start_probe,
-        "get_fn": get_fn,
-        "start_fn": start_fn,
-    }
-
-
-@dataclass
-class Timing:
-    """One function's handler time: warm median, and what a new worker costs (init, first call)."""
-
-    warm_ms: float | None
-    warm_samples: int
-    warm_source: str
-    cold_starts: int
-    init_ms: float | None
-    first_call_ms: float | None
-
-
-def timings(m: dict[str, Any]) -> dict[str, Timing]:
-    found = {}
-    for name, entry in m["run"]["lambda"].items():
-        samples, source = warm_samples(entry), "measured"
-        if not samples and m["start_probe"] and name in m["start_probe"]["lambda"]:
-            samples, source = warm_samples(m["start_probe"]["lambda"][name]), f"{START_PROBES} sequential"
-        cold = m["cold"]["lambda"].get(name, entry)
-        found[name] = Timing(
-            warm_ms=median(samples),
-            warm_samples=len(samples),
-            warm_source=source,
-            cold_starts=cold["cold_starts"],
-            init_ms=median(cold.get("init_ms", [])),
-            first_call_ms=median(cold["handler_ms"][: cold["cold_starts"]]),
-        )
-    return found
-
-
-def report(args: argparse.Namespace, m: dict[str, Any], imports: dict[str, float | None]) -> dict[str, Any]:
-    n: int = m["n"]
-    runs: list[SessionRun] = m["runs"]
-    run, sandbox = m["run"], m["sandbox"]
-    get_fn, start_fn = m["get_fn"], m["start_fn"]
-    execs: dict[str, Execution] = m["executions"]
-    memory_mb = template_memory_mb()
-    intervals = {e.interval for e in execs.values() if e.interval is not None}
-    interval = float(max(intervals)) if intervals else DEFAULT_INTERVAL_SECONDS
-    out: dict[str, Any] = {}
-
-    statuses: dict[str, int] = defaultdict(int)
-    for r in runs:
-        statuses[r.status] += 1
-    print(
-        f"eid-broker bench: {n} concurrent {METHOD} sessions; sandbox ok after {args.ok_after:g} s;"
-        f" poll interval {interval:g} s (template default); client GET every {CLIENT_POLL_SECONDS:g} s"
-    )
-    print(
-        f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()};"
-        f" measured wave {m['wall_seconds']:.1f} s; sessions {dict(statuses)}"
-    )
-    if m["warmed_up"]:
-        print(
-            f"warm-up: one unmeasured wave of {n} sessions first (so workers are warm),"
-            f" {m['warmup_failed']} of them failed under its cold-start burst"
-        )
-    out["machine"] = {
-        "cores": os.cpu_count(),
-        "arch": platform.machine(),
-        "python": platform.python_version(),
-    }
-    out["config"] = {"sessions": n, "ok_after": args.ok_after, "interval": interval, "memory_mb": memory_mb}
-    out["statuses"] = dict(statuses)
-    out["wall_seconds"] = m["wall_seconds"]
-    out["warmup"] = {"done": m["warmed_up"], "failed_sessions": m["warmup_failed"]}
-
-    # per-session counts
-    calls = sandbox.get("calls", {})
-    logins, status_calls = calls.get("login", 0), calls.get("status", 0)
-    provider = (logins + status_calls) / n
-    target_calls = 1 + math.ceil(args.ok_after / interval)
-    transitions = run["stepfunctions"].get("state_transitions", 0) / n
-    gets = sum(r.gets for r in runs)
-    print("\nper session (exact counts ÷ N)")
-    print(
-        f"  provider calls        {provider:.2f}  (login {logins} + status {status_calls})   target"
-        f" 1+ceil({args.ok_after:g}/{interval:g}) = {target_calls}   {verdict(provider <= target_calls)}"
-    )
-    pairs, by_order = pair_sessions(runs, sandbox.get("sessions", []))
-    periods = [
-        execution.seconds / session["status_calls"]
-        for run_, session in pairs
-        if (execution := execs.get(run_.session_id)) and execution.seconds and session["status_calls"]
-    ]
-    period = median(periods)
-    print(
-        f"  Step Functions        {run['stepfunctions'].get('executions', 0) / n:.2f} executions,"
-        f" {transitions:.2f} state transitions; loop period p50 "
-        + (f"{period:.2f} s (execution ÷ polls)" if period else "n/a")
-    )
-    lambdas_per_session = {}
-    for name, entry in sorted(run["lambda"].items()):
-        if name == get_fn or not entry["invocations"]:
-            continue
-        lambdas_per_session[name] = entry["invocations"] / n
-        print(
-            f"  λ {short(name):<19} {entry['invocations'] / n:.2f} invocations"
-            f"  ({entry['cold_starts']} cold starts, {entry['errors']} errors in all)"
-        )
-    get_entry = run["lambda"].get(get_fn, {"invocations": 0, "cold_starts": 0, "handler_ms": []})
-    per_get_ddb = {op: k / GET_PROBES for op, k in m["get_probe"]["dynamodb_requests"].items()}
-    ddb = {op: k - per_get_ddb.get(op, 0) * gets for op, k in run["dynamodb_requests"].items()}
-    ddb = {op: k for op, k in ddb.items() if k}
-    print("  DynamoDB              " + ", ".join(f"{op} {k / n:.2f}" for op, k in sorted(ddb.items())))
-    print(
-        f"  client GETs (apart)   {gets / n:.2f} per session ({gets} in all); each GET = 1 λ {short(get_fn)}"
-        f" + DynamoDB " + ", ".join(f"{op} {k:g}" for op, k in sorted(per_get_ddb.items()))
-    )
-    get_errors = sum(r.get_errors for r in runs)
-    if get_errors:
-        print(f"  client GET 5xx        {get_errors} of {gets} (read again next tick)")
-    out["per_session"] = {
-        "provider_calls": provider,
-        "provider_calls_target": target_calls,
-        "provider_calls_pass": provider <= target_calls,
-        "state_transitions": transitions,
-        "loop_period_p50_seconds": period,
-        "lambda_invocations": lambdas_per_session,
-        "dynamodb_requests": {op: k / n for op, k in ddb.items()},
-        "client_gets": gets / n,
-        "client_get_5xx": sum(r.get_errors for r in runs),
-        "session_get_invocations": get_entry["invocations"],
-        "dynamodb_per_get": per_get_ddb,
-    }
-
-    # detection latency
-    latencies = [
-        run.finished_at - session["ready_at"]
-        for run, session in pairs
-        if run.finished_at is not None and session.get("ready_at") is not None
-    ]
-    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
-    target_latency = interval + LATENCY_SLACK_SECONDS
-    latency_ok = p95 is not None and len(latencies) == n and p95 <= target_latency
-    print(f"\ndetection latency: broker updated_at − sandbox ready_at ({len(latencies)}/{n} paired)")
-    if p50 is not None and p95 is not None:
-        print(
-            f"  p50 {p50:.3f} s   p95 {p95:.3f} s   max {max(latencies):.3f} s"
-            f"   target p95 ≤ {target_latency:g} s   {verdict(latency_ok)}"
-        )
-    if by_order:
-        print(f"  {by_order} sessions shared a control code and were paired by creation order")
-    out["detection_latency"] = {
-        "p50": p50,
-        "p95": p95,
-        "max": max(latencies, default=None),
-        "paired": len(latencies),
-        "paired_by_order": by_order,
-        "target_p95": target_latency,
-        "pass": latency_ok,
-    }
-
-    # handler time
-    times = timings(m)
-    notes = {
-        start_fn: "provider login + DynamoDB put + StartExecution",
-        get_fn: "API event → DynamoDB get → JSON",
-    }
-    print("\nwarm handler time p50 (handler only; first call per worker dropped)")
-    for name, t in sorted(times.items()):
-        if t.warm_ms is not None:
-            note = notes.get(name, "1 provider HTTP call to the loopback sandbox + DynamoDB get (+ update)")
-            print(
-                f"  {short(name):<15} {t.warm_ms:6.1f} ms  n={t.warm_samples:<4} {t.warm_source:<12} {note}"
-            )
-    where = f"warm-up wave of {n}" if m["warmed_up"] else "the measured wave"
-    print(f"cold starts ({where}): new workers, init p50 (imports), first call p50 (lazy clients, secret)")
-    for name, t in sorted(times.items()):
-        if t.cold_starts:
-            print(
-                f"  {short(name):<15} {t.cold_starts:4d} ×   init {t.init_ms or 0:6.0f} ms"
-                f"   first call {t.first_call_ms or 0:6.0f} ms"
-            )
-    out["handler_ms"] = {name: asdict(t) for name, t in times.items()}
-    out["warmed_up"] = m["warmed_up"]
-
-    # import time
-    print(f"\nimport time of app (-X importtime, min of {IMPORT_RUNS}), target ≤ {IMPORT_TARGET_MS:g} ms")
-    for fn, ms in imports.items():
-        shown = f"{ms:6.1f} ms   {verdict(ms <= IMPORT_TARGET_MS)}" if ms is not None else "not measured"
-        print(f"  {fn:<16} {shown}")
-    out["import_ms"] = {
-        fn: {"ms": ms, "pass": ms is not None and ms <= IMPORT_TARGET_MS} for fn, ms in imports.items()
-    }
-
-    # cost
-    exec_seconds = [e.seconds for e in execs.values() if e.seconds is not None]
-    duration_source = "moto execution start→stop"
-    if len(exec_seconds) < n:
-        exec_seconds = [r.finished_at - r.created_at for r in runs if r.finished_at is not None]
-        duration_source = "session created_at→updated_at"
-    exec_median = median(exec_seconds) or 0.0
-    polls = status_calls / n
-    writes = sum(k for op, k in ddb.items() if op in WRITE_OPS) / n
-    reads = sum(k for op, k in ddb.items() if op in READ_OPS) / n
-
-    def warm(name: str) -> float:
-        t = times[name]
-        return t.warm_ms if t.warm_ms is not None else t.first_call_ms or 0.0
-
-    measured_lambdas = {}
-    for name, k in lambdas_per_session.items():
-        cold = run["lambda"][name]["cold_starts"] / n
-        measured_lambdas[name] = [(cold, times[name].first_call_ms or 0.0), (k - cold, warm(name))]
-    measured = cost_table(SessionShape(polls, exec_median, measured_lambdas, writes, reads), memory_mb)
-
-    # A longer session repeats what one poll does; the start and the final write happen once.
-    long_polls = LONG_SESSION_SECONDS / interval
-    scale = long_polls / polls if polls else 0.0
-    long_lambdas = {
-        name: [(k if name == start_fn else k * scale, warm(name))] for name, k in lambdas_per_session.items()
-    }
-    long_shape = SessionShape(long_polls, LONG_SESSION_SECONDS, long_lambdas, writes, reads * scale)
-    long = cost_table(long_shape, memory_mb)
-    long_total = long["Express (this)"]["total"]
-    get_ms = warm(get_fn) if get_fn in times else 0.0
-    per_get = (
-        APIGW_PER_REQUEST
-        + lambda_cost(1, get_ms, memory_mb)
-        + sum(k * (DDB_PER_WRITE if op in WRITE_OPS else DDB_PER_READ) for op, k in per_get_ddb.items())
-    )
-    cold_extra = {
-        name: lambda_cost(1, (t.init_ms or 0) + (t.first_call_ms or 0) - warm(name), memory_mb)
-        - LAMBDA_PER_REQUEST
-        for name, t in times.items()
-        if name in lambdas_per_session and t.first_call_ms is not None
-    }
-
-    print(
-        f"\nAWS cost per session, us-east-1 list prices; measured: {polls:.2f} polls,"
-        f" execution {exec_median:.2f} s ({duration_source}, median), λ at {memory_mb} MB"
-    )
-    print_cost_table("measured session" if m["warmed_up"] else "measured (cold burst)", measured)
-    print(f"\n  extrapolated: {LONG_SESSION_SECONDS:g} s session, poll every {interval:g} s, warm workers")
-    print_cost_table(f"{LONG_SESSION_SECONDS:g} s session", long)
-    print(
-        f"  target this design ≤ ${COST_TARGET_USD}: ${long_total:.6f}"
-        f"   {verdict(long_total <= COST_TARGET_USD)}"
-    )
-    print(f"  per client GET (not in totals): ${per_get:.8f} = API GW + λ {get_ms:.0f} ms + DynamoDB read")
-
-    billed = math.ceil(LONG_SESSION_SECONDS * 10) / 10
-    std, rty = long["Std Wait/Task/Choice"]["Step Functions"], long["Std Retry-polling"]["Step Functions"]
-    print(f"\n  arithmetic ({LONG_SESSION_SECONDS:g} s session, {long_polls:g} polls)")
-    print(
-        f"    Express   1 × $1.00/M + 0.0625 GB × {billed:g} s × $0.00001667"
-        f" = ${long['Express (this)']['Step Functions']:.8f}"
-    )
-    print(
-        f"    Standard  (3×{long_polls:g}+2) × $0.025/1k = ${std:.6f};"
-        f"  Retry: ({long_polls:g}+2) × $0.025/1k = ${rty:.6f}"
-    )
-    for name, parts in long_lambdas.items():
-        for k, ms in parts:
-            print(
-                f"    λ {short(name)}: {k:g} × ($0.20/M + {memory_mb / 1024:g} GB × {math.ceil(ms)} ms"
-                " × $0.0000166667)"
-                f" = ${lambda_cost(k, ms, memory_mb):.8f}"
-            )
-    print(
-        f"    DynamoDB  {writes:g} W × $0.625/M + {long_shape.reads:g} R × $0.125/M"
-        f" = ${long['Express (this)']['DynamoDB']:.8f};  API GW 1 × $3.50/M = ${APIGW_PER_REQUEST:.8f}"
-    )
-    print(
-        "    cold start surcharge per new worker (init + first call − warm): "
-        + ", ".join(f"{short(name)} ${c:.8f}" for name, c in cold_extra.items())
-    )
-    secret_bound = sum(run["lambda"][name]["cold_starts"] for name in lambdas_per_session) / n
-    print(
-        "    Secrets Manager: not measured (the local stack counts DynamoDB calls only);"
-        " Powertools caches the secret 300 s per worker, so ≤ 1 GetSecretValue per new worker:"
-        f" {secret_bound:.2f}/session in the measured wave (${secret_bound * SECRETS_PER_CALL:.7f})"
-    )
-    out["cost_usd"] = {
-        "this_run": measured,
-        "session_120s": long,
-        "per_get": per_get,
-        "cold_start_surcharge": cold_extra,
-        "execution_seconds_median": exec_median,
-        "execution_duration_source": duration_source,
-        "target": COST_TARGET_USD,
-        "pass": long_total <= COST_TARGET_USD,
-        "secrets_manager": f"not measured; at most {secret_bound:.2f} GetSecretValue per session in this run",
-    }
-    out["sessions"] = [asdict(r) for r in runs]
-    return out
-
-
-# --- eeID phase: webhook-completed sessions, after the Dokobit run in the same stack ----------------------
-
-
-@dataclass
-class EeidRun:
-    session_id: str
-    request_id: str
-    created_at: float
-    status: str
-    finished_at: float | None  # broker updated_at of the final record
-    gets: int
-    get_errors: int
-
-
-@dataclass
-class EeidExecution:
-    status: str
-    transitions: int  # states entered
-    first_wait: float | None  # seconds, from the execution input
-
-
-def eeid_session(
-    url: str, start_barrier: threading.Barrier, complete_barrier: threading.Barrier, abort: threading.Event
-) -> EeidRun:
-    http = client(url)
-    start_barrier.wait(timeout=60)
-    answer = http.post(f"{url}{EEID_START_PATH}", json={"subject": EEID_SUBJECT}, timeout=60)
-    if answer.status_code != 201:
-        raise BenchError(f"eeID start answered {answer.status_code}: {answer.text[:300]}")
-    started = answer.json()
-    session_id = started["session_id"]
-    link = urlsplit(str((started.get("next_action") or {}).get("url", "")))
-    mount, _, request_id = link.path.rpartition("/ident/")
-    if not request_id or "/" in request_id:
-        raise BenchError(f"eeID start gave no sandbox link: {started.get('next_action')}")
-    # All starts first, then every completion at once: the webhooks arrive as one burst.
-    complete_barrier.wait(timeout=120)
-    done = requests.post(
-        f"{link.scheme}://{link.netloc}{mount}/_sandbox/complete/{request_id}",
-        json={"outcome": "match", "webhook": True},
-        timeout=60,
-    )
-    if done.status_code != 200:
-        raise BenchError(f"eeID sandbox complete answered {done.status_code}: {done.text[:300]}")
-    deadline = time.monotonic() + EEID_COMPLETE_TIMEOUT_SECONDS
-    gets = get_errors = 0
-    while True:
-        time.sleep(EEID_CLIENT_POLL_SECONDS)
-        answer = http.get(f"{url}/v1/sessions/{session_id}", timeout=60)
-        gets += 1
-        if answer.status_code >= 500:
-            get_errors += 1
-        elif answer.status_code != 200:
-            raise BenchError(f"GET eeID session answered {answer.status_code}: {answer.text[:300]}")
-        elif (session := answer.json())["status"] != "pending":
-            break
-        if time.monotonic() > deadline:
-            raise BenchError(
-                f"eeID session {session_id} still pending {EEID_COMPLETE_TIMEOUT_SECONDS:g} s after"
-            )
-        if abort.is_set():
-            raise BenchError("aborted: another eeID session broke")
-    return EeidRun(
-        session_id=session_id,
-        request_id=request_id,
-        created_at=epoch(started["created_at"]),
-        status=session["status"],
-        finished_at=epoch(session["updated_at"]) if session["status"] == "completed" else None,
-        gets=gets,
-        get_errors=get_errors,
-    )
-
-
-def eeid_wave(stack: Stack, m: int) -> list[EeidRun]:
-    start_barrier, complete_barrier = threading.Barrier(m), threading.Barrier(m)
-    abort = threading.Event()
-    runs: list[EeidRun] = []
-    with ThreadPoolExecutor(max_workers=m) as pool:
-        futures = [
-            pool.submit(eeid_session, stack.url, start_barrier, complete_barrier, abort) for _ in range(m)
-        ]
-        for future in futures:
-            try:
-                runs.append(future.result())
-            except BaseException as exc:
-                abort.set()
-                start_barrier.abort()
-                complete_barrier.abort()
-                if isinstance(exc, requests.RequestException):
-                    raise BenchError(str(exc)) from exc
-                raise
-    return runs
-
-
-def eeid_executions(moto_url: str | None, names: set[str]) -> dict[str, EeidExecution]:
-    """The eeID fallback executions (named by session id), with the states each entered so far."""
-    if not moto_url:
-        return {}
-    sfn = boto3.client(
-        "stepfunctions",
-        endpoint_url=moto_url,
-        region_name="eu-north-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    found: dict[str, EeidExecution] = {}
-    for machine in sfn.list_state_machines()["stateMachines"]:
-        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
-            for item in page["executions"]:
-                if item["name"] not in names:
-                    continue
-                arn = item["executionArn"]
-                described = sfn.describe_execution(executionArn=arn)
-                wait = (json.loads(described.get("input") or "{}").get("poll") or {}).get("wait_seconds")
-                entered = 0
-                for events in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
-                    entered += sum(1 for e in events["events"] if str(e["type"]).endswith("StateEntered"))
-                found[item["name"]] = EeidExecution(described["status"], entered, wait)
-    return found
+    table = {design: {"Step Functions": cost, **shared} for design, cost in designs.items()}
+    return {design: {**rows, "total": sum(rows.values())} for design, rows in table.items()}
 
 
 def fallback_schedule(first_wait: float) -> list[float]:
-    """When the fallback polls a session whose webhook never comes (seconds since start), as eeid.py waits:
-    half the session's age, at least the first wait, at most 6 h, never past the link's expiry, whole seconds.
-    The poll at expiry finds the request expired and ends the execution."""
-    t = float(max(1, round(first_wait)))
+    """When eeID's fallback polls a session whose webhook never comes (s since start), as the method waits:
+    half the session's age, at least the first wait, at most the cap, never past the link's expiry."""
+    t, cap = float(max(1, round(first_wait))), eeid.FALLBACK_MAX_WAIT_SECONDS
     polls = [t]
     while t < EEID_LINK_SECONDS:
-        wait = max(1.0, min(EEID_MAX_WAIT_SECONDS, max(first_wait, t / 2), EEID_LINK_SECONDS - t))
-        t += max(1, round(wait))
+        t += max(1, round(max(1.0, min(cap, max(first_wait, t / 2), EEID_LINK_SECONDS - t))))
         polls.append(t)
     return polls
 
 
-def measure_eeid(stack: Stack, m: int) -> dict[str, Any]:
-    moto = stack.moto_url()
-    stack.reset()  # the Dokobit figures are taken; counters and sandboxes start from zero
+@dataclass  # every figure of the Mobile-ID phase, filled in as it is measured
+class MobileIdResult:
+    sessions: int
+    ok_after: float
+    memory_mb: int
+    machine: str
+    interval: float  # the method's own: the bench runs the template's defaults
+    wall_seconds: float = 0.0
+    statuses: dict[str, int] = field(default_factory=dict)
+    warmup_failed: int | None = None  # None: no warm-up wave
+    provider_calls: dict[str, int] = field(default_factory=dict)  # login, status: all sessions
+    stepfunctions: dict[str, Any] = field(default_factory=dict)  # per session, and the loop period p50
+    functions: dict[str, Function] = field(default_factory=dict)
+    get_function: str = ""  # the one behind GET /v1/sessions/{session_id}
+    dynamodb: dict[str, float] = field(default_factory=dict)  # per session, the client's GETs apart
+    dynamodb_per_get: dict[str, float] = field(default_factory=dict)
+    client_gets: dict[str, int] = field(default_factory=dict)  # all, 5xx
+    latency: dict[str, Any] = field(default_factory=dict)  # detection: p50, p95, max, paired, ...
+    cost: dict[str, Any] = field(default_factory=dict)
+    passes: dict[str, bool] = field(default_factory=dict)
+    imports: dict[str, float | None] = field(default_factory=dict)
+    runs: list[SessionRun] = field(default_factory=list)
+
+
+@dataclass  # every figure of the eeID phase, filled in as it is measured
+class EeidResult:
+    sessions: int
+    statuses: dict[str, int] = field(default_factory=dict)
+    completed_after_seconds: float = 0.0
+    phase_seconds: float = 0.0
+    webhook_to_completed: dict[str, Any] = field(default_factory=dict)  # p50, p95, max, paired
+    calls: dict[str, int] = field(default_factory=dict)  # the eeID API's, all sessions
+    webhooks: dict[str, int] = field(default_factory=dict)  # sent, failed
+    functions: dict[str, Function] = field(default_factory=dict)
+    stepfunctions: dict[str, Any] = field(default_factory=dict)
+    worst_case: dict[str, Any] = field(default_factory=dict)  # no webhook ever: polls until the link expires
+    runs: list[SessionRun] = field(default_factory=list)
+
+
+def measure_mobile_id(args: argparse.Namespace, stack: LocalStack, url: str, mb: int) -> MobileIdResult:
+    machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    r = MobileIdResult(args.sessions, args.ok_after, mb, machine, MOBILE_ID.interval_seconds)
+    n, work = r.sessions, partial(mobile_id_session, url, r.ok_after)
+    routes = {(x.method, x.path): x for x in stack.routes}
+    start_fn = routes["POST", f"/v1/sessions/{MOBILE_ID.name}"].function_name
+    r.get_function = get_fn = routes["GET", "/v1/sessions/{session_id}"].function_name
+    stack.reset()
+    cold = None
+    if args.warmup:
+        # A deployed broker reuses warm workers; a burst of N cold starts on a small machine measures
+        # process spawning instead. The warm-up wave's cold starts are reported on their own.
+        before = stack.stats()
+        warmup, _, broke = wave(n, work, tolerant=True)
+        r.warmup_failed = broke + sum(x.status != "completed" for x in warmup)
+        executions(stack.moto_url, {x.session_id for x in warmup}, 30)
+        cold = diff_stats(before, stack.stats())
+        stack.reset()
     before = stack.stats()
-    began = time.monotonic()
-    runs = eeid_wave(stack, m)
-    completed_after = time.monotonic() - began
-    at_completion = stack.stats()
-    # The fallback execution of each session is still in its first Wait; its first poll finds the session
-    # final and ends it. Waiting for that makes the per-session transitions and eeid-poll calls whole.
-    names = {r.session_id for r in runs}
-    try:
-        execs = eeid_executions(moto, names)
-        first_wait = max((e.first_wait or 0 for e in execs.values()), default=EEID_FIRST_WAIT_SECONDS)
-        deadline = time.monotonic() + first_wait + 60
-        while any(e.status == "RUNNING" for e in execs.values()) and time.monotonic() < deadline:
-            time.sleep(1.0)
-            execs = eeid_executions(moto, names)
-    except Exception as exc:  # noqa: BLE001 - transitions then come from the stack's counters
-        print(f"note: could not read eeID executions from moto ({exc}); using /_local/stats")
-        execs = {}
+    r.runs, r.wall_seconds, _ = wave(n, work)
+    execs = executions(stack.moto_url, {x.session_id for x in r.runs}, 30)
     after = stack.stats()
-    return {
-        "m": m,
-        "runs": runs,
-        "completed_after_seconds": completed_after,
-        "phase_seconds": time.monotonic() - began,
-        "executions": execs,
-        "run": diff_stats(before, after),
-        "at_completion": diff_stats(before, at_completion),
-        "sandbox": after["sandboxes"].get("eeid", {}),
+    run, sandbox = diff_stats(before, after), after["sandboxes"].get("dokobit", {})
+    probe = f"{url}/v1/sessions/{r.runs[0].session_id}"
+    for _ in range(GET_PROBES):  # after the measured window: what one GET costs
+        requests.get(probe, headers={"x-api-key": API_KEY}, timeout=60).raise_for_status()
+    per_get = diff_stats(after, stack.stats())["dynamodb_requests"]
+    r.dynamodb_per_get = {op: k / GET_PROBES for op, k in per_get.items()}
+    for name, entry in run["lambda"].items():
+        r.functions[name] = Function.of(entry, (cold or run)["lambda"].get(name, entry))
+
+    r.statuses = dict(Counter(x.status for x in r.runs))
+    r.provider_calls = {k: sandbox.get("calls", {}).get(k, 0) for k in ("login", "status")}
+    pairs, by_order = pair_sessions(r.runs, sandbox.get("sessions", []))
+    loops = [(execs.get(x.session_id), s["status_calls"]) for x, s in pairs]
+    r.stepfunctions = {k: run["stepfunctions"].get(k, 0) / n for k in ("executions", "state_transitions")}
+    r.stepfunctions["loop_period_p50"] = percentile(x.seconds / k for x, k in loops if x and x.seconds and k)
+    latencies = [x.finished_at - s["ready_at"] for x, s in pairs if x.finished_at and s.get("ready_at")]
+    r.latency = {**spread(latencies), "paired": len(latencies), "paired_by_order": by_order}
+    r.latency["target_p95"] = target = r.interval + LATENCY_SLACK_SECONDS
+    r.client_gets = {"all": sum(x.gets for x in r.runs), "5xx": sum(x.get_errors for x in r.runs)}
+    for op, k in run["dynamodb_requests"].items():
+        if k := (k - r.dynamodb_per_get.get(op, 0) * r.client_gets["all"]) / n:
+            r.dynamodb[op] = k
+
+    seconds, source = [x.seconds for x in execs.values() if x.seconds], "moto execution start→stop"
+    if len(seconds) < n:  # moto could not tell: the sessions' own timestamps
+        seconds = [x.finished_at - x.created_at for x in r.runs if x.finished_at]
+        source = "session created_at→updated_at"
+    polls, long_polls = r.provider_calls["status"] / n, LONG_SESSION_SECONDS / r.interval
+    writes, reads = (sum(k for op, k in r.dynamodb.items() if op in ops) for ops in (WRITE_OPS, READ_OPS))
+    fns = {name: f for name, f in r.functions.items() if name != get_fn and f.invocations}
+    split = {
+        k: [(f.cold_starts / n, f.first_call_ms or 0.0), ((f.invocations - f.cold_starts) / n, f.warm)]
+        for k, f in fns.items()
     }
-
-
-def report_eeid(e: dict[str, Any], memory_mb: int) -> dict[str, Any]:
-    m: int = e["m"]
-    runs: list[EeidRun] = e["runs"]
-    run, sandbox = e["run"], e["sandbox"]
-    execs: dict[str, EeidExecution] = e["executions"]
-    statuses: dict[str, int] = defaultdict(int)
-    for r in runs:
-        statuses[r.status] += 1
-    print(
-        f"\neeID: {m} concurrent {EEID_METHOD} sessions (subject {EEID_SUBJECT}), each completed at the"
-        f" sandbox (match, webhook on); all completed {e['completed_after_seconds']:.1f} s after the starts,"
-        f" phase {e['phase_seconds']:.1f} s with the fallback drain; sessions {dict(statuses)}"
+    # A longer session repeats what one poll does; the start and the final write happen once.
+    scale = long_polls / polls if polls else 0.0
+    long = {k: [(f.invocations / n * (1 if k == start_fn else scale), f.warm)] for k, f in fns.items()}
+    get_ms = r.functions[get_fn].warm if get_fn in r.functions else 0.0
+    get_ddb = sum(
+        k * (DDB_PER_WRITE if op in WRITE_OPS else DDB_PER_READ) for op, k in r.dynamodb_per_get.items()
     )
+    r.cost = {
+        "measured": cost_table(polls, percentile(seconds) or 0.0, split, (writes, reads), mb),
+        "long": cost_table(long_polls, LONG_SESSION_SECONDS, long, (writes, reads * scale), mb),
+        "polls": polls,
+        "execution_seconds_p50": percentile(seconds) or 0.0,
+        "execution_source": source,
+        "per_get": APIGW_PER_REQUEST + lambda_cost(1, get_ms, mb) + get_ddb,
+    }
+    r.passes = {
+        "provider_calls": sum(r.provider_calls.values()) / n <= 1 + math.ceil(r.ok_after / r.interval),
+        "detection_latency": len(latencies) == n and (r.latency["p95"] or math.inf) <= target,
+        "cost": r.cost["long"]["Express (this)"]["total"] <= COST_TARGET_USD,
+    }
+    return r
 
-    # webhook → completed latency
-    requests_by_id = {str(q["id"]): q for q in sandbox.get("requests", [])}
-    latencies, after_ack = [], []
-    for r in runs:
-        q = requests_by_id.get(r.request_id)
-        if r.finished_at is None or q is None or q.get("completed_at") is None:
-            continue
-        latencies.append(r.finished_at - (q["completed_at"] + EEID_WEBHOOK_DELAY))
-        if q.get("webhook_sent_at"):
-            after_ack.append(r.finished_at - q["webhook_sent_at"][0])
-    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
-    print(
-        f"  webhook → completed   ({len(latencies)}/{m} paired) broker updated_at − first delivery's send"
-        f" (sandbox completed_at + {EEID_WEBHOOK_DELAY:g} s delay)"
-    )
-    if p50 is not None and p95 is not None:
-        print(f"    p50 {p50:.3f} s   p95 {p95:.3f} s   max {max(latencies):.3f} s")
-    if after_ack:
-        print(
-            "    (webhook_sent_at is stamped after the broker answered 204, so updated_at − first"
-            f" webhook_sent_at is p50 {percentile(after_ack, 50):+.3f} s, max {max(after_ack):+.3f} s:"
-            " not a send moment)"
-        )
 
-    # provider calls and webhooks
-    calls = sandbox.get("calls", {})
-    tokens = calls.get("token", 0)
-    per_1000 = tokens / m * 1000
-    print(
-        f"  token calls           {tokens} in a {e['phase_seconds']:.0f} s phase → {per_1000:.1f} per 1,000"
-        f" sessions  (eeID token {EEID_TOKEN_TTL_SECONDS:g} s, cached in DynamoDB, single-flight refresh)"
-    )
-    print(
+def measure_eeid(stack: LocalStack, url: str, m: int, mb: int) -> EeidResult:
+    """M eeID sessions completed at the sandbox at once (webhooks on), after the Mobile-ID phase."""
+    stack.reset()
+    r, before, began = EeidResult(m), stack.stats(), time.monotonic()
+    r.runs, r.completed_after_seconds, _ = wave(m, partial(eeid_session, url))
+    # Each fallback execution is still in its first Wait; its first poll finds the session final and ends
+    # it. Waiting for that makes the per-session transitions and eeid-poll calls whole.
+    execs = executions(stack.moto_url, {x.session_id for x in r.runs}, EEID_FIRST_WAIT + 60)
+    after, r.phase_seconds = stack.stats(), time.monotonic() - began
+    run, sandbox = diff_stats(before, after), after["sandboxes"].get("eeid", {})
+    by_id = {str(q["id"]): q for q in sandbox.get("requests", [])}
+    done = [(x.finished_at, by_id.get(x.ref) or {}) for x in r.runs]
+    latencies = [at - q["completed_at"] - EEID_WEBHOOK_DELAY for at, q in done if at and "completed_at" in q]
+    r.webhook_to_completed = {**spread(latencies), "paired": len(latencies)}
+    r.statuses = dict(Counter(x.status for x in r.runs))
+    r.calls, r.webhooks = dict(sandbox.get("calls", {})), dict(sandbox.get("webhooks", {}))
+    r.functions = {short(name): Function.of(e, e) for name, e in run["lambda"].items() if e["invocations"]}
+    ours = [x for y in r.runs if (x := execs.get(y.session_id))]
+    count, transitions, source = len(ours), sum(x.transitions for x in ours), "execution histories"
+    if count != m:
+        count, transitions, source = *run["stepfunctions"].values(), "/_local/stats"
+    r.stepfunctions = {"executions_per_session": count / m, "state_transitions_per_session": transitions / m}
+    r.stepfunctions |= {"source": source, "still_running": sum(x.status == "RUNNING" for x in ours)}
+    r.stepfunctions["cost_per_session_usd"] = transitions / m * SFN_STANDARD_PER_TRANSITION
+    schedule = fallback_schedule(EEID_FIRST_WAIT)
+    r.worst_case = {"first_wait_seconds": EEID_FIRST_WAIT, "poll_times_seconds": schedule, "memory_mb": mb}
+    r.worst_case["stepfunctions_usd"] = (3 * len(schedule) + 2) * SFN_STANDARD_PER_TRANSITION
+    r.worst_case["lambda_usd"] = lambda_cost(len(schedule), EEID_POLL_MS, mb)
+    return r
+
+
+def table_lines(title: str, table: dict[str, dict[str, float]]) -> list[str]:
+    rows = [(row, [f"${costs[row]:.8f}" for costs in table.values()]) for row in next(iter(table.values()))]
+    return [f"  {k:<22}" + "".join(f"{cell:>22}" for cell in cells) for k, cells in [(title, table), *rows]]
+
+
+def render_mobile_id(r: MobileIdResult) -> list[str]:
+    n, sfn, lat, cost, ok, warmed = r.sessions, r.stepfunctions, r.latency, r.cost, r.passes, r.warmup_failed
+    (login, status), gets, period = r.provider_calls.values(), r.client_gets["all"], sfn["loop_period_p50"]
+    out = [
+        f"eid-broker bench: {n} concurrent {MOBILE_ID.name} sessions; sandbox ok after {r.ok_after:g} s;"
+        f" poll interval {r.interval:g} s (template default); client GET every {CLIENT_POLL_SECONDS:g} s",
+        f"machine: {r.machine}; measured wave {r.wall_seconds:.1f} s; sessions {r.statuses}",
+    ]
+    if warmed is not None:
+        out.append(f"warm-up: an unmeasured wave of {n} first; {warmed} failed in its cold-start burst")
+    out += [
+        "\nper session (exact counts ÷ N)",
+        f"  provider calls        {(login + status) / n:.2f}  (login {login} + status {status})   target"
+        f" 1+ceil({r.ok_after:g}/{r.interval:g}) = {1 + math.ceil(r.ok_after / r.interval)}"
+        f"   {VERDICT[ok['provider_calls']]}",
+        f"  Step Functions        {sfn['executions']:.2f} executions, {sfn['state_transitions']:.2f} state"
+        " transitions; loop period p50 " + (f"{period:.2f} s (execution ÷ polls)" if period else "n/a"),
+    ]
+    for name, f in sorted(r.functions.items()):
+        if name != r.get_function and f.invocations:
+            counts = f"({f.cold_starts} cold starts, {f.errors} errors in all)"
+            out.append(f"  λ {short(name):<19} {f.invocations / n:.2f} invocations  {counts}")
+    per_get = ", ".join(f"{op} {k:g}" for op, k in sorted(r.dynamodb_per_get.items()))
+    out += [
+        "  DynamoDB              " + ", ".join(f"{op} {k:.2f}" for op, k in sorted(r.dynamodb.items())),
+        f"  client GETs (apart)   {gets / n:.2f} per session ({gets} in all); each GET = 1 λ"
+        f" {short(r.get_function)} + DynamoDB {per_get}; {r.client_gets['5xx']} answered 5xx (read again)",
+        f"\ndetection latency: broker updated_at − sandbox ready_at ({lat['paired']}/{n} paired,"
+        f" {lat['paired_by_order']} by creation order as they shared a control code)",
+    ]
+    if lat["p95"] is not None:
+        target = f"target p95 ≤ {lat['target_p95']:g} s   {VERDICT[ok['detection_latency']]}"
+        out.append(f"  p50 {lat['p50']:.3f} s   p95 {lat['p95']:.3f} s   max {lat['max']:.3f} s   {target}")
+    out.append("\nwarm handler time p50 (handler only; first call per worker dropped)")
+    for name, f in sorted(r.functions.items()):
+        if f.warm_ms is not None:
+            out.append(f"  {short(name):<15} {f.warm_ms:6.1f} ms  n={f.warm_samples}")
+    where = f"warm-up wave of {n}" if warmed is not None else "the measured wave"
+    out.append(f"cold starts ({where}): new workers, init p50 (imports), first call p50 (clients, secret)")
+    for name, f in sorted(r.functions.items()):
+        if f.new_workers:
+            first = f"first call {f.first_call_ms or 0:6.0f} ms"
+            out.append(f"  {short(name):<15} {f.new_workers:4d} ×   init {f.init_ms or 0:6.0f} ms   {first}")
+    target = f"target ≤ {IMPORT_TARGET_MS:g} ms"
+    out.append(f"\nimport time of app (-X importtime, min of {IMPORT_RUNS}), {target}")
+    for fn, ms in r.imports.items():
+        out.append(f"  {fn:<16} " + (f"{ms:6.1f} ms   {VERDICT[ms <= IMPORT_TARGET_MS]}" if ms else "n/a"))
+    total = cost["long"]["Express (this)"]["total"]
+    out += [
+        f"\nAWS cost per session, us-east-1 list prices; measured: {cost['polls']:.2f} polls, execution"
+        f" {cost['execution_seconds_p50']:.2f} s ({cost['execution_source']}, median), λ at {r.memory_mb} MB",
+        *table_lines("measured session" if warmed is not None else "measured (cold burst)", cost["measured"]),
+        f"\n  extrapolated: {LONG_SESSION_SECONDS:g} s session, poll every {r.interval:g} s, warm workers",
+        *table_lines(f"{LONG_SESSION_SECONDS:g} s session", cost["long"]),
+        f"  target this design ≤ ${COST_TARGET_USD}: ${total:.6f}   {VERDICT[ok['cost']]}",
+        f"  per client GET (not in totals): ${cost['per_get']:.8f} = API GW + λ + DynamoDB read",
+    ]
+    return out
+
+
+def render_eeid(e: EeidResult) -> list[str]:
+    m, hook, sfn, worst, calls = e.sessions, e.webhook_to_completed, e.stepfunctions, e.worst_case, e.calls
+    tokens, sent, failed = calls.get("token", 0), e.webhooks.get("sent", 0), e.webhooks.get("failed", 0)
+    out = [
+        f"\neeID: {m} concurrent eeid sessions (subject {EEID_SUBJECT}), each completed at the sandbox"
+        f" (match, webhook on); all completed {e.completed_after_seconds:.1f} s after the starts, phase"
+        f" {e.phase_seconds:.1f} s with the fallback drain; sessions {e.statuses}",
+        f"  webhook → completed   ({hook['paired']}/{m} paired) broker updated_at − first delivery's send"
+        f" (sandbox completed_at + {EEID_WEBHOOK_DELAY:g} s delay)",
+    ]
+    if hook["p95"] is not None:
+        out.append(f"    p50 {hook['p50']:.3f} s   p95 {hook['p95']:.3f} s   max {hook['max']:.3f} s")
+    out += [
+        f"  token calls           {tokens} in a {e.phase_seconds:.0f} s phase → {tokens / m * 1000:.1f}"
+        f" per 1,000 sessions  (token lives {EEID_TOKEN_TTL_SECONDS:g} s, cached in DynamoDB, single flight)",
         f"  eeID calls/session    create {calls.get('create', 0) / m:.2f}, get {calls.get('get', 0) / m:.2f}"
-        f"  (list {calls.get('list', 0)}, proof {calls.get('proof', 0)} in all)"
-    )
-    hooks = sandbox.get("webhooks", {})
-    sent, failed = hooks.get("sent", 0), hooks.get("failed", 0)
-    print(f"  webhook deliveries    {sent} sent, {failed} failed ({sent / m:.2f} acknowledged per session)")
-    lambdas = {}
-    for name, entry in sorted(run["lambda"].items()):
-        if not short(name).startswith(f"{EEID_METHOD}-") or not entry["invocations"]:
-            continue
-        lambdas[short(name)] = entry["invocations"] / m
-        cold_ms = median(entry["handler_ms"][: entry["cold_starts"]])
-        warm_ms = median(warm_samples(entry))
-        init_ms = median(entry.get("init_ms", []))
-        times = ", ".join(
-            f"{label} {ms:.0f} ms"
-            for label, ms in (("init", init_ms), ("first call", cold_ms), ("warm", warm_ms))
-            if ms is not None
-        )
-        print(
-            f"  λ {short(name):<19} {entry['invocations'] / m:.2f} invocations"
-            f"  ({entry['cold_starts']} cold starts, {entry['errors']} errors in all; p50 {times})"
-        )
-    for name in ("eeid-start", "eeid-webhook", "eeid-poll"):
-        if name not in lambdas:
-            lambdas[name] = 0.0
-            print(f"  λ {name:<19} 0.00 invocations")
-
-    # Step Functions: this phase's executions only (other executions may still be running)
-    ours = [x for r in runs if (x := execs.get(r.session_id))]
-    if len(ours) == m:
-        executions = float(len(ours))
-        transitions = float(sum(x.transitions for x in ours))
-        source = "execution histories"
-    else:
-        executions = float(run["stepfunctions"].get("executions", 0))
-        transitions = float(run["stepfunctions"].get("state_transitions", 0))
-        source = "/_local/stats"
-    running = sum(x.status == "RUNNING" for x in ours)
-    sfn_cost = transitions / m * SFN_STANDARD_PER_TRANSITION
-    print(
-        f"  Step Functions        {executions / m:.2f} executions, {transitions / m:.2f} state transitions"
-        f" per session (STANDARD eeid-fallback, {source}{f', {running} still running' if running else ''})"
-        f" = ${sfn_cost:.8f} per session at $0.025/1k"
-    )
-
-    # worst case: no webhook ever, the fallback polls until the 7-day link expires
-    first_waits = {x.first_wait for x in ours if x.first_wait is not None}
-    first_wait = float(max(first_waits)) if first_waits else EEID_FIRST_WAIT_SECONDS
-    schedule = fallback_schedule(first_wait)
-    polls = len(schedule)
-    gaps = [b - a for a, b in zip([0.0, *schedule], schedule, strict=False)]
-    worst_sfn = (3 * polls + 2) * SFN_STANDARD_PER_TRANSITION
-    worst_lambda = lambda_cost(polls, EEID_POLL_MS, memory_mb)
-    shown = ", ".join(f"{g:g}" for g in gaps[:5])
-    print(
-        f"  no-webhook worst case per session: {polls} polls over {EEID_LINK_SECONDS / 86400:g} d"
-        f" (waits {shown}, … s, ≤ {EEID_MAX_WAIT_SECONDS / 3600:g} h)"
-    )
-    print(
-        f"    Step Functions (3×{polls}+2) × $0.025/1k = ${worst_sfn:.6f}"
-        f" + λ {polls} × ($0.20/M + {memory_mb / 1024:g} GB × {EEID_POLL_MS:g} ms × $0.0000166667)"
-        f" = ${worst_lambda:.8f}  → ${worst_sfn + worst_lambda:.6f}"
-    )
-    return {
-        "sessions": m,
-        "statuses": dict(statuses),
-        "completed_after_seconds": e["completed_after_seconds"],
-        "phase_seconds": e["phase_seconds"],
-        "webhook_to_completed": {
-            "p50": p50,
-            "p95": p95,
-            "max": max(latencies, default=None),
-            "paired": len(latencies),
-            "send_moment": f"sandbox completed_at + webhook_delay {EEID_WEBHOOK_DELAY:g} s",
-            "updated_at_minus_first_webhook_sent_at_p50": percentile(after_ack, 50),
-        },
-        "token_calls": tokens,
-        "token_calls_per_1000_sessions": per_1000,
-        "eeid_calls_per_session": {k: v / m for k, v in calls.items()},
-        "webhooks": {"sent": sent, "failed": failed},
-        "lambda_invocations_per_session": lambdas,
-        "lambda": {
-            short(name): {k: entry[k] for k in ("invocations", "cold_starts", "errors")}
-            for name, entry in run["lambda"].items()
-            if entry["invocations"]
-        },
-        "stepfunctions": {
-            "executions_per_session": executions / m,
-            "state_transitions_per_session": transitions / m,
-            "source": source,
-            "still_running": running,
-            "cost_per_session_usd": sfn_cost,
-        },
-        "no_webhook_worst_case": {
-            "first_wait_seconds": first_wait,
-            "polls": polls,
-            "poll_times_seconds": schedule,
-            "stepfunctions_usd": worst_sfn,
-            "lambda_usd": worst_lambda,
-            "total_usd": worst_sfn + worst_lambda,
-        },
-        "session_runs": [asdict(r) for r in runs],
-    }
+        f"  (list {calls.get('list', 0)}, proof {calls.get('proof', 0)} in all)",
+        f"  webhook deliveries    {sent} sent, {failed} failed ({sent / m:.2f} acknowledged per session)",
+    ]
+    for name in sorted({x for x in e.functions if x.startswith("eeid-")} | EEID_FUNCTIONS):
+        f = e.functions.get(name) or Function(0, 0, 0, None, 0, 0, None, None)
+        times = [("init", f.init_ms), ("first call", f.first_call_ms), ("warm", f.warm_ms)]
+        shown = ", ".join(f"{label} {ms:.0f} ms" for label, ms in times if ms is not None)
+        counts = f"  ({f.cold_starts} cold starts, {f.errors} errors in all; p50 {shown})"
+        out.append(f"  λ {name:<19} {f.invocations / m:.2f} invocations{counts if f.invocations else ''}")
+    running = f", {sfn['still_running']} still running" if sfn["still_running"] else ""
+    polls = worst["poll_times_seconds"]
+    gaps = ", ".join(f"{b - a:g}" for a, b in list(zip([0.0, *polls], polls, strict=False))[:5])
+    sfn_usd, lambda_usd = worst["stepfunctions_usd"], worst["lambda_usd"]
+    out += [
+        f"  Step Functions        {sfn['executions_per_session']:.2f} executions,"
+        f" {sfn['state_transitions_per_session']:.2f} state transitions per session (STANDARD eeid-fallback,"
+        f" {sfn['source']}{running}) = ${sfn['cost_per_session_usd']:.8f} per session at $0.025/1k",
+        f"  no-webhook worst case per session: {len(polls)} polls over {EEID_LINK_SECONDS / 86400:g} d"
+        f" (waits {gaps}, … s, ≤ {eeid.FALLBACK_MAX_WAIT_SECONDS / 3600:g} h): Step Functions"
+        f" (3×{len(polls)}+2) × $0.025/1k = ${sfn_usd:.6f} + λ {len(polls)} × {EEID_POLL_MS:g} ms"
+        f" = ${lambda_usd:.8f}  → ${sfn_usd + lambda_usd:.6f}",
+    ]
+    return out
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -1170,67 +578,64 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ok-after", type=float, default=7.0, help="seconds until the sandbox says ok")
     parser.add_argument("--json", type=Path, help="also write every figure as JSON to this path")
     parser.add_argument("--port", type=int, default=0, help="port of the local stack (default: a free one)")
-    parser.add_argument(
-        "--warmup",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="run one unmeasured wave first so the measured one meets warm workers (default on)",
-    )
-    parser.add_argument(
-        "--eeid-sessions", type=int, default=None, help="concurrent eeID sessions (default: --sessions)"
-    )
+    warmup = "run one unmeasured wave first so the measured one meets warm workers (default on)"
+    parser.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=True, help=warmup)
+    parser.add_argument("--eeid-sessions", type=int, help="concurrent eeID sessions (default: --sessions)")
     parser.add_argument("--skip-eeid", action="store_true", help="leave out the eeID webhook phase")
     args = parser.parse_args(argv)
-    if args.sessions < 1 or args.ok_after <= 0:
-        parser.error("--sessions must be >= 1 and --ok-after > 0")
-    if args.eeid_sessions is None:
-        args.eeid_sessions = args.sessions
-    if args.eeid_sessions < 1:
-        parser.error("--eeid-sessions must be >= 1")
+    args.eeid_sessions = args.sessions if args.eeid_sessions is None else args.eeid_sessions
+    if min(args.sessions, args.eeid_sessions) < 1 or args.ok_after <= 0:
+        parser.error("--sessions and --eeid-sessions must be >= 1, --ok-after > 0")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    stack = Stack(args.port or free_port(), args.ok_after)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt: a clean stop
+    # The template's defaults are measured, whatever the caller's shell holds; every bench session is the
+    # same test person, so the per-person limit is off. The sandboxes read os.environ, the stack its copy.
+    for name in ("POLL_INTERVAL_SECONDS", "SESSION_TIMEOUT_SECONDS", "DOKOBIT_BASE_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(LOCAL_API_KEY=API_KEY, PERSON_START_LIMIT="0")
+    os.environ["DOKOBIT_SANDBOX_OK_AFTER"] = str(args.ok_after)
+    environ = dict(os.environ)
+    isolate_from_aws()
+    log = tempfile.NamedTemporaryFile("w", prefix="eid-broker-bench-", suffix=".log", delete=False)  # noqa: SIM115
+    stack = LocalStack(ROOT, port=args.port, environ=environ, out=log, err=log)
+    functions = Template.load(ROOT / "template.yaml").of_type("AWS::Serverless::Function")
+    mb, broke = max(int(f["Properties"].get("MemorySize", 128)) for _, f in functions), None
     try:
         stack.start()
-        measured = measure(args, stack)
-        eeid = None if args.skip_eeid else measure_eeid(stack, args.eeid_sessions)
+        url = f"http://127.0.0.1:{stack.port}"
+        result = measure_mobile_id(args, stack, url, mb)
+        eeid_result = None if args.skip_eeid else measure_eeid(stack, url, args.eeid_sessions, mb)
     except (BenchError, requests.RequestException, threading.BrokenBarrierError) as exc:
-        stack.stop()
-        print("\n".join(list(stack.tail)[-15:]), file=sys.stderr)
-        print(f"bench: the run broke: {exc}\nbench: stack log kept in {stack.log_path}", file=sys.stderr)
-        return 1
+        broke = exc
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
         return 130
     finally:
         stack.stop()
-
+        log.close()
+    if broke is not None:
+        print(*Path(log.name).read_text(encoding="utf-8").splitlines()[-15:], sep="\n", file=sys.stderr)
+        print(f"bench: the run broke: {broke}\nbench: stack log kept in {log.name}", file=sys.stderr)
+        return 1
     # Measured with the stack stopped, so that its workers do not compete for the CPU.
-    imports = {
-        d.name: import_ms(d) for d in sorted((ROOT / "functions").iterdir()) if (d / "app.py").exists()
-    }
-    figures = report(args, measured, imports)
-    if eeid is not None:
-        figures["eeid"] = report_eeid(eeid, figures["config"]["memory_mb"])
+    functions_dirs = [d for d in sorted((ROOT / "functions").iterdir()) if (d / "app.py").exists()]
+    result.imports = {d.name: import_ms(d) for d in functions_dirs}
+    print("\n".join(render_mobile_id(result) + (render_eeid(eeid_result) if eeid_result else [])))
     if args.json:
+        figures = {**asdict(result), **({"eeid": asdict(eeid_result)} if eeid_result else {})}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"\nJSON: {args.json}")
-    if figures["statuses"] != {"completed": args.sessions}:
-        print(f"bench: not every session completed; stack log kept in {stack.log_path}", file=sys.stderr)
+    eeid_done = eeid_result is None or eeid_result.statuses == {"completed": args.eeid_sessions}
+    if result.statuses != {"completed": args.sessions} or not eeid_done:
+        print(f"bench: not every session completed; stack log kept in {log.name}", file=sys.stderr)
         return 1
-    if eeid is not None and figures["eeid"]["statuses"] != {"completed": args.eeid_sessions}:
-        print(f"bench: not every eeID session completed; stack log kept in {stack.log_path}", file=sys.stderr)
-        return 1
-    stack.forget_log()
+    Path(log.name).unlink(missing_ok=True)
     return 0
 
 

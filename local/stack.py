@@ -1,22 +1,17 @@
-"""The offline stack: moto (in-process), provider sandboxes, Lambda workers and the API front door.
-
-Every table, secret, function and state machine is created from ``template.yaml`` (see
-:mod:`local.cfn`); nothing here keeps a second list of them.
-"""
+"""The offline stack: moto (in-process), provider sandboxes, Lambda workers and the API front door,
+every table, secret, function and state machine created from ``template.yaml`` (:mod:`local.cfn`)."""
 
 from __future__ import annotations
 
 import inspect
-import io
 import json
 import os
 import secrets
 import sys
 import threading
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,23 +25,12 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
-from local.cfn import (
-    FUNCTION_TYPES,
-    STATE_MACHINE_TYPES,
-    CfnError,
-    Physical,
-    Resolver,
-    Template,
-    default_physical,
-    env_name,
-    function_config,
-    state_machine_config,
-)
-from local.frontdoor import FrontDoor, Route, api_routes, serve
-from local.lambda_runtime import FunctionConfig, LambdaRuntime
+from local import cfn
+from local.cfn import CfnError, Physical, Resolver, Template, env_name
+from local.frontdoor import FrontDoor, QuietHandler, Route, api_routes, serve
+from local.lambda_runtime import LambdaRuntime, offline_aws_env
+from local.sandboxes import SANDBOXES
 from local.sandboxes.faults import FaultInjector
-
-__all__ = ["REGION", "LocalStack", "StartupError"]
 
 APP_NAME = "eid-broker"
 REGION = "eu-north-1"
@@ -65,68 +49,30 @@ class StartupError(Exception):
     """The stack cannot start; the message is one line for the operator."""
 
 
-class _QuietMotoHandler(MotoRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
+def isolate_from_aws() -> None:
+    """Nothing in this process may reach real AWS, whatever the developer's shell holds."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(offline_aws_env(REGION))
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class _DynamoDBCounter:
-    """WSGI middleware in front of moto that counts DynamoDB API calls by operation."""
-
-    def __init__(self, app: Callable[..., Any]) -> None:
-        self.app = app
-        self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.startswith("DynamoDB_"):
-            with self._lock:
-                self.counts[target.split(".", 1)[-1]] += 1
-        return self.app(environ, start_response)
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self.counts)
-
-    def reset(self) -> None:
-        with self._lock:
-            self.counts.clear()
+class _QuietMotoHandler(QuietHandler, MotoRequestHandler):
+    pass
 
 
 @dataclass
 class _Sandbox:
-    spec: Any
+    spec: Any  # a local.sandboxes.SandboxSpec
     url: str
     app: Any | None  # None when an environment variable points the broker elsewhere
 
 
-def registered_sandboxes() -> list[Any]:
-    from local import sandboxes
-
-    return list(getattr(sandboxes, "SANDBOXES", []))
-
-
-def _dummy_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("placeholder.py", "# the code runs from its CodeUri, see local.lambda_runtime\n")
-    return buffer.getvalue()
+def _variable(provider: str, key: str) -> str:
+    """The variable that overrides a secret's key: ``eeid``, ``client_id`` -> ``EEID_CLIENT_ID``."""
+    return f"{provider}_{key}".upper().replace("-", "_")
 
 
-def short_labels(names: Mapping[str, str]) -> dict[str, str]:
-    """Log prefixes: each function name without the ``<app>-<stage>-`` prefix all of them share."""
-    split = [name.split("-") for name in names.values()]
-    shared = 0
-    if len(split) > 1:
-        while all(len(parts) > shared + 1 and parts[shared] == split[0][shared] for parts in split):
-            shared += 1
-    return {key: "-".join(name.split("-")[shared:]) for key, name in names.items()}
+_EMPTY_ZIP = b"PK\x05\x06" + bytes(18)  # moto wants code; ours runs from CodeUri (local.lambda_runtime)
 
 
 class LocalStack:
@@ -136,59 +82,47 @@ class LocalStack:
         *,
         port: int = 3000,
         environ: Mapping[str, str] | None = None,
-        sandboxes: list[Any] | None = None,
         out: IO[str] | None = None,
         err: IO[str] | None = None,
     ) -> None:
         self.repo_root = repo_root.resolve()
         self.port = port
         self.environ = dict(os.environ if environ is None else environ)
-        # LOCAL_API_KEY may list several comma-separated keys (one owner each); the first is shown.
+        # LOCAL_API_KEY may list several comma-separated keys (one owner each); the banner shows the first.
         keys = [key.strip() for key in (self.environ.get("LOCAL_API_KEY") or "").split(",") if key.strip()]
         self.api_keys = keys or [DEFAULT_API_KEY]
-        self.api_key = self.api_keys[0]
-        self._sandbox_specs = sandboxes
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
-        self._log_lock = threading.Lock()
-        self._servers: list[tuple[str, BaseWSGIServer, threading.Thread | None]] = []
+        self.out, self.err = out or sys.stdout, err or sys.stderr
+        self._lock = threading.Lock()
+        self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []  # the front door first
         self._sandboxes: list[_Sandbox] = []
         self._runtime: LambdaRuntime | None = None
-        self._dynamodb: _DynamoDBCounter | None = None
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._dynamodb: Counter[str] = Counter()  # DynamoDB API calls by operation
+        self._counting = threading.Lock()  # not the console's lock: a slow reader must not stall moto
         self._frontdoor: FrontDoor | None = None
         self._sfn_baseline: dict[str, int] = {}
         self._clients: dict[str, Any] = {}
-        self._labels: dict[str, str] = {}
         self._role_arn = ""
         self._secret_notes: list[str] = []
         self.routes: list[Route] = []
-        self.functions: dict[str, FunctionConfig] = {}
         self.moto_url = ""
         self.stage = DEFAULT_STAGE
 
-    # logging
-
     def log(self, label: str, line: str) -> None:
-        with self._log_lock:
+        with self._lock:
             print(f"[{label}] {line}", file=self.err, flush=True)
 
-    def say(self, line: str = "") -> None:
-        with self._log_lock:
+    def say(self, line: str) -> None:
+        with self._lock:
             print(line, file=self.out, flush=True)
 
-    # lifecycle
-
     def start(self) -> None:
-        try:
-            template = Template.load(self.repo_root / "template.yaml")
-        except CfnError as exc:
-            raise StartupError(str(exc)) from exc
-        try:
-            front = serve(HOST, self.port, self._frontdoor_app)
+        try:  # first, so that a taken port fails before anything starts
+            self.port = self._serve(self.port, self._app).port  # port 0: any free one
         except OSError as exc:
             raise StartupError(f"cannot listen on {HOST}:{self.port}: {exc.strerror or exc}") from exc
-        self._servers.append(("api", front, None))
         try:
+            template = Template.load(self.repo_root / "template.yaml")
             self._start_moto()
             # Sandboxes that call the broker back (eeID's webhook) need its address.
             os.environ["LOCAL_BROKER_URL"] = f"http://{HOST}:{self.port}"
@@ -203,141 +137,96 @@ class LocalStack:
         except BaseException:
             self.stop()
             raise
-        self._reset_counters()
-        self._run(front, "api")
+        self.reset_counters()
         self._banner()
 
-    def _run(self, server: BaseWSGIServer, name: str) -> None:
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name=f"{name}-server", daemon=True
-        )
+    def _serve(self, port: int, app: Callable[..., Any], **kw: type[WSGIRequestHandler]) -> BaseWSGIServer:
+        server = serve(HOST, port, app, **kw)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
         thread.start()
-        self._servers = [(n, s, thread if s is server else t) for n, s, t in self._servers]
+        self._servers.append((server, thread))
+        return server
+
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if self._frontdoor is None:
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b'{"message": "starting"}']
+        return self._frontdoor(environ, start_response)
+
+    def _count_dynamodb(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB_"):
+            with self._counting:
+                self._dynamodb[target.split(".", 1)[-1]] += 1
+        return self._moto(environ, start_response)
 
     def _start_moto(self) -> None:
-        self._dynamodb = _DynamoDBCounter(DomainDispatcherApplication(create_backend_app))
-        server = serve(HOST, 0, self._dynamodb, _QuietMotoHandler)
-        self._servers.append(("moto", server, None))
+        server = self._serve(0, self._count_dynamodb, handler=_QuietMotoHandler)
         self.moto_url = f"http://{HOST}:{server.port}"
-        # moto's Step Functions interpreter calls back to http://localhost:$MOTO_PORT.
-        os.environ["MOTO_PORT"] = str(server.port)
-        self._run(server, "moto")
-        answer = requests.post(
-            f"{self.moto_url}/moto-api/config",
-            json={"stepfunctions": {"execute_state_machine": True}},
-            timeout=10,
-        )
-        answer.raise_for_status()
+        os.environ["MOTO_PORT"] = str(server.port)  # moto's Step Functions interpreter calls back there
+        config = {"stepfunctions": {"execute_state_machine": True}}
+        requests.post(f"{self.moto_url}/moto-api/config", json=config, timeout=10).raise_for_status()
 
     def _start_sandboxes(self) -> None:
-        specs = registered_sandboxes() if self._sandbox_specs is None else self._sandbox_specs
         mounts: dict[str, Any] = {}
-        pending: list[_Sandbox] = []
-        for spec in specs:
+        for spec in SANDBOXES:
             external = self.environ.get(env_name(spec.base_url_parameter))
-            if external:
-                self._sandboxes.append(_Sandbox(spec, external, None))
-                continue
-            app = self._make_sandbox_app(spec)
-            mounts[f"/{spec.provider}"] = app
-            pending.append(_Sandbox(spec, "", app))
-        if not mounts:
-            return
-        server = serve(HOST, 0, DispatcherMiddleware(NotFound(), mounts), _QuietHandler)
-        self._servers.append(("sandboxes", server, None))
-        for sandbox in pending:
-            sandbox.url = f"http://{HOST}:{server.port}/{sandbox.spec.provider}"
+            sandbox = _Sandbox(spec, external or "", None if external else self._sandbox_app(spec))
             self._sandboxes.append(sandbox)
-        self._run(server, "sandboxes")
+            if sandbox.app is not None:
+                mounts[f"/{spec.provider}"] = sandbox.app
+        if mounts:
+            server = self._serve(0, DispatcherMiddleware(NotFound(), mounts), handler=QuietHandler)
+            for sandbox in self._sandboxes:
+                if sandbox.app is not None:
+                    sandbox.url = f"http://{HOST}:{server.port}/{sandbox.spec.provider}"
 
-    def _make_sandbox_app(self, spec: Any) -> Any:
-        credentials = self._credentials(spec)[0]
-        try:
-            parameters = inspect.signature(spec.factory).parameters
-        except (TypeError, ValueError):
-            parameters = {}
-        accepts_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-        # A sandbox must accept the credentials the secret holds (env overrides included), if it can.
-        usable = {k: v for k, v in credentials.items() if accepts_all or k in parameters}
-        app = spec.factory(**usable)
+    def _sandbox_app(self, spec: Any) -> Any:
+        # A sandbox accepts the credentials the secret holds (env overrides included) that it names.
+        parameters = inspect.signature(spec.factory).parameters
+        app = spec.factory(**{k: v for k, v in self._credentials(spec)[0].items() if k in parameters})
         if hasattr(app, "faults"):
             # Each sandbox draws its own seeded sequence, so one provider's traffic does not shift another's.
-            seeded = {
-                **self.environ,
-                "SANDBOX_FAULT_SEED": f"{self.environ.get('SANDBOX_FAULT_SEED', '0')}{spec.provider}",
-            }
-            app.faults = FaultInjector.from_env(seeded)
+            seed = f"{self.environ.get('SANDBOX_FAULT_SEED', '0')}{spec.provider}"
+            app.faults = FaultInjector.from_env({**self.environ, "SANDBOX_FAULT_SEED": seed})
         return app
 
     def _credentials(self, spec: Any) -> tuple[dict[str, str], set[str]]:
-        values: dict[str, str] = {}
-        from_env: set[str] = set()
-        for key, default in spec.credentials.items():
-            variable = f"{spec.provider}_{key}".upper().replace("-", "_")
-            if variable in self.environ:
-                values[key] = self.environ[variable]
-                from_env.add(key)
-            else:
-                values[key] = default
+        """The secret's value: each key from its environment variable, else the sandbox default."""
+        from_env = {key for key in spec.credentials if _variable(spec.provider, key) in self.environ}
+        values = {
+            key: self.environ[_variable(spec.provider, key)] if key in from_env else default
+            for key, default in spec.credentials.items()
+        }
         return values, from_env
 
-    # provisioning from the template
-
     def _provision(self, template: Template) -> None:
-        overrides: dict[str, str] = {"Stage": DEFAULT_STAGE}
-        for sandbox in self._sandboxes:
-            if sandbox.app is not None:
-                overrides[sandbox.spec.base_url_parameter] = sandbox.url
+        overrides = {"Stage": DEFAULT_STAGE}
+        overrides.update({s.spec.base_url_parameter: s.url for s in self._sandboxes if s.app is not None})
         parameters = template.parameter_values(self.environ, overrides)
-        self.stage = parameters.get("Stage", DEFAULT_STAGE)
-
+        self.stage = parameters["Stage"]
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
         )
-        longest = max(
-            [int(r["Properties"].get("Timeout", 3) or 3) for _, r in template.of_type(*FUNCTION_TYPES)] + [3]
-        )
+        functions = template.of_type("AWS::Serverless::Function")
+        longest = max(int(resource["Properties"].get("Timeout", 3)) for _, resource in functions)
         config = Config(retries={"total_max_attempts": 1}, read_timeout=longest + 30)
-
-        def client(service: str) -> Any:
-            return session.client(service, endpoint_url=self.moto_url, config=config)  # type: ignore[call-overload]
-
-        self._clients = {
-            s: client(s) for s in ("dynamodb", "secretsmanager", "lambda", "stepfunctions", "iam")
-        }
+        for service in ("dynamodb", "secretsmanager", "lambda", "stepfunctions", "iam"):
+            self._clients[service] = session.client(service, endpoint_url=self.moto_url, config=config)
         role = self._clients["iam"].create_role(
-            RoleName=f"{APP_NAME}-{self.stage}-local-role",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )["Role"]["Arn"]
-        self._role_arn = role
-
+            RoleName=f"{APP_NAME}-{self.stage}-local-role", AssumeRolePolicyDocument="{}"
+        )
+        self._role_arn = role["Role"]["Arn"]
         self._runtime = LambdaRuntime(self.repo_root, endpoint_url=self.moto_url, region=REGION, log=self.log)
         self._runtime.install()
-
+        name = f"{APP_NAME}-{self.stage}"
         resolver = Resolver(
             template,
             parameters,
             region=REGION,
             account_id=ACCOUNT_ID,
-            stack_name=f"{APP_NAME}-{self.stage}",
+            stack_name=name,
             provision=self._create,
-        )
-        self._labels = short_labels(
-            {
-                lid: str(resolver.resolve(r["Properties"].get("FunctionName") or lid))
-                for lid, r in template.of_type("AWS::Serverless::Function")
-            }
         )
         for logical_id in template.resources:
             resolver.physical(logical_id)
@@ -352,152 +241,75 @@ class LocalStack:
         )
 
     def _create(self, resolver: Resolver, logical_id: str, resource: dict[str, Any]) -> Physical:
-        rtype = resource["Type"]
+        rtype, physical = resource["Type"], cfn.default_physical(resolver, logical_id, resource)
         if rtype == "AWS::DynamoDB::Table":
-            return self._create_table(resolver, logical_id, resource)
+            props = resolver.resolve(resource["Properties"])
+            keys = {k: props[k] for k in ("KeySchema", "AttributeDefinitions", "BillingMode")}
+            table = self._clients["dynamodb"].create_table(TableName=physical.ref, **keys)["TableDescription"]
+            ttl = props.get("TimeToLiveSpecification") or {}
+            if ttl.get("Enabled"):
+                self._clients["dynamodb"].update_time_to_live(
+                    TableName=physical.ref,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+                )
+            return Physical(physical.ref, {"Arn": table["TableArn"]})
         if rtype == "AWS::SecretsManager::Secret":
-            return self._create_secret(resolver, logical_id, resource)
+            return self._create_secret(resolver, resource)
         if rtype == "AWS::Serverless::Function":
-            return self._create_function(resolver, logical_id)
-        if rtype in STATE_MACHINE_TYPES:
-            return self._create_state_machine(resolver, logical_id)
-        return default_physical(resolver, logical_id, resource)
-
-    def _create_table(self, resolver: Resolver, logical_id: str, resource: dict[str, Any]) -> Physical:
-        physical = default_physical(resolver, logical_id, resource)
-        props = resolver.resolve(resource["Properties"])
-        billing = props.get("BillingMode", "PROVISIONED")
-
-        def throughput(spec: Mapping[str, Any] | None) -> dict[str, int]:
-            spec = spec or {}
-            return {
-                "ReadCapacityUnits": int(spec.get("ReadCapacityUnits", 5)),
-                "WriteCapacityUnits": int(spec.get("WriteCapacityUnits", 5)),
-            }
-
-        kwargs: dict[str, Any] = {
-            "TableName": physical.ref,
-            "KeySchema": props["KeySchema"],
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "BillingMode": billing,
-        }
-        if billing == "PROVISIONED":
-            kwargs["ProvisionedThroughput"] = throughput(props.get("ProvisionedThroughput"))
-        gsis = []
-        for index in props.get("GlobalSecondaryIndexes") or []:
-            gsi = {k: index[k] for k in ("IndexName", "KeySchema", "Projection")}
-            if billing == "PROVISIONED":
-                gsi["ProvisionedThroughput"] = throughput(index.get("ProvisionedThroughput"))
-            gsis.append(gsi)
-        if gsis:
-            kwargs["GlobalSecondaryIndexes"] = gsis
-        lsis = [
-            {k: i[k] for k in ("IndexName", "KeySchema", "Projection")}
-            for i in props.get("LocalSecondaryIndexes") or []
-        ]
-        if lsis:
-            kwargs["LocalSecondaryIndexes"] = lsis
-        stream = props.get("StreamSpecification")
-        if stream:
-            kwargs["StreamSpecification"] = {
-                "StreamEnabled": True,
-                "StreamViewType": stream["StreamViewType"],
-            }
-        description = self._clients["dynamodb"].create_table(**kwargs)["TableDescription"]
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl and str(ttl.get("Enabled")).lower() == "true":
-            self._clients["dynamodb"].update_time_to_live(
-                TableName=physical.ref,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            function = cfn.function_config(resolver, logical_id)
+            assert self._runtime is not None
+            self._runtime.register(function)
+            answer = self._clients["lambda"].create_function(
+                FunctionName=function.name,
+                Runtime=function.runtime,
+                Role=self._role_arn,
+                Handler=function.handler,
+                Code={"ZipFile": _EMPTY_ZIP},
+                Timeout=function.timeout,
+                MemorySize=function.memory_size,
+                Environment={"Variables": function.environment},
             )
-        arn = description["TableArn"]
-        return Physical(physical.ref, {"Arn": arn, "StreamArn": description.get("LatestStreamArn", "")})
+            return Physical(function.name, {"Arn": answer["FunctionArn"]})
+        if rtype == "AWS::Serverless::StateMachine":
+            machine = cfn.state_machine_config(resolver, logical_id)
+            arn = self._clients["stepfunctions"].create_state_machine(
+                name=machine.name, definition=machine.definition, roleArn=self._role_arn, type=machine.type
+            )["stateMachineArn"]
+            return Physical(arn, {"Arn": arn, "Name": machine.name})
+        return physical  # nothing to create locally (layer, log groups, the API: the front door serves it)
 
-    def _create_secret(self, resolver: Resolver, logical_id: str, resource: dict[str, Any]) -> Physical:
-        props = resource["Properties"]
-        name = str(resolver.resolve(props.get("Name") or f"{resolver.stack_name}-{logical_id}"))
-        provider = name.rstrip("/").rsplit("/", 1)[-1]
-        spec = next((s for s in self._all_specs() if s.provider == provider), None)
+    def _create_secret(self, resolver: Resolver, resource: dict[str, Any]) -> Physical:
+        name = str(resolver.resolve(resource["Properties"]["Name"]))
+        provider = name.rsplit("/", 1)[-1]
+        spec = next((s.spec for s in self._sandboxes if s.spec.provider == provider), None)
         if spec is not None:
             value, from_env = self._credentials(spec)
-        elif "SecretString" in props:
-            value, from_env = {"SecretString": resolver.resolve(props["SecretString"])}, set()
-        else:
-            generate = resolver.resolve(props.get("GenerateSecretString") or {})
+        else:  # the broker's own key: generated, as GenerateSecretString does, unless the environment has one
+            generate = resolver.resolve(resource["Properties"]["GenerateSecretString"])
             value = json.loads(generate.get("SecretStringTemplate") or "{}")
-            from_env = set()
-            key = generate.get("GenerateStringKey")
-            if key:
-                variable = f"{provider}_{key}".upper().replace("-", "_")
-                if variable in self.environ:
-                    value[key], from_env = self.environ[variable], {key}
-                else:
-                    value[key] = secrets.token_urlsafe(24)
-        text = value["SecretString"] if set(value) == {"SecretString"} else json.dumps(value)
-        arn = self._clients["secretsmanager"].create_secret(Name=name, SecretString=text)["ARN"]
+            key = generate["GenerateStringKey"]
+            from_env = {key} if _variable(provider, key) in self.environ else set()
+            value[key] = self.environ[_variable(provider, key)] if from_env else secrets.token_urlsafe(24)
+        arn = self._clients["secretsmanager"].create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
         # API.md: the built-in eeID sandbox's webhook secret is shown (for signing test webhooks);
         # nothing that came from the environment ever is.
-        printable = set(getattr(spec, "printable", ()))
+        printable = set(spec.printable) if spec is not None else set()
         for key in sorted(value):
-            variable = f"{provider}_{key}".upper().replace("-", "_")
-            if key in from_env:
-                shown = "(from the environment)"
-            elif key in printable and value[key]:
-                shown = value[key]
-            else:
-                shown = "(built-in sandbox default)"
-            self._secret_notes.append(f"{name}: {key} = {shown}   [{variable}]")
+            shown = value[key] if key in printable and value[key] else "(built-in sandbox default)"
+            shown = "(from the environment)" if key in from_env else shown
+            self._secret_notes.append(f"{name}: {key} = {shown}   [{_variable(provider, key)}]")
         return Physical(arn, {"Id": arn})
-
-    def _all_specs(self) -> list[Any]:
-        return [s.spec for s in self._sandboxes]
-
-    def _create_function(self, resolver: Resolver, logical_id: str) -> Physical:
-        config = function_config(resolver, logical_id)
-        config = replace(config, label=self._labels.get(logical_id, config.name))
-        self.functions[logical_id] = config
-        assert self._runtime is not None
-        self._runtime.register(config)
-        answer = self._clients["lambda"].create_function(
-            FunctionName=config.name,
-            Runtime=config.runtime,
-            Role=self._role_arn,
-            Handler=config.handler,
-            Code={"ZipFile": _dummy_zip()},
-            Timeout=config.timeout,
-            MemorySize=config.memory_size,
-            Environment={"Variables": config.environment},
-        )
-        return Physical(config.name, {"Arn": answer["FunctionArn"]})
-
-    def _create_state_machine(self, resolver: Resolver, logical_id: str) -> Physical:
-        config = state_machine_config(resolver, logical_id)
-        answer = self._clients["stepfunctions"].create_state_machine(
-            name=config.name, definition=config.definition, roleArn=self._role_arn, type=config.type
-        )
-        arn = answer["stateMachineArn"]
-        return Physical(arn, {"Arn": arn, "Name": config.name})
-
-    # the front door's view of Lambda
-
-    def _frontdoor_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if self._frontdoor is None:
-            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
-            return [b'{"message": "starting"}']
-        return self._frontdoor(environ, start_response)
 
     def _invoke(self, function_name: str, payload: bytes) -> tuple[bytes, str | None]:
         answer = self._clients["lambda"].invoke(FunctionName=function_name, Payload=payload)
         return answer["Payload"].read(), answer.get("FunctionError")
 
-    # counters
-
     def _executions(self) -> list[tuple[str, int]]:
+        """Every execution moto knows, with the states it has entered so far."""
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-        backend = stepfunctions_parser_backends[ACCOUNT_ID][REGION]
         found = []
-        for machine in list(backend.state_machines):
+        for machine in list(stepfunctions_parser_backends[ACCOUNT_ID][REGION].state_machines):
             for execution in list(machine.executions):
                 try:
                     events = execution.to_history_output()["events"]
@@ -513,49 +325,40 @@ class LocalStack:
             baseline = self._sfn_baseline.get(arn)
             executions += int(baseline is None)
             transitions += entered - (baseline or 0)
-        sandboxes = {}
-        for sandbox in self._sandboxes:
-            if sandbox.app is not None and hasattr(sandbox.app, "stats"):
-                sandboxes[sandbox.spec.provider] = sandbox.app.stats()
+        with self._counting:
+            dynamodb = dict(self._dynamodb)
         return {
             "lambda": self._runtime.stats() if self._runtime else {},
-            "dynamodb_requests": self._dynamodb.snapshot() if self._dynamodb else {},
+            "dynamodb_requests": dynamodb,
             "stepfunctions": {"executions": executions, "state_transitions": transitions},
-            "sandboxes": sandboxes,
+            "sandboxes": {s.spec.provider: s.app.stats() for s in self._sandboxes if s.app is not None},
         }
 
-    def _reset_counters(self) -> None:
+    def reset_counters(self) -> None:
         if self._runtime:
             self._runtime.reset()
-        if self._dynamodb:
-            self._dynamodb.reset()
+        with self._counting:
+            self._dynamodb.clear()
         self._sfn_baseline = dict(self._executions())
 
     def reset(self) -> dict[str, Any]:
-        self._reset_counters()
+        self.reset_counters()
         for sandbox in self._sandboxes:
-            if sandbox.app is not None and hasattr(sandbox.app, "reset"):
+            if sandbox.app is not None:
                 sandbox.app.reset()
         return {"reset": True}
 
-    # console
-
     def _banner(self) -> None:
-        url = f"http://{HOST}:{self.port}"
-        say = self.say
-        say(
-            f"{APP_NAME} local stack: stage {self.stage}, region {REGION},"
-            f" AWS emulated by moto at {self.moto_url}"
-        )
+        url, say = f"http://{HOST}:{self.port}", self.say
+        moto = f"AWS emulated by moto at {self.moto_url}"
+        say(f"{APP_NAME} local stack: stage {self.stage}, region {REGION}, {moto}")
         say(f"  API          {url}")
-        say(f"  API key      x-api-key: {self.api_key}")
+        say(f"  API key      x-api-key: {self.api_keys[0]}")
         for route in self.routes:
             key = "" if route.api_key_required else "  (no key)"
             say(f"  route        {route.method:<6} {route.path}  ->  {route.function_name}{key}")
         for sandbox in self._sandboxes:
-            where = (
-                "built in" if sandbox.app is not None else f"from {env_name(sandbox.spec.base_url_parameter)}"
-            )
+            where = "built in" if sandbox.app else f"from {env_name(sandbox.spec.base_url_parameter)}"
             say(f"  sandbox      {sandbox.spec.provider:<10} {sandbox.url}  ({where})")
         for note in self._secret_notes:
             say(f"  secret       {note}")
@@ -564,7 +367,7 @@ class LocalStack:
         for provider, (path, body) in _EXAMPLES.items():
             if provider in built_in and any(route.path == path for route in self.routes):
                 say(
-                    f"  try          curl -s -X POST {url}{path} -H 'x-api-key: {self.api_key}' "
+                    f"  try          curl -s -X POST {url}{path} -H 'x-api-key: {self.api_keys[0]}' "
                     f"-H 'content-type: application/json' -d '{body}'"
                 )
         say(f"{APP_NAME} is ready on {url}")
@@ -572,14 +375,12 @@ class LocalStack:
     def stop(self) -> None:
         """Stop serving, end every worker process, stop moto and the sandboxes. Idempotent."""
         servers, self._servers = self._servers, []
-        servers.sort(key=lambda item: item[0] != "api")  # no new requests first
-        for index, (_, server, thread) in enumerate(servers):
-            if index == 1 and self._runtime is not None:
-                self._runtime.shutdown()
-            if thread is not None:
-                server.shutdown()
-                thread.join(timeout=5)
+        for index, (server, thread) in enumerate(servers):  # the front door first: no new requests
+            server.shutdown()
+            thread.join(timeout=5)
             server.server_close()
+            if index == 0 and self._runtime is not None:
+                self._runtime.shutdown()
         if self._runtime is not None:
             self._runtime.shutdown()
             self._runtime.uninstall()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.cfn import (
+    CONDITION_FUNCTIONS,
+    INTRINSICS,
+    PSEUDO_PARAMETERS,
+    RESOURCE_TYPES,
     CfnError,
     Physical,
     Resolver,
@@ -16,7 +21,6 @@ from local.cfn import (
     default_physical,
     env_name,
     function_config,
-    load_yaml,
     state_machine_config,
 )
 
@@ -163,12 +167,9 @@ AWSTemplateFormatVersion: 2010-09-09
 Transform: AWS::Serverless-2016-10-31
 Parameters:
   Stage: {Type: String, Default: dev}
-  Names: {Type: CommaDelimitedList, Default: "a,b,c"}
 Conditions:
   IsProd: !Equals [!Ref Stage, prod]
-  NotProd: !Not [!Condition IsProd]
-Mappings:
-  Sizes: {dev: {memory: 128}, prod: {memory: 1024}}
+  NotProd: !Not [!Equals [!Ref Stage, prod]]
 Globals:
   Function:
     Layers: [arn:aws:lambda:eu-north-1:1:layer:global:1]
@@ -187,20 +188,17 @@ Resources:
       Environment:
         Variables:
           B: local
-          SUB: !Sub "${AWS::Region}/${AWS::AccountId}/${Table}/${Table.Arn}/${!Literal}"
-          SUB_LIST: !Sub ["${x}-${Stage}", {x: !Select [1, !Ref Names]}]
-          JOIN: !Join ["+", !Split [",", "p,q"]]
+          SUB: !Sub "${AWS::Region}/${Table}/${Table.Arn}/${!Literal}"
           IF: !If [IsProd, big, small]
-          MAP: !FindInMap [Sizes, !Ref Stage, memory]
           GONE: !If [NotProd, !Ref AWS::NoValue, kept]
-          VERSION: 2012-10-17
+          VERSION: "2012-10-17"
           ATT: !GetAtt Table.Arn
   Loop1:
-    Type: AWS::SQS::Queue
-    Properties: {QueueName: !GetAtt Loop2.QueueName}
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: !GetAtt Loop2.Arn}
   Loop2:
-    Type: AWS::SQS::Queue
-    Properties: {QueueName: !GetAtt Loop1.QueueName}
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: !GetAtt Loop1.Arn}
 """
 
 
@@ -214,11 +212,8 @@ def test_intrinsics_resolve(tmp_path: Path) -> None:
     assert config.environment == {
         "A": "global",
         "B": "local",
-        "SUB": f"{REGION}/{ACCOUNT}/t-dev/{table_arn}/${{Literal}}",
-        "SUB_LIST": "b-dev",
-        "JOIN": "p+q",
+        "SUB": f"{REGION}/t-dev/{table_arn}/${{Literal}}",
         "IF": "small",
-        "MAP": "128",
         "VERSION": "2012-10-17",
         "ATT": table_arn,
     }
@@ -255,17 +250,100 @@ def test_unknown_references_are_errors(tmp_path: Path) -> None:
         resolver.resolve({"Fn::GetAtt": ["Table", "Bogus"]})
 
 
-def test_short_form_tags_become_long_form() -> None:
-    document = load_yaml("a: !GetAtt X.Arn\nb: !Ref Y\nc: !Sub [x, {}]\nd: !Condition C\ne: 2012-10-17\n")
-    assert document == {
-        "a": {"Fn::GetAtt": ["X", "Arn"]},
-        "b": {"Ref": "Y"},
-        "c": {"Fn::Sub": ["x", {}]},
-        "d": {"Condition": "C"},
-        "e": "2012-10-17",
-    }
-
-
 def test_a_file_without_resources_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CfnError, match="not a CloudFormation template"):
         write_template(tmp_path, "Parameters: {}\n")
+
+
+# --- the resolver covers what the template uses --------------------------------------------------
+
+
+def _uses(node: Any, where: str, found: dict[str, set[str]]) -> None:
+    """Collect the intrinsic functions, pseudo parameters, GetAtt targets and Sub forms under ``node``."""
+    if isinstance(node, list):
+        for item in node:
+            _uses(item, where, found)
+        return
+    if not isinstance(node, dict):
+        return
+    if len(node) == 1:
+        ((key, arg),) = node.items()
+        if key in ("Ref", "Condition") or key.startswith("Fn::"):
+            found[where].add(key)
+        if key == "Ref" and arg.startswith("AWS::"):
+            found["pseudo"].add(arg)
+        if key == "Fn::GetAtt":
+            found["get_att"].add(".".join(arg))
+        if key == "Fn::Sub":
+            if not isinstance(arg, str):
+                found[where].add("Fn::Sub (list form)")
+            for name in re.findall(r"\$\{([^}!]*)\}", arg if isinstance(arg, str) else ""):
+                if name.startswith("AWS::") or "." in name:
+                    found["pseudo" if name.startswith("AWS::") else "get_att"].add(name)
+    for value in node.values():
+        _uses(value, where, found)
+
+
+def test_the_resolver_supports_every_intrinsic_and_resource_type_the_template_uses(
+    template: Template,
+) -> None:
+    # Given everything the local stack resolves: the resources, Globals and Conditions
+    document = template.document
+    found: dict[str, set[str]] = {k: set() for k in ("resources", "conditions", "pseudo", "get_att")}
+    _uses([document["Resources"], document.get("Globals")], "resources", found)
+    _uses(document.get("Conditions"), "conditions", found)
+    # Then the resolver supports each function, pseudo parameter and resource type used
+    assert found["resources"] <= INTRINSICS, "template.yaml uses an intrinsic local/cfn.py lacks"
+    assert found["conditions"] <= CONDITION_FUNCTIONS | {"Ref"}, "a condition function local/cfn.py lacks"
+    assert found["pseudo"] <= PSEUDO_PARAMETERS, "a pseudo parameter local/cfn.py lacks"
+    types = {resource["Type"] for resource in template.resources.values()}
+    assert types <= RESOURCE_TYPES, f"resource types local/cfn.py lacks: {types - RESOURCE_TYPES}"
+    events = {
+        event["Type"]
+        for _, resource in template.of_type("AWS::Serverless::Function")
+        for event in (resource["Properties"].get("Events") or {}).values()
+    }
+    assert events == {"Api"}, "only Api events are served locally (local/frontdoor.py)"
+    # And every attribute it reads exists locally, with or without the optional KMS key
+    for environ in ({}, {"KMS_KEY_ARN": "arn:aws:kms:eu-north-1:123456789012:key/k-1"}):
+        resolver = resolver_for(template, environ)
+        for name in found["get_att"]:
+            logical_id, attribute = name.split(".", 1)
+            assert resolver.get_att(logical_id, attribute), name
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"Fn::Join": ["-", ["a", "b"]]}, "Fn::Join is not supported locally"),
+        ({"Fn::Sub": ["${x}", {"x": "y"}]}, "only the string form of Fn::Sub"),
+    ],
+)
+def test_an_unsupported_intrinsic_is_an_error(template: Template, value: Any, message: str) -> None:
+    with pytest.raises(CfnError, match=re.escape(message)):
+        resolver_for(template).resolve(value)
+
+
+def test_an_unsupported_resource_type_is_an_error(tmp_path: Path) -> None:
+    template = write_template(tmp_path, "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    resolver = Resolver(template, {}, region=REGION, account_id=ACCOUNT, stack_name="s")
+    with pytest.raises(CfnError, match="AWS::SQS::Queue is not supported locally"):
+        resolver.ref("Q")
+
+
+@pytest.mark.parametrize("kms_key", ["", "arn:aws:kms:eu-north-1:123456789012:key/k-1"])
+def test_a_resource_with_a_false_condition_is_not_provisioned(template: Template, kms_key: str) -> None:
+    created: list[str] = []
+
+    def provision(resolver: Resolver, logical_id: str, resource: dict[str, Any]) -> Physical:
+        created.append(logical_id)
+        return default_physical(resolver, logical_id, resource)
+
+    resolver = resolver_for(template, {"KMS_KEY_ARN": kms_key}, provision=provision)
+    for logical_id in template.resources:
+        resolver.physical(logical_id)
+    assert ("KmsKeyUsePolicy" in created) is bool(kms_key)
+    props = resolver.resolve(template.resources["SessionsTable"]["Properties"])
+    assert props["SSESpecification"] == (
+        {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": kms_key} if kms_key else {"SSEEnabled": True}
+    )
