@@ -31,12 +31,9 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 RAW_HEADERS_KEY = "eid_broker.raw_headers"
 
 # API Gateway's built-in status, message and x-amzn-ErrorType per gateway response type.
+_MISSING_TOKEN = (403, "Missing Authentication Token", "MissingAuthenticationTokenException")
 _GATEWAY_DEFAULTS: dict[str, tuple[int, str, str]] = {
-    "MISSING_AUTHENTICATION_TOKEN": (
-        403,
-        "Missing Authentication Token",
-        "MissingAuthenticationTokenException",
-    ),
+    "MISSING_AUTHENTICATION_TOKEN": _MISSING_TOKEN,
     "INVALID_API_KEY": (403, "Forbidden", "ForbiddenException"),
     "REQUEST_TOO_LARGE": (413, "Request Too Long", "RequestTooLongException"),
     "DEFAULT_5XX": (502, "Internal server error", "InternalServerErrorException"),

@@ -236,10 +236,10 @@ class _FunctionPool:
         # which on a 2-core machine would only starve each other into init timeouts.
         self._slots = threading.BoundedSemaphore(MAX_WORKERS_PER_FUNCTION)
 
-    def _acquire(self) -> tuple[_Worker, bool]:
+    def _acquire(self) -> tuple[_Worker, bool] | None:
         with self.lock:
             if self.runtime.closing:
-                raise RuntimeError("the local stack is stopping")
+                return None
             while self.idle:
                 worker = self.idle.pop()
                 if worker.process.poll() is None:
@@ -257,7 +257,9 @@ class _FunctionPool:
         config, request_id = self.config, str(uuid.uuid4())
         init_ms = duration = None
         with self._slots:
-            worker, cold = self._acquire()
+            if (acquired := self._acquire()) is None:  # an answer, not a traceback in moto's server log
+                return _error("Runtime.ExitError", "the local stack is stopping")
+            worker, cold = acquired
             try:
                 if cold:
                     init_ms = self._init(worker)
