@@ -38,7 +38,7 @@ from local.stack import REGION, LocalStack, isolate_from_aws
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "layers" / "broker"))  # the methods' figures are the product's own
-from eid_broker.methods import dokobit_mobile_id, eeid  # noqa: E402
+from eid_broker.methods import dokobit_mobile_id, dokobit_smart_id, eeid, marksign_smart_id  # noqa: E402
 
 MOBILE_ID = dokobit_mobile_id.METHOD  # its .name and .interval_seconds
 EEID_FIRST_WAIT, EEID_LINK_SECONDS = eeid.FALLBACK_FIRST_WAIT_SECONDS, eeid.LINK_LIFETIME.total_seconds()
@@ -167,6 +167,45 @@ def mobile_id_session(url: str, ok_after: float, barriers: Barriers, abort: thre
     run = read_until_final(http, url, started, CLIENT_POLL_SECONDS, ok_after + 90, abort)
     run.ref = str((started.get("next_action") or {}).get("control_code", ""))
     return run
+
+
+SMART_ID = (dokobit_smart_id.METHOD, marksign_smart_id.METHOD)
+SMART_ID_PERSON = {"country": "EE", "personal_code": "40504040001"}  # sandbox persona sid-ok-ee
+
+
+def smart_id_session(
+    url: str, method: str, ok_after: float, barriers: Barriers, abort: threading.Event
+) -> SessionRun:
+    barriers[0].wait(timeout=60)
+    http, started = start(url, method, SMART_ID_PERSON)
+    return read_until_final(http, url, started, CLIENT_POLL_SECONDS, ok_after + 90, abort)
+
+
+def measure_smart_id(stack: LocalStack, url: str, n: int, ok_after: float) -> dict[str, dict[str, Any]]:
+    """Per Smart-ID method: provider calls per session against the poll floor 1 + ceil(t / interval)."""
+    figures = {}
+    for method in SMART_ID:
+        stack.reset()
+        runs, _, _ = wave(n, partial(smart_id_session, url, method.name, ok_after))
+        calls = stack.stats()["sandboxes"][method.name.split("-")[0]]["calls"]
+        figures[method.name] = {
+            "completed": sum(x.status == "completed" for x in runs),
+            "provider_calls_per_session": (calls.get("smartid_login", 0) + calls.get("smartid_status", 0))
+            / n,
+            "poll_floor": 1 + math.ceil(ok_after / (method.interval_seconds or 1)),
+        }
+    return figures
+
+
+def render_smart_id(figures: dict[str, dict[str, Any]], n: int) -> list[str]:
+    lines = ["", f"Smart-ID: {n} concurrent sessions per method (sandbox persona sid-ok-ee)"]
+    for name, f in figures.items():
+        ok = f["completed"] == n and f["provider_calls_per_session"] <= f["poll_floor"]
+        lines.append(
+            f"  {name:<20} provider calls/session {f['provider_calls_per_session']:.2f}"
+            f" (poll floor {f['poll_floor']})   {VERDICT[ok]}"
+        )
+    return lines
 
 
 def eeid_session(url: str, barriers: Barriers, abort: threading.Event) -> SessionRun:
@@ -598,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("POLL_INTERVAL_SECONDS", "SESSION_TIMEOUT_SECONDS", "DOKOBIT_BASE_URL"):
         os.environ.pop(name, None)
     os.environ.update(LOCAL_API_KEY=API_KEY, PERSON_START_LIMIT="0")
-    os.environ["DOKOBIT_SANDBOX_OK_AFTER"] = str(args.ok_after)
+    os.environ["DOKOBIT_SANDBOX_OK_AFTER"] = os.environ["MARKSIGN_SANDBOX_OK_AFTER"] = str(args.ok_after)
     environ = dict(os.environ)
     isolate_from_aws()
     log = tempfile.NamedTemporaryFile("w", prefix="eid-broker-bench-", suffix=".log", delete=False)  # noqa: SIM115
@@ -609,6 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         url = f"http://127.0.0.1:{stack.port}"
         result = measure_mobile_id(args, stack, url, mb)
+        smart_id = measure_smart_id(stack, url, args.sessions, args.ok_after)
         eeid_result = None if args.skip_eeid else measure_eeid(stack, url, args.eeid_sessions, mb)
     except (BenchError, requests.RequestException, threading.BrokenBarrierError) as exc:
         broke = exc
@@ -625,14 +665,20 @@ def main(argv: list[str] | None = None) -> int:
     # Measured with the stack stopped, so that its workers do not compete for the CPU.
     functions_dirs = [d for d in sorted((ROOT / "functions").iterdir()) if (d / "app.py").exists()]
     result.imports = {d.name: import_ms(d) for d in functions_dirs}
-    print("\n".join(render_mobile_id(result) + (render_eeid(eeid_result) if eeid_result else [])))
+    lines = render_mobile_id(result) + render_smart_id(smart_id, args.sessions)
+    print("\n".join(lines + (render_eeid(eeid_result) if eeid_result else [])))
     if args.json:
-        figures = {**asdict(result), **({"eeid": asdict(eeid_result)} if eeid_result else {})}
+        figures = {
+            **asdict(result),
+            "smart_id": smart_id,
+            **({"eeid": asdict(eeid_result)} if eeid_result else {}),
+        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"\nJSON: {args.json}")
     eeid_done = eeid_result is None or eeid_result.statuses == {"completed": args.eeid_sessions}
-    if result.statuses != {"completed": args.sessions} or not eeid_done:
+    smart_id_done = all(f["completed"] == args.sessions for f in smart_id.values())
+    if result.statuses != {"completed": args.sessions} or not eeid_done or not smart_id_done:
         print(f"bench: not every session completed; stack log kept in {log.name}", file=sys.stderr)
         return 1
     Path(log.name).unlink(missing_ok=True)
