@@ -161,9 +161,11 @@ def _wave(n: int, work: Work, tolerant: bool) -> tuple[list[SessionRun], float, 
     return runs, time.monotonic() - began, broke
 
 
-def mobile_id_session(url: str, ok_after: float, barriers: Barriers, abort: threading.Event) -> SessionRun:
+def control_code_session(
+    url: str, method: str, body: dict[str, str], ok_after: float, barriers: Barriers, abort: threading.Event
+) -> SessionRun:
     barriers[0].wait(timeout=60)
-    http, started = start(url, MOBILE_ID.name, PERSON)
+    http, started = start(url, method, body)
     run = read_until_final(http, url, started, CLIENT_POLL_SECONDS, ok_after + 90, abort)
     run.ref = str((started.get("next_action") or {}).get("control_code", ""))
     return run
@@ -173,20 +175,12 @@ SMART_ID = (dokobit_smart_id.METHOD, marksign_smart_id.METHOD)
 SMART_ID_PERSON = {"country": "EE", "personal_code": "40504040001"}  # sandbox persona sid-ok-ee
 
 
-def smart_id_session(
-    url: str, method: str, ok_after: float, barriers: Barriers, abort: threading.Event
-) -> SessionRun:
-    barriers[0].wait(timeout=60)
-    http, started = start(url, method, SMART_ID_PERSON)
-    return read_until_final(http, url, started, CLIENT_POLL_SECONDS, ok_after + 90, abort)
-
-
 def measure_smart_id(stack: LocalStack, url: str, n: int, ok_after: float) -> dict[str, dict[str, Any]]:
     """Per Smart-ID method: provider calls per session against the poll floor 1 + ceil(t / interval)."""
     figures = {}
     for method in SMART_ID:
         stack.reset()
-        runs, _, _ = wave(n, partial(smart_id_session, url, method.name, ok_after))
+        runs, _, _ = wave(n, partial(control_code_session, url, method.name, SMART_ID_PERSON, ok_after))
         calls = stack.stats()["sandboxes"][method.name.split("-")[0]]["calls"]
         figures[method.name] = {
             "completed": sum(x.status == "completed" for x in runs),
@@ -398,7 +392,7 @@ class EeidResult:
 def measure_mobile_id(args: argparse.Namespace, stack: LocalStack, url: str, mb: int) -> MobileIdResult:
     machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     r = MobileIdResult(args.sessions, args.ok_after, mb, machine, MOBILE_ID.interval_seconds)
-    n, work = r.sessions, partial(mobile_id_session, url, r.ok_after)
+    n, work = r.sessions, partial(control_code_session, url, MOBILE_ID.name, PERSON, r.ok_after)
     routes = {(x.method, x.path): x for x in stack.routes}
     start_fn = routes["POST", f"/v1/sessions/{MOBILE_ID.name}"].function_name
     r.get_function = get_fn = routes["GET", "/v1/sessions/{session_id}"].function_name
