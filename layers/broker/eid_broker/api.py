@@ -56,6 +56,7 @@ class Problem(BaseModel):
     detail: str
     code: str
     errors: list[dict[str, str]] | None = None
+    instance: str | None = None  # urn:request:{the X-Request-Id of this answer}
 
 
 # What any route may answer: API Gateway's own refusals (key, throttling, integration failure or

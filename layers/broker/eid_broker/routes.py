@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: Powertools reads these signatures 
 start body's model is only known when the route is built.
 """
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -89,6 +90,25 @@ def with_credentials(record: SessionRecord, credentials: Credentials | None) -> 
     return SessionWithCredentials(**record.to_out().model_dump(), credentials=credentials)
 
 
+def with_request_id(response: dict[str, Any], request_id: str | None) -> dict[str, Any]:
+    """Every answer names API Gateway's request id (the logs' correlation id): in `X-Request-Id`, and
+    in a problem body as `instance`."""
+    if not request_id:
+        return response
+    headers = response.get("multiValueHeaders")
+    if headers is not None:
+        headers["X-Request-Id"] = [request_id]
+        content_type = (headers.get("Content-Type") or [""])[0]
+    else:
+        response["headers"] = {**(response.get("headers") or {}), "X-Request-Id": request_id}
+        content_type = response["headers"].get("Content-Type", "")
+    if content_type == api.PROBLEM and isinstance(response.get("body"), str):
+        response["body"] = json.dumps(
+            {**json.loads(response["body"]), "instance": f"urn:request:{request_id}"}
+        )
+    return response
+
+
 def api_handler(app: APIGatewayRestResolver, *, guard: bool = True) -> Handler:
     """The Lambda of an API function. `guard=False` leaves the body to the route (a signed webhook
     checks its signature on the raw body before anything else)."""
@@ -96,6 +116,7 @@ def api_handler(app: APIGatewayRestResolver, *, guard: bool = True) -> Handler:
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         with bounded_by(context):
-            return api.resolve(app, event, context) if guard else app.resolve(event, context)
+            response = api.resolve(app, event, context) if guard else app.resolve(event, context)
+        return with_request_id(response, (event.get("requestContext") or {}).get("requestId"))
 
     return lambda_handler
