@@ -16,7 +16,7 @@ app = api.make_resolver()
             "description": "The proof of identity",
             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
         },
-        **api.problem_responses(404, 409),
+        **api.problem_responses(404, 409, 410),
     },
 )
 def get_proof(session_id: api.SessionId):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -188,3 +189,22 @@ def test_nothing_secret_or_personal_reaches_the_logs(stack: Stack) -> None:
     assert "dokobit-mobile-id" in logs or "session" in logs  # the functions did log
     for secret in ("sandbox-dokobit-token", "+37200000766", "60001019906", "37200000766", "O’CONNEŽ"):
         assert secret not in logs
+
+
+def test_a_final_session_can_be_erased_and_a_pending_one_cannot(stack: Stack) -> None:
+    session_id = stack.start("dokobit-mobile-id", EE).json()["session_id"]
+    pending = stack.http.post(f"{stack.url}/v1/sessions/{session_id}/erase", timeout=30)
+    assert pending.status_code == 409
+    assert stack.wait_final(session_id)["identity"]["personal_code"] == "60001019906"
+
+    erased = stack.http.post(f"{stack.url}/v1/sessions/{session_id}/erase", timeout=30)
+
+    assert erased.status_code == 200 and erased.json()["identity"] is None and erased.json()["erased_at"]
+    read = stack.get(session_id).json()
+    assert read["status"] == "completed" and read["identity"] is None and read["erased_at"]
+    assert "60001019906" not in json.dumps(read)
+    deadline = time.monotonic() + 5  # the audit line, without personal data
+    while "session erased" not in stack.logs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    audit = next(line for line in stack.logs().splitlines() if "session erased" in line)
+    assert session_id in audit and "60001019906" not in audit

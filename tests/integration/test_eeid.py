@@ -197,6 +197,33 @@ def test_proof_is_streamed_byte_exact_and_only_for_completed_eeid_sessions(
     assert base64.b64decode(proof["body"]) == original and original.startswith(b"%PDF-")
 
 
+def test_an_erased_eeid_session_keeps_its_status_and_its_proof_is_gone(
+    deployed: Deployed, eeid: Served
+) -> None:
+    session = start(deployed)
+    request = request_id(eeid)
+    eeid.app.complete(request, "match", webhook=False)
+    body = event_body(request, session["session_id"])
+    deployed.webhook(body, sign(body))
+    path = "/v1/sessions/{session_id}/erase"
+
+    erased = deployed.api("SessionEraseFunction", "POST", path, session_id=session["session_id"])
+
+    assert erased["status"] == 200, erased
+    assert erased["body"]["identity"] is None and erased["body"]["erased_at"]
+    assert erased["body"]["status"] == "completed" and erased["body"]["reference"] == "order-9"
+    again = deployed.session(session["session_id"])
+    assert again["identity"] is None and again["erased_at"] == erased["body"]["erased_at"]
+    proof = deployed.handler("EeidProofFunction").lambda_handler(
+        _proof_event(session["session_id"]), _Context("proof")
+    )
+    assert proof["statusCode"] == 410 and json.loads(proof["body"])["code"] == "ERASED"
+    other = deployed.api(
+        "SessionEraseFunction", "POST", path, key_id="key-b", session_id=session["session_id"]
+    )
+    assert other["status"] == 404
+
+
 def _proof_event(session_id: str) -> dict:
     path = "/v1/sessions/{session_id}/proof"
     return {

@@ -339,3 +339,21 @@ def test_polls_keep_the_providers_grid_whatever_a_poll_takes(service) -> None:
     ended = record.created_at_dt() + timedelta(seconds=6.7)
     assert whole_seconds(method.wait(record, ended)) == 2
     assert method.due_in(record, ended + timedelta(seconds=2)) == pytest.approx(0.3)
+
+
+def test_erasure_removes_the_personal_data_of_a_final_session_and_keeps_the_rest(service) -> None:
+    svc, _, _ = service
+    session_id = open_session(svc)
+    with pytest.raises(ActionNotAllowed):
+        svc.erase(session_id, "key-1")  # pending: cancel first
+    step(svc, session_id, lambda record: IDENTITY)
+    with pytest.raises(SessionNotFound):
+        svc.erase(session_id, "key-2")
+
+    erased = svc.erase(session_id, "key-1")
+
+    assert erased.identity is None and erased.provider_ref == {} and erased.expected_subject_hmac is None
+    assert erased.erased_at is not None
+    out = erased.to_out().model_dump()
+    assert out["status"] == "completed" and out["reference"] == "order-17" and out["erased_at"]
+    assert svc.erase(session_id, "key-1").erased_at == erased.erased_at  # again: the same answer

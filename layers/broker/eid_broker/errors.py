@@ -104,6 +104,10 @@ class ActionNotAllowed(BrokerError):
     status, code, title = 409, "ACTION_NOT_ALLOWED", "Action not allowed in this session status"
 
 
+class Erased(BrokerError):
+    status, code, title = 410, "ERASED", "The session's personal data was erased"
+
+
 class IdempotencyInProgress(BrokerError):
     status, code, title = 409, "IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is in progress"
 

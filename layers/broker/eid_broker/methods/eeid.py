@@ -17,6 +17,7 @@ from eid_broker.errors import (
     TRANSIENT,
     ActionNotAllowed,
     Code,
+    Erased,
     InvalidSignature,
     ProofNotFound,
     SessionOutcomeError,
@@ -221,6 +222,8 @@ def record_webhook(raw: bytes, signature: str | None, *, sessions: SessionServic
 
 def proof(session_id: str, owner: str, *, sessions: SessionService) -> bytes:
     record = sessions.read(session_id, owner)
+    if record.erased_at is not None:
+        raise Erased("This session's personal data, its proof included, was erased.")
     if record.method != METHOD.name or record.status != "completed" or record.identity is None:
         raise ActionNotAllowed("Only a completed eeID session has a proof of identity.")
     pdf = EeidClient.configured().proof_of_identity(

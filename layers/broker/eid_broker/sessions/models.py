@@ -93,6 +93,7 @@ class _SessionFields(BaseModel):
     next_action: NextAction | None = None
     identity: Identity | None = None
     error: SessionError | None = None
+    erased_at: str | None = Field(default=None, description="When the session's personal data was erased.")
 
 
 class SessionOut(_SessionFields):

@@ -187,6 +187,18 @@ class SessionRepository:
             raise InternalUnavailable("Sessions could not be updated.") from exc
         return response["Attributes"]
 
+    def erase(self, session_id: str, now: datetime) -> SessionRecord | None:
+        """Remove the personal data of a final session (the first erasure's time stays); None if pending."""
+        answer = self._update(
+            session_id,
+            "SET erased_at = if_not_exists(erased_at, :now)"
+            " REMOVE #identity, provider_ref, expected_subject_hmac",
+            "attribute_exists(session_id) AND #status <> :pending",
+            {**_STATUS, "#identity": "identity"},
+            {**_PENDING, ":now": {"S": iso(now)}},
+        )
+        return _record(answer) if answer else None
+
     def forget_provider_ref(self, session_id: str) -> None:
         self._update(session_id, "REMOVE provider_ref", "attribute_exists(session_id)")
 

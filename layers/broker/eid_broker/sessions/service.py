@@ -281,6 +281,19 @@ class SessionService:
             raise ActionNotAllowed(f"A {record.status} session cannot be cancelled.")
         return record
 
+    def erase(self, session_id: str, owner: str) -> SessionRecord:
+        """Erase a final session's personal data (identity, certificate, evidence, provider references);
+        status, method, reference and timestamps stay. Erasing again answers the same."""
+        record = self.read(session_id, owner)
+        if record.status == "pending":
+            raise ActionNotAllowed("A pending session cannot be erased: cancel it first.")
+        erased = self.repo.erase(session_id, self._clock()) or self.read(session_id, owner)
+        # The audit line: who erased what and when, no personal data.
+        logger.info(
+            "session erased", extra={"session_id": session_id, "owner": owner, "erased_at": erased.erased_at}
+        )
+        return erased
+
     def poll_step(self, session_id: str, method: Method) -> PollAnswer:
         """One poll: ask the provider, record a final outcome. `final` tells the state machine to stop.
 
