@@ -300,7 +300,8 @@ def test_a_long_poll_answers_once_the_session_is_final(service) -> None:
         if len(sleeps) == 3:  # the outcome is recorded during the third pause
             step(svc, session_id, lambda record: IDENTITY)
 
-    record = svc.read_waiting(session_id, "key-1", 20, sleep=sleep)
+    svc._sleep = sleep  # type: ignore[method-assign]
+    record = svc.read_waiting(session_id, "key-1", 20)
 
     assert record.status == "completed" and len(sleeps) == 3
     assert all(pause <= 0.5 for pause in sleeps)  # so the answer comes within 0.5 s of the outcome
@@ -309,10 +310,10 @@ def test_a_long_poll_answers_once_the_session_is_final(service) -> None:
 def test_a_long_poll_of_a_final_session_or_with_no_wait_answers_at_once(service) -> None:
     svc, _, _ = service
     session_id = open_session(svc)
-    never = lambda seconds: pytest.fail("slept")  # noqa: E731
-    assert svc.read_waiting(session_id, "key-1", 0, sleep=never).status == "pending"
+    svc._sleep = lambda seconds: pytest.fail("slept")  # type: ignore[method-assign]
+    assert svc.read_waiting(session_id, "key-1", 0).status == "pending"
     svc.cancel(session_id, "key-1")
-    assert svc.read_waiting(session_id, "key-1", 25, sleep=never).status == "cancelled"
+    assert svc.read_waiting(session_id, "key-1", 25).status == "cancelled"
 
 
 def test_polls_keep_the_providers_grid_whatever_a_poll_takes(service) -> None:

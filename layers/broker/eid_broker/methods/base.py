@@ -82,17 +82,19 @@ class Method:
     def wait(self, record: SessionRecord, now: datetime) -> float:
         """Until the next point of the provider's grid (the session's start + k × interval), so the
         polls keep the provider's cadence whatever a poll itself takes."""
-        interval = self.first_wait()
-        elapsed = (now - record.created_at_dt()).total_seconds()
+        interval, elapsed = self._grid(record, now)
         return (math.floor(elapsed / interval) + 1) * interval - elapsed
 
     def due_in(self, record: SessionRecord, now: datetime) -> float:
         """How early this poll is for its grid point (a Wait state takes whole seconds only)."""
         if self.interval_seconds is None:
             return 0.0
-        interval = self.first_wait()
-        elapsed = (now - record.created_at_dt()).total_seconds()
+        interval, elapsed = self._grid(record, now)
         return max(0.0, round(elapsed / interval) * interval - elapsed)
+
+    def _grid(self, record: SessionRecord, now: datetime) -> tuple[float, float]:
+        """The poll interval, and the seconds since the session started (where its grid begins)."""
+        return self.first_wait(), (now - record.created_at_dt()).total_seconds()
 
     def abandon(self, record: SessionRecord) -> None:
         """Tell the provider the broker no longer waits (after a cancel); most need not be told."""

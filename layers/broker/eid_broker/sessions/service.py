@@ -255,16 +255,14 @@ class SessionService:
             record = self.expire(record) or self.repo.get(session_id) or record
         return record
 
-    def read_waiting(
-        self, session_id: str, owner: str, wait: float, sleep: Callable[[float], None] = time.sleep
-    ) -> SessionRecord:
+    def read_waiting(self, session_id: str, owner: str, wait: float) -> SessionRecord:
         """The session once it is final, or after `wait` seconds still pending (a long-poll read):
         strongly consistent reads every LONG_POLL_STEP seconds, never past the invocation's time."""
         left = time_left()
-        until = time.monotonic() + min(wait, wait if left is None else max(0.0, left - RESERVE_SECONDS))
+        until = time.monotonic() + (wait if left is None else min(wait, left - RESERVE_SECONDS))
         record = self.read(session_id, owner)
         while record.status == "pending" and (pause := min(LONG_POLL_STEP, until - time.monotonic())) > 0:
-            sleep(pause)
+            self._sleep(pause)
             record = self.read(session_id, owner)
         return record
 
