@@ -117,9 +117,23 @@ class Template:
 # Per resource type: the property naming it, the longest generated name, what Ref gives, and the GetAtt
 # attributes; {n}ame, {r}egion, {a}ccount, {h}ash of the name and, in attributes, {ref} are filled in.
 _PHYSICAL: dict[str, tuple[str, int, str, dict[str, str]]] = {
-    "AWS::DynamoDB::Table": ("TableName", 255, "{n}", {"Arn": "arn:aws:dynamodb:{r}:{a}:table/{n}"}),
+    "AWS::DynamoDB::Table": (
+        "TableName",
+        255,
+        "{n}",
+        {
+            "Arn": "arn:aws:dynamodb:{r}:{a}:table/{n}",
+            "StreamArn": "arn:aws:dynamodb:{r}:{a}:table/{n}/stream/1970-01-01T00:00:00.000",
+        },
+    ),
     "AWS::IAM::ManagedPolicy": ("ManagedPolicyName", 64, "arn:aws:iam::{a}:policy/{n}", {}),
     "AWS::Logs::LogGroup": ("LogGroupName", 512, "{n}", {"Arn": "arn:aws:logs:{r}:{a}:log-group:{n}:*"}),
+    "AWS::SQS::Queue": (
+        "QueueName",
+        80,
+        "https://sqs.{r}.amazonaws.com/{a}/{n}",
+        {"Arn": "arn:aws:sqs:{r}:{a}:{n}", "QueueName": "{n}"},
+    ),
     "AWS::SecretsManager::Secret": ("Name", 64, "arn:aws:secretsmanager:{r}:{a}:secret:{n}-{h:.6}", {}),
     "AWS::Serverless::Api": ("Name", 64, "{h:.10}", {}),
     "AWS::Serverless::Function": ("FunctionName", 64, "{n}", {"Arn": "arn:aws:lambda:{r}:{a}:function:{n}"}),

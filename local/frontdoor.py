@@ -93,7 +93,9 @@ def api_routes(resolver: Resolver) -> list[Route]:
     apis: dict[str, ApiConfig] = {}
     routes: list[Route] = []
     for logical_id, resource in resolver.template.of_type("AWS::Serverless::Function"):
-        for event in (resource["Properties"].get("Events") or {}).values():  # all Api (test_local_cfn.py)
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event["Type"] != "Api":  # streams and queues: local/event_sources.py
+                continue
             props = resolver.resolve(event["Properties"])
             api_id = (event["Properties"].get("RestApiId") or {}).get("Ref")
             if api_id is None:

@@ -11,7 +11,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,8 +27,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from local import cfn
 from local.cfn import CfnError, Physical, Resolver, Template, env_name
+from local.event_sources import EventSources, mappings
 from local.frontdoor import FrontDoor, QuietHandler, Route, api_routes, serve
-from local.lambda_runtime import LambdaRuntime, offline_aws_env
+from local.lambda_runtime import MAX_WORKERS_PER_FUNCTION, LambdaRuntime, offline_aws_env
 from local.sandboxes import SANDBOXES
 from local.sandboxes.faults import FaultInjector
 
@@ -72,6 +73,9 @@ def _variable(provider: str, key: str) -> str:
     return f"{provider}_{key}".upper().replace("-", "_")
 
 
+# What only the local stack sets, never the template: webhooks may go to a receiver on this machine.
+LOCAL_ONLY_ENVIRONMENT = {"WEBHOOK_ALLOW_LOOPBACK": "true"}
+
 _EMPTY_ZIP = b"PK\x05\x06" + bytes(18)  # moto wants code; ours runs from CodeUri (local.lambda_runtime)
 
 
@@ -96,6 +100,7 @@ class LocalStack:
         self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []  # the front door first
         self._sandboxes: list[_Sandbox] = []
         self._runtime: LambdaRuntime | None = None
+        self._event_sources: EventSources | None = None
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._dynamodb: Counter[str] = Counter()  # DynamoDB API calls by operation
         self._counting = threading.Lock()  # not the console's lock: a slow reader must not stall moto
@@ -211,7 +216,15 @@ class LocalStack:
         functions = template.of_type("AWS::Serverless::Function")
         longest = max(int(resource["Properties"].get("Timeout", 3)) for _, resource in functions)
         config = Config(retries={"total_max_attempts": 1}, read_timeout=longest + 30)
-        for service in ("dynamodb", "secretsmanager", "lambda", "stepfunctions", "iam"):
+        for service in (
+            "dynamodb",
+            "dynamodbstreams",
+            "sqs",
+            "secretsmanager",
+            "lambda",
+            "stepfunctions",
+            "iam",
+        ):
             self._clients[service] = session.client(service, endpoint_url=self.moto_url, config=config)
         role = self._clients["iam"].create_role(
             RoleName=f"{APP_NAME}-{self.stage}-local-role", AssumeRolePolicyDocument="{}"
@@ -231,6 +244,14 @@ class LocalStack:
         for logical_id in template.resources:
             resolver.physical(logical_id)
         self.routes = api_routes(resolver)
+        self._event_sources = EventSources(
+            self._clients,
+            self._runtime.invoke,
+            lambda line: self.log("events", line),
+            region=REGION,
+            workers=MAX_WORKERS_PER_FUNCTION,
+        )
+        self._event_sources.start(mappings(resolver, self._queue_url))
         self._frontdoor = FrontDoor(
             self.routes,
             invoke=self._invoke,
@@ -244,7 +265,16 @@ class LocalStack:
         rtype, physical = resource["Type"], cfn.default_physical(resolver, logical_id, resource)
         if rtype == "AWS::DynamoDB::Table":
             props = resolver.resolve(resource["Properties"])
-            keys = {k: props[k] for k in ("KeySchema", "AttributeDefinitions", "BillingMode")}
+            names = (
+                "KeySchema",
+                "AttributeDefinitions",
+                "BillingMode",
+                "StreamSpecification",
+                "GlobalSecondaryIndexes",
+            )
+            keys = {k: props[k] for k in names if k in props}
+            if "StreamSpecification" in keys:
+                keys["StreamSpecification"] = {**keys["StreamSpecification"], "StreamEnabled": True}
             table = self._clients["dynamodb"].create_table(TableName=physical.ref, **keys)["TableDescription"]
             ttl = props.get("TimeToLiveSpecification") or {}
             if ttl.get("Enabled"):
@@ -252,11 +282,25 @@ class LocalStack:
                     TableName=physical.ref,
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
                 )
-            return Physical(physical.ref, {"Arn": table["TableArn"]})
+            return Physical(
+                physical.ref, {"Arn": table["TableArn"], "StreamArn": table.get("LatestStreamArn", "")}
+            )
+        if rtype == "AWS::SQS::Queue":
+            props = resolver.resolve(resource["Properties"])
+            attributes = {
+                key: json.dumps(props[key]) if isinstance(props[key], dict) else str(props[key])
+                for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "RedrivePolicy")
+                if key in props
+            }
+            url = self._clients["sqs"].create_queue(
+                QueueName=physical.ref.rsplit("/", 1)[-1], Attributes=attributes
+            )
+            return Physical(url["QueueUrl"], physical.attrs)
         if rtype == "AWS::SecretsManager::Secret":
             return self._create_secret(resolver, resource)
         if rtype == "AWS::Serverless::Function":
             function = cfn.function_config(resolver, logical_id)
+            function = replace(function, environment={**function.environment, **LOCAL_ONLY_ENVIRONMENT})
             assert self._runtime is not None
             self._runtime.register(function)
             answer = self._clients["lambda"].create_function(
@@ -299,6 +343,9 @@ class LocalStack:
             shown = "(from the environment)" if key in from_env else shown
             self._secret_notes.append(f"{name}: {key} = {shown}   [{_variable(provider, key)}]")
         return Physical(arn, {"Id": arn})
+
+    def _queue_url(self, arn: str) -> str:
+        return self._clients["sqs"].get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
 
     def _invoke(self, function_name: str, payload: bytes) -> tuple[bytes, str | None]:
         answer = self._clients["lambda"].invoke(FunctionName=function_name, Payload=payload)
@@ -374,6 +421,9 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop serving, end every worker process, stop moto and the sandboxes. Idempotent."""
+        if self._event_sources is not None:
+            self._event_sources.stop()
+            self._event_sources = None
         servers, self._servers = self._servers, []
         for index, (server, thread) in enumerate(servers):  # the front door first: no new requests
             server.shutdown()

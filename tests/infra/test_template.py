@@ -82,7 +82,13 @@ def test_functions_have_explicit_limits_and_the_shared_layer(logical_id: str, fu
     assert props["Layers"] == [{"Ref": "BrokerLayer"}]
     assert (ROOT / props["CodeUri"] / "app.py").is_file()
     for event in (props.get("Events") or {}).values():
-        assert event["Type"] == "Api" and event["Properties"]["RestApiId"] == {"Ref": "BrokerApi"}
+        if event["Type"] == "Api":
+            assert event["Properties"]["RestApiId"] == {"Ref": "BrokerApi"}
+        else:  # the outbound webhooks: the sessions stream and the delivery queue
+            assert (logical_id, event["Type"]) in {
+                ("WebhookDispatchFunction", "DynamoDB"),
+                ("WebhookSendFunction", "SQS"),
+            }
 
 
 def test_sessions_table_is_on_demand_with_ttl_pitr_and_encryption() -> None:

@@ -58,9 +58,27 @@ class Settings(BaseModel):
     person_start_window_seconds: int = Field(default=120, ge=1, le=86400)
 
     tokens_table: str | None = None
+    webhooks_table: str | None = None
+    webhook_queue_url: str | None = None
+    # API.md: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; WEBHOOK_RETRY_SCHEDULE shortens it for tests.
+    webhook_retry_schedule: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    # Set by the local stack only (never by the template): http to loopback receivers.
+    webhook_allow_loopback: bool = False
 
     _environ: dict[str, str] = PrivateAttr(default_factory=dict)
     _providers: dict[type, Any] = PrivateAttr(default_factory=dict)
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = tuple(int(part) for part in value.split(","))
+            except ValueError:
+                raise ValueError("WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds") from None
+        if any(seconds < 0 for seconds in value):
+            raise ValueError("WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds")
+        return value
 
     @field_validator("poll_interval_seconds")
     @classmethod

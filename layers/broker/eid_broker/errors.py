@@ -92,6 +92,14 @@ class SessionNotFound(BrokerError):
     status, code, title = 404, "SESSION_NOT_FOUND", "Session not found"
 
 
+class EndpointNotFound(BrokerError):
+    status, code, title = 404, "WEBHOOK_ENDPOINT_NOT_FOUND", "No webhook endpoint"
+
+
+class DeliveryNotFound(BrokerError):
+    status, code, title = 404, "DELIVERY_NOT_FOUND", "Delivery not found"
+
+
 class RouteNotFound(BrokerError):
     status, code, title = 404, "ROUTE_NOT_FOUND", "Not found"
 

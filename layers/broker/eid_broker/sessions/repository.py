@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
-from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from eid_broker.dynamo import attribute, is_condition_failure, item_of, plain_item, serialize
 from eid_broker.errors import InternalUnavailable
 from eid_broker.sessions.models import Identity, SessionError, SessionRecord, Status, iso
 
@@ -17,49 +15,11 @@ _PENDING = {":pending": {"S": "pending"}}
 _STATUS = {"#status": "status"}
 
 
-@lru_cache(maxsize=1)
-def _codec() -> tuple[Any, Any]:
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-    return TypeSerializer(), TypeDeserializer()
-
-
-def _serialize(value: Any) -> dict[str, Any]:
-    return _codec()[0].serialize(value)
-
-
-def _attribute(model: Any, **dump: Any) -> Any:
-    # DynamoDB numbers must be Decimal, never float.
-    return json.loads(model.model_dump_json(**dump), parse_float=Decimal)
-
-
-def _item(record: SessionRecord) -> dict[str, Any]:
-    return {key: _serialize(value) for key, value in _attribute(record, exclude_none=True).items()}
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; the API shows them as JSON numbers."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
-
-
-def _record(item: dict[str, Any]) -> SessionRecord:
-    deserializer = _codec()[1]
-    data = {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
+def record_from_item(item: dict[str, Any]) -> SessionRecord:
+    """A stored (or streamed) session item as the record."""
+    data = plain_item(item)
     data["ttl"] = int(data["ttl"])
     return SessionRecord.model_validate(data)
-
-
-def _is_condition_failure(exc: Exception) -> bool:
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
-        "ConditionalCheckFailedException",
-        "TransactionCanceledException",
-    )
 
 
 class SessionRepository:
@@ -75,7 +35,7 @@ class SessionRepository:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=_item(record),
+                Item=item_of(record),
                 ConditionExpression="attribute_not_exists(session_id)",
             )
         except (ClientError, BotoCoreError) as exc:
@@ -92,7 +52,7 @@ class SessionRepository:
                 ExpressionAttributeValues=_PENDING,
             )
         except (ClientError, BotoCoreError) as exc:
-            if not _is_condition_failure(exc):
+            if not is_condition_failure(exc):
                 raise InternalUnavailable("Sessions could not be updated.") from exc
 
     def get(self, session_id: str) -> SessionRecord | None:
@@ -103,7 +63,7 @@ class SessionRepository:
         except (ClientError, BotoCoreError) as exc:
             raise InternalUnavailable("Sessions could not be read.") from exc
         item = response.get("Item")
-        return _record(item) if item else None
+        return record_from_item(item) if item else None
 
     def owners(self, session_ids: list[str]) -> dict[str, tuple[str, str]]:
         """(owner, method) of each stored session among the ids, in BatchGetItem pages of 100."""
@@ -146,11 +106,11 @@ class SessionRepository:
         sets = ["#status = :status", "#updated = :updated"]
         if identity is not None:
             names["#identity"] = "identity"
-            values[":identity"] = _serialize(_attribute(identity))
+            values[":identity"] = serialize(attribute(identity))
             sets.append("#identity = :identity")
         if error is not None:
             names["#error"] = "error"
-            values[":error"] = _serialize(_attribute(error))
+            values[":error"] = serialize(attribute(error))
             sets.append("#error = :error")
         # A cancelled session keeps its provider handle until the next poll abandons it there.
         answer = self._update(
@@ -160,7 +120,7 @@ class SessionRepository:
             names,
             values,
         )
-        return _record(answer) if answer else None
+        return record_from_item(answer) if answer else None
 
     def _update(
         self,
@@ -182,7 +142,7 @@ class SessionRepository:
                 ReturnValues="ALL_NEW",
             )
         except (ClientError, BotoCoreError) as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return None
             raise InternalUnavailable("Sessions could not be updated.") from exc
         return response["Attributes"]
@@ -197,7 +157,7 @@ class SessionRepository:
             {**_STATUS, "#identity": "identity"},
             {**_PENDING, ":now": {"S": iso(now)}},
         )
-        return _record(answer) if answer else None
+        return record_from_item(answer) if answer else None
 
     def forget_provider_ref(self, session_id: str) -> None:
         self._update(session_id, "REMOVE provider_ref", "attribute_exists(session_id)")
@@ -229,7 +189,7 @@ class SessionRepository:
             _STATUS,
             {**_PENDING, ":one": {"N": "1"}, ":zero": {"N": "0"}},
         )
-        return _record(answer) if answer else None
+        return record_from_item(answer) if answer else None
 
     def give_back_attempt(self, session_id: str) -> None:
         """Return a reserved attempt whose OTP the provider never judged."""

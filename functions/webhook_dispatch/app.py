@@ -1,0 +1,26 @@
+"""The sessions table's change stream: one webhook event per session that became final."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from eid_broker.observability import logger
+from eid_broker.sessions.repository import record_from_item
+from eid_broker.webhooks.service import default_webhooks, is_final_transition
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    change = record.raw_event.get("dynamodb") or {}
+    new = change.get("NewImage")
+    if is_final_transition(str(record.raw_event.get("eventName")), change.get("OldImage"), new):
+        default_webhooks().record_final(record_from_item(new))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,55 @@
+"""DynamoDB's typed attribute values to and from plain Python and pydantic models, in one place."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+
+@lru_cache(maxsize=1)
+def _codec() -> tuple[Any, Any]:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def serialize(value: Any) -> dict[str, Any]:
+    return _codec()[0].serialize(value)
+
+
+def attribute(model: BaseModel, **dump: Any) -> Any:
+    # DynamoDB numbers must be Decimal, never float.
+    return json.loads(model.model_dump_json(**dump), parse_float=Decimal)
+
+
+def item_of(model: BaseModel) -> dict[str, Any]:
+    """A model as a typed item; None fields are left out."""
+    return {key: serialize(value) for key, value in attribute(model, exclude_none=True).items()}
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the API shows them as JSON numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def plain_item(item: dict[str, Any]) -> dict[str, Any]:
+    deserializer = _codec()[1]
+    return {key: plain(deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def is_condition_failure(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+    )

@@ -1,0 +1,222 @@
+"""DynamoDB access for webhook endpoints and deliveries: one table, keyed by owner (the API key id).
+
+`item` is `endpoint` for the owner's endpoint and `delivery#<delivery_id>` for each delivery; delivery
+ids start with their creation time, so a reverse query lists them newest first.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from eid_broker.dynamo import is_condition_failure, item_of, plain_item, serialize
+from eid_broker.errors import InternalUnavailable
+from eid_broker.webhooks.models import Delivery, DeliveryStatus, Endpoint
+
+ENDPOINT = "endpoint"
+DELIVERY = "delivery#"
+_CLAIMABLE = (":pending", ":retrying")
+
+
+def _key(owner: str, item: str) -> dict[str, Any]:
+    return {"owner": {"S": owner}, "item": {"S": item}}
+
+
+def _values(**values: Any) -> dict[str, Any]:
+    # DynamoDB numbers must be Decimal, never float.
+    return {
+        f":{name}": serialize(Decimal(str(value)) if isinstance(value, float) else value)
+        for name, value in values.items()
+    }
+
+
+class WebhookStore:
+    def __init__(self, table_name: str, client: Any) -> None:
+        self._table = table_name
+        self._client = client
+
+    def _call(self, operation: str, **request: Any) -> dict[str, Any] | None:
+        """One request; None when its condition did not hold."""
+        try:
+            return getattr(self._client, operation)(TableName=self._table, **request)
+        except (ClientError, BotoCoreError) as exc:
+            if is_condition_failure(exc):
+                return None
+            raise InternalUnavailable("Webhook settings could not be read or stored.") from exc
+
+    def _update(self, owner: str, item: str, expression: str, condition: str, **values: Any) -> Any:
+        names = {name: name[1:] for name in ("#status", "#url") if name in expression + condition}
+        answer = self._call(
+            "update_item",
+            Key=_key(owner, item),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ReturnValues="ALL_NEW",
+            **({"ExpressionAttributeNames": names} if names else {}),
+            **({"ExpressionAttributeValues": _values(**values)} if values else {}),
+        )
+        return plain_item(answer["Attributes"]) if answer else None
+
+    # Endpoints
+
+    def endpoint(self, owner: str) -> Endpoint | None:
+        answer = self._call("get_item", Key=_key(owner, ENDPOINT), ConsistentRead=True)
+        item = (answer or {}).get("Item")
+        return Endpoint.model_validate(plain_item(item)) if item else None
+
+    def create_endpoint(self, endpoint: Endpoint) -> bool:
+        item = {**item_of(endpoint), "item": {"S": ENDPOINT}}
+        return (
+            self._call(
+                "put_item",
+                Item=item,
+                ConditionExpression="attribute_not_exists(#item)",
+                ExpressionAttributeNames={"#item": "item"},
+            )
+            is not None
+        )
+
+    def change_url(self, owner: str, url: str, now: str) -> Endpoint | None:
+        """A new URL for an existing endpoint, which it enables again (after a 410 disabled it)."""
+        answer = self._update(
+            owner,
+            ENDPOINT,
+            "SET #url = :url, enabled = :on, updated_at = :now REMOVE disabled_at",
+            "attribute_exists(secret)",
+            url=url,
+            on=True,
+            now=now,
+        )
+        return Endpoint.model_validate(answer) if answer else None
+
+    def rotate_secret(self, owner: str, secret: str, previous_until: float, now: str) -> Endpoint | None:
+        answer = self._update(
+            owner,
+            ENDPOINT,
+            "SET previous_secret = secret, previous_until = :until, secret = :secret, updated_at = :now",
+            "attribute_exists(secret)",
+            secret=secret,
+            until=previous_until,
+            now=now,
+        )
+        return Endpoint.model_validate(answer) if answer else None
+
+    def disable(self, owner: str, url: str, now: str) -> None:
+        """Disable the endpoint that answered 410, unless its URL has changed since."""
+        self._update(
+            owner,
+            ENDPOINT,
+            "SET enabled = :off, disabled_at = :now",
+            "#url = :url",
+            off=False,
+            now=now,
+            url=url,
+        )
+
+    def delete_endpoint(self, owner: str) -> bool:
+        answer = self._call(
+            "delete_item",
+            Key=_key(owner, ENDPOINT),
+            ConditionExpression="attribute_exists(secret)",
+        )
+        return answer is not None
+
+    # Deliveries
+
+    def delivery(self, owner: str, delivery_id: str) -> Delivery | None:
+        answer = self._call("get_item", Key=_key(owner, DELIVERY + delivery_id), ConsistentRead=True)
+        item = (answer or {}).get("Item")
+        return Delivery.model_validate(plain_item(item)) if item else None
+
+    def create_delivery(self, delivery: Delivery) -> bool:
+        """Record a delivery once: False if its id is already recorded (a repeated stream record)."""
+        item = {**item_of(delivery), "item": {"S": DELIVERY + delivery.delivery_id}}
+        return (
+            self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(delivery_id)")
+            is not None
+        )
+
+    def deliveries(self, owner: str, session_id: str | None, limit: int = 100) -> list[Delivery]:
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "#owner = :owner AND begins_with(#item, :prefix)",
+            "ExpressionAttributeNames": {"#owner": "owner", "#item": "item"},
+            "ExpressionAttributeValues": _values(owner=owner, prefix=DELIVERY),
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+        }
+        if session_id is not None:
+            request["FilterExpression"] = "session_id = :sid"
+            request["ExpressionAttributeValues"].update(_values(sid=session_id))
+        found: list[Delivery] = []
+        for _ in range(10):  # at most 10 pages (10 MB) are read for one answer
+            answer = self._call("query", **request) or {}
+            found += [Delivery.model_validate(plain_item(item)) for item in answer.get("Items", [])]
+            if len(found) >= limit or "LastEvaluatedKey" not in answer:
+                break
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return found[:limit]
+
+    def claim(self, owner: str, delivery_id: str, attempt: int, now: float, lease: float) -> Delivery | None:
+        """Take the `attempt`-th attempt; None if it was taken (a duplicate message) or the delivery ended.
+
+        An attempt whose sender died is taken again once its lease has run out.
+        """
+        answer = self._update(
+            owner,
+            DELIVERY + delivery_id,
+            "SET attempts = :attempt, claimed_until = :until",
+            "#status IN (:pending, :retrying) AND (attempts = :previous"
+            " OR (attempts = :attempt AND claimed_until < :now))",
+            attempt=attempt,
+            previous=attempt - 1,
+            until=now + lease,
+            now=now,
+            pending="pending",
+            retrying="retrying",
+        )
+        return Delivery.model_validate(answer) if answer else None
+
+    def record_attempt(
+        self,
+        delivery: Delivery,
+        status: DeliveryStatus,
+        *,
+        status_code: int | None,
+        error: str | None,
+        next_attempt_at: str | None,
+    ) -> None:
+        sets = ["#status = :status"]
+        removes = ["claimed_until"]
+        values: dict[str, Any] = {"status": status, "attempt": delivery.attempts}
+        for name, value in (
+            ("last_status_code", status_code),
+            ("last_error", error),
+            ("next_attempt_at", next_attempt_at),
+        ):
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[name] = value
+        self._update(
+            delivery.owner,
+            DELIVERY + delivery.delivery_id,
+            f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+            "attempts = :attempt",
+            **values,
+        )
+
+    def queue_again(self, owner: str, delivery_id: str, now: float, at: str) -> Delivery | None:
+        """Mark a delivery for one more attempt (redeliver); None if unknown or an attempt is running."""
+        answer = self._update(
+            owner,
+            DELIVERY + delivery_id,
+            "SET #status = :pending, next_attempt_at = :at",
+            "attribute_exists(delivery_id) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
+            pending="pending",
+            at=at,
+            now=now,
+        )
+        return Delivery.model_validate(answer) if answer else None

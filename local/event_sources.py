@@ -1,0 +1,237 @@
+"""Lambda event source mappings, run the way AWS runs them: pollers outside the writer's call.
+
+moto's own mappings invoke synchronously inside the write that made the record (and never deliver a
+delayed SQS message), so the local stack reads each DynamoDB stream and long-polls each queue itself
+and invokes the function with the event shapes Lambda sends, as the template's ``Events`` configure.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from local.cfn import CfnError
+
+Invoke = Callable[[str, Any], tuple[str, bool]]  # (function name, event) -> (payload, errored)
+Log = Callable[[str], None]
+STREAM_POLL_SECONDS = 0.1
+STREAM_RETRIES = 3  # locally: then the batch goes to the on-failure destination
+
+
+def _check_pattern(pattern: Any) -> None:
+    if isinstance(pattern, dict):
+        for value in pattern.values():
+            _check_pattern(value)
+    elif not isinstance(pattern, list) or any(isinstance(item, (dict, list)) for item in pattern):
+        raise CfnError(f"FilterCriteria: only exact-value patterns run locally, not {pattern!r}")
+
+
+def matches(pattern: Any, value: Any) -> bool:
+    """Lambda event filtering, for the exact-value patterns the template uses."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            k in value and matches(p, value[k]) for k, p in pattern.items()
+        )
+    return value in pattern
+
+
+@dataclass(frozen=True)
+class Mapping:
+    kind: str  # DynamoDB | SQS
+    function_name: str
+    source_arn: str
+    batch_size: int
+    filters: tuple[Any, ...]
+    failure_destination: str | None  # a queue URL
+    queue_url: str | None = None
+
+
+def mappings(resolver: Any, queue_url_of: Callable[[str], str]) -> list[Mapping]:
+    """Every DynamoDB and SQS event of the template's functions."""
+    found = []
+    for logical_id, resource in resolver.template.of_type("AWS::Serverless::Function"):
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event["Type"] not in ("DynamoDB", "SQS"):
+                continue
+            props = resolver.resolve(event["Properties"])
+            filters = tuple(
+                json.loads(item["Pattern"])
+                for item in (props.get("FilterCriteria") or {}).get("Filters") or []
+            )
+            for pattern in filters:
+                _check_pattern(pattern)
+            destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            source = props["Stream"] if event["Type"] == "DynamoDB" else props["Queue"]
+            found.append(
+                Mapping(
+                    kind=event["Type"],
+                    function_name=str(resolver.ref(logical_id)),
+                    source_arn=str(source),
+                    batch_size=int(props.get("BatchSize", 100 if event["Type"] == "DynamoDB" else 10)),
+                    filters=filters,
+                    failure_destination=queue_url_of(destination) if destination else None,
+                    queue_url=queue_url_of(source) if event["Type"] == "SQS" else None,
+                )
+            )
+    return found
+
+
+def _as_lambda_sends(record: dict[str, Any], source_arn: str) -> dict[str, Any]:
+    """boto3 parses the record's time into a datetime; Lambda sends epoch seconds."""
+    change = dict(record["dynamodb"])
+    when = change.get("ApproximateCreationDateTime")
+    if hasattr(when, "timestamp"):
+        change["ApproximateCreationDateTime"] = int(when.timestamp())
+    return {**record, "dynamodb": change, "eventSourceARN": source_arn}
+
+
+def _failed_items(payload: str) -> set[str] | None:
+    """The batchItemFailures' identifiers; None when the answer is not a partial-batch response."""
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    return {str(item.get("itemIdentifier")) for item in answer.get("batchItemFailures") or []}
+
+
+class EventSources:
+    """One thread per mapping; ``stop()`` ends them."""
+
+    def __init__(
+        self, clients: dict[str, Any], invoke: Invoke, log: Log, *, region: str, workers: int
+    ) -> None:
+        self._clients = clients
+        self._invoke = invoke
+        self._log = log
+        self._region = region
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sqs-invoke")
+
+    def start(self, found: list[Mapping]) -> None:
+        for mapping in found:
+            target = self._stream if mapping.kind == "DynamoDB" else self._queue
+            thread = threading.Thread(target=target, args=(mapping,), daemon=True, name=mapping.function_name)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # DynamoDB streams
+
+    def _stream(self, mapping: Mapping) -> None:
+        streams = self._clients["dynamodbstreams"]
+        shards = streams.describe_stream(StreamArn=mapping.source_arn)["StreamDescription"]["Shards"]
+        iterators = {
+            shard["ShardId"]: streams.get_shard_iterator(
+                StreamArn=mapping.source_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+            )["ShardIterator"]
+            for shard in shards
+        }
+        while not self._stopping.is_set():
+            for shard_id, iterator in list(iterators.items()):
+                try:
+                    answer = streams.get_records(ShardIterator=iterator, Limit=1000)
+                except (BotoCoreError, ClientError) as exc:
+                    self._log(f"stream read failed: {exc}")
+                    continue
+                iterators[shard_id] = answer.get("NextShardIterator") or iterator
+                records = [
+                    _as_lambda_sends(record, mapping.source_arn)
+                    for record in answer.get("Records", [])
+                    if not mapping.filters or any(matches(p, record) for p in mapping.filters)
+                ]
+                for start in range(0, len(records), mapping.batch_size):
+                    self._stream_batch(mapping, records[start : start + mapping.batch_size])
+            self._stopping.wait(STREAM_POLL_SECONDS)
+
+    def _stream_batch(self, mapping: Mapping, batch: list[dict[str, Any]]) -> None:
+        for attempt in range(STREAM_RETRIES + 1):
+            payload, errored = self._invoke(mapping.function_name, {"Records": batch})
+            failed = _failed_items(payload) or set() if not errored else set()
+            if not errored and not failed:
+                return
+            numbers = [record["dynamodb"]["SequenceNumber"] for record in batch]
+            # Lambda retries from the first failed record on (the whole batch after an error).
+            batch = batch[min((numbers.index(f) for f in failed if f in numbers), default=0) :]
+            if attempt < STREAM_RETRIES and self._stopping.wait(1.0):
+                return
+        self._log(f"{mapping.function_name}: a stream batch failed {STREAM_RETRIES + 1} times")
+        if mapping.failure_destination:
+            first, last = batch[0]["dynamodb"], batch[-1]["dynamodb"]
+            document = {
+                "requestContext": {
+                    "functionArn": mapping.function_name,
+                    "condition": "RetryAttemptsExhausted",
+                },
+                "DDBStreamBatchInfo": {
+                    "streamArn": mapping.source_arn,
+                    "startSequenceNumber": first["SequenceNumber"],
+                    "endSequenceNumber": last["SequenceNumber"],
+                    "batchSize": len(batch),
+                },
+            }
+            self._clients["sqs"].send_message(
+                QueueUrl=mapping.failure_destination, MessageBody=json.dumps(document)
+            )
+
+    # SQS
+
+    def _queue(self, mapping: Mapping) -> None:
+        sqs = self._clients["sqs"]
+        while not self._stopping.is_set():
+            try:
+                answer = sqs.receive_message(
+                    QueueUrl=mapping.queue_url,
+                    MaxNumberOfMessages=min(10, mapping.batch_size),
+                    WaitTimeSeconds=1,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                )
+            except (BotoCoreError, ClientError) as exc:
+                if not self._stopping.is_set():
+                    self._log(f"queue read failed: {exc}")
+                    time.sleep(1)
+                continue
+            messages = answer.get("Messages") or []
+            if messages:
+                self._pool.submit(self._queue_batch, mapping, messages)
+
+    def _queue_batch(self, mapping: Mapping, messages: list[dict[str, Any]]) -> None:
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes") or {},
+                "messageAttributes": m.get("MessageAttributes") or {},
+                "md5OfBody": m.get("MD5OfBody"),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": mapping.source_arn,
+                "awsRegion": self._region,
+            }
+            for m in messages
+        ]
+        payload, errored = self._invoke(mapping.function_name, {"Records": records})
+        if errored:
+            return  # every message comes back after its visibility timeout, as on AWS
+        failed = _failed_items(payload) or set()
+        done = [r for r in records if r["messageId"] not in failed]
+        if done:
+            self._clients["sqs"].delete_message_batch(
+                QueueUrl=mapping.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done)],
+            )
