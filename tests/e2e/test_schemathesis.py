@@ -53,6 +53,9 @@ def test_schemathesis_finds_no_server_error_and_no_spec_drift(target: Stack, tmp
             EXCLUDED_CHECKS,
             "--max-examples",
             str(MAX_EXAMPLES),
+            # A long-poll (`wait` up to 25) on a pending session answers after up to 25 s.
+            "--request-timeout",
+            "30",
             "--seed",
             str(SEED),
             "--workers",
