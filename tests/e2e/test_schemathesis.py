@@ -56,6 +56,8 @@ def test_schemathesis_finds_no_server_error_and_no_spec_drift(target: Stack, tmp
             # A long-poll (`wait` up to 25) on a pending session answers after up to 25 s.
             "--request-timeout",
             "30",
+            "--max-response-time",
+            "27",
             "--seed",
             str(SEED),
             "--workers",
