@@ -92,14 +92,14 @@ def _as_lambda_sends(record: dict[str, Any], source_arn: str) -> dict[str, Any]:
     return {**record, "dynamodb": change, "eventSourceARN": source_arn}
 
 
-def _failed_items(payload: str) -> set[str] | None:
-    """The batchItemFailures' identifiers; None when the answer is not a partial-batch response."""
+def _failed_items(payload: str) -> set[str]:
+    """The batchItemFailures' identifiers (none when the answer is not a partial-batch response)."""
     try:
         answer = json.loads(payload)
     except ValueError:
-        return None
+        return set()
     if not isinstance(answer, dict):
-        return None
+        return set()
     return {str(item.get("itemIdentifier")) for item in answer.get("batchItemFailures") or []}
 
 
@@ -161,8 +161,9 @@ class EventSources:
     def _stream_batch(self, mapping: Mapping, batch: list[dict[str, Any]]) -> None:
         for attempt in range(STREAM_RETRIES + 1):
             payload, errored = self._invoke(mapping.function_name, {"Records": batch})
-            failed = _failed_items(payload) or set() if not errored else set()
-            if not errored and not failed:
+            if errored:
+                failed: set[str] = set()  # the whole batch again
+            elif not (failed := _failed_items(payload)):
                 return
             numbers = [record["dynamodb"]["SequenceNumber"] for record in batch]
             # Lambda retries from the first failed record on (the whole batch after an error).
@@ -228,7 +229,7 @@ class EventSources:
         payload, errored = self._invoke(mapping.function_name, {"Records": records})
         if errored:
             return  # every message comes back after its visibility timeout, as on AWS
-        failed = _failed_items(payload) or set()
+        failed = _failed_items(payload)
         done = [r for r in records if r["messageId"] not in failed]
         if done:
             self._clients["sqs"].delete_message_batch(

@@ -4,6 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from eid_broker import api, routes
+from eid_broker.sessions.service import SESSION_ID
 from eid_broker.webhooks.models import DeliveryList, DeliveryQueued
 from eid_broker.webhooks.service import default_webhooks
 
@@ -19,9 +20,7 @@ app = api.make_resolver()
     responses=api.responses("The deliveries", 422, model=DeliveryList),
 )
 def list_deliveries(
-    session_id: Annotated[
-        str | None, Query(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-    ] = None,
+    session_id: Annotated[str | None, Query(pattern=f"^{SESSION_ID.pattern}$")] = None,
 ) -> Response[DeliveryList]:
     return api.json_response(default_webhooks().deliveries(api.caller(app), session_id))
 
@@ -31,10 +30,7 @@ def list_deliveries(
     summary="Queue one more attempt of a delivery",
     operation_id="redeliver_webhook",
     tags=["webhooks"],
-    responses={
-        202: {"description": "Queued", "content": {"application/json": {"model": DeliveryQueued}}},
-        **api.problem_responses(404, 409),
-    },
+    responses=api.responses("Queued", 404, 409, model=DeliveryQueued, status=202),
 )
 def redeliver(
     delivery_id: Annotated[

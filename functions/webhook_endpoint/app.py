@@ -64,10 +64,7 @@ def rotate_secret() -> Response[SecretOut]:
     summary="Send a webhook.test event now",
     operation_id="test_webhook_endpoint",
     tags=["webhooks"],
-    responses={
-        202: {"description": "Queued", "content": {"application/json": {"model": DeliveryQueued}}},
-        **api.problem_responses(404, 409),
-    },
+    responses=api.responses("Queued", 404, 409, model=DeliveryQueued, status=202),
 )
 def send_test() -> Response[DeliveryQueued]:
     return api.json_response(default_webhooks().send_test(api.caller(app)), 202)

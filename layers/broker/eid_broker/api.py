@@ -82,11 +82,15 @@ def problem_response(error: BrokerError) -> Response:
 
 
 def responses(
-    description: str, *problems: int, model: type[BaseModel] | None = None, body: bool = False
+    description: str,
+    *problems: int,
+    model: type[BaseModel] | None = None,
+    body: bool = False,
+    status: int = 200,
 ) -> dict[int | str, dict[str, Any]]:
-    """A route's documented answers: 200 (with its `model`, if any) and its problem statuses."""
+    """A route's documented answers: `status` (with its `model`, if any) and its problem statuses."""
     content = {"content": {"application/json": {"model": model}}} if model else {}
-    return {200: {"description": description, **content}, **problem_responses(*problems, body=body)}
+    return {status: {"description": description, **content}, **problem_responses(*problems, body=body)}
 
 
 def json_response(

@@ -19,7 +19,8 @@ def _codec() -> tuple[Any, Any]:
 
 
 def serialize(value: Any) -> dict[str, Any]:
-    return _codec()[0].serialize(value)
+    # DynamoDB numbers must be Decimal, never float.
+    return _codec()[0].serialize(Decimal(str(value)) if isinstance(value, float) else value)
 
 
 def attribute(model: BaseModel, **dump: Any) -> Any:

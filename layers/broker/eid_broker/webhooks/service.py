@@ -18,13 +18,21 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from eid_broker import aws
 from eid_broker.config import Settings, get_settings
-from eid_broker.errors import ActionNotAllowed, DeliveryNotFound, EndpointNotFound, InvalidInput
+from eid_broker.errors import (
+    ActionNotAllowed,
+    DeliveryNotFound,
+    EndpointNotFound,
+    InternalUnavailable,
+    InvalidInput,
+)
 from eid_broker.observability import logger
 from eid_broker.sessions import FINAL_STATUSES, SessionRecord
 from eid_broker.sessions.models import iso, utcnow
-from eid_broker.sessions.service import SessionService, service_for
+from eid_broker.sessions.service import service_for
 from eid_broker.webhooks import targets
 from eid_broker.webhooks.models import (
     TEST_EVENT,
@@ -86,24 +94,23 @@ def is_final_transition(event_name: str, old: dict[str, Any] | None, new: dict[s
 
 
 class Queue:
-    """The delivery queue: one message per attempt, delayed up to SQS's 15 minutes per hop."""
+    """The delivery queue: one message per attempt, delayed up to SQS's 15 minutes per hop.
 
-    def __init__(self, url: str | None, client: Any) -> None:
+    Its client is made on the first send, so the routes that never queue do not pay for it.
+    """
+
+    def __init__(self, url: str | None, client: Callable[[], Any]) -> None:
         self._url = url
         self._client = client
 
     def send(self, attempt: Attempt, delay: float = 0.0) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        from eid_broker.errors import InternalUnavailable
-
         try:
-            self._client.send_message(
+            self._client().send_message(
                 QueueUrl=self._url,
                 MessageBody=attempt.model_dump_json(),
                 DelaySeconds=min(MAX_QUEUE_DELAY, max(0, math.ceil(delay))),
             )
-        except (ClientError, BotoCoreError, ValueError) as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise InternalUnavailable("The delivery could not be queued; try again.") from exc
 
 
@@ -112,7 +119,7 @@ class WebhookService:
         self,
         store: WebhookStore,
         queue: Queue,
-        sessions: SessionService,
+        find_session: Callable[[str], SessionRecord | None],
         *,
         schedule: tuple[int, ...],
         allow_loopback: bool = False,
@@ -123,7 +130,7 @@ class WebhookService:
     ) -> None:
         self._store = store
         self._queue = queue
-        self._sessions = sessions
+        self._find_session = find_session
         self._schedule = schedule
         self._allow_loopback = allow_loopback
         self._retention = timedelta(days=retention_days)
@@ -302,7 +309,7 @@ class WebhookService:
     def _body(self, delivery: Delivery) -> bytes | None:
         if delivery.session_id is None:
             return body_of(delivery.event_type, delivery.created_at, {})
-        session = self._sessions.find(delivery.session_id)
+        session = self._find_session(delivery.session_id)
         if session is None:
             return None
         return body_of(delivery.event_type, delivery.created_at, session.to_out().model_dump(mode="json"))
@@ -338,8 +345,9 @@ def default_webhooks() -> WebhookService:
 def webhooks_for(settings: Settings) -> WebhookService:
     return WebhookService(
         WebhookStore(settings.webhooks_table or "", aws.client("dynamodb")),
-        Queue(settings.webhook_queue_url, aws.client("sqs")),
-        service_for(settings),
+        Queue(settings.webhook_queue_url, lambda: aws.client("sqs")),
+        # Only the sender reads sessions: the other webhook functions never build the session service.
+        lambda session_id: service_for(settings).find(session_id),
         schedule=settings.webhook_retry_schedule,
         allow_loopback=settings.webhook_allow_loopback,
         retention_days=settings.session_retention_days,

@@ -6,7 +6,6 @@ ids start with their creation time, so a reverse query lists them newest first.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -17,7 +16,6 @@ from eid_broker.webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 ENDPOINT = "endpoint"
 DELIVERY = "delivery#"
-_CLAIMABLE = (":pending", ":retrying")
 
 
 def _key(owner: str, item: str) -> dict[str, Any]:
@@ -25,11 +23,7 @@ def _key(owner: str, item: str) -> dict[str, Any]:
 
 
 def _values(**values: Any) -> dict[str, Any]:
-    # DynamoDB numbers must be Decimal, never float.
-    return {
-        f":{name}": serialize(Decimal(str(value)) if isinstance(value, float) else value)
-        for name, value in values.items()
-    }
+    return {f":{name}": serialize(value) for name, value in values.items()}
 
 
 class WebhookStore:
@@ -59,49 +53,46 @@ class WebhookStore:
         )
         return plain_item(answer["Attributes"]) if answer else None
 
-    # Endpoints
+    def _get(self, owner: str, item: str) -> dict[str, Any] | None:
+        answer = self._call("get_item", Key=_key(owner, item), ConsistentRead=True)
+        found = (answer or {}).get("Item")
+        return plain_item(found) if found else None
 
-    def endpoint(self, owner: str) -> Endpoint | None:
-        answer = self._call("get_item", Key=_key(owner, ENDPOINT), ConsistentRead=True)
-        item = (answer or {}).get("Item")
-        return Endpoint.model_validate(plain_item(item)) if item else None
-
-    def create_endpoint(self, endpoint: Endpoint) -> bool:
-        item = {**item_of(endpoint), "item": {"S": ENDPOINT}}
+    def _create(self, item: str, record: Endpoint | Delivery) -> bool:
+        """Store a new item; False if one with its key is stored already."""
         return (
             self._call(
                 "put_item",
-                Item=item,
+                Item={**item_of(record), "item": {"S": item}},
                 ConditionExpression="attribute_not_exists(#item)",
                 ExpressionAttributeNames={"#item": "item"},
             )
             is not None
         )
 
-    def change_url(self, owner: str, url: str, now: str) -> Endpoint | None:
-        """A new URL for an existing endpoint, which it enables again (after a 410 disabled it)."""
-        answer = self._update(
-            owner,
-            ENDPOINT,
-            "SET #url = :url, enabled = :on, updated_at = :now REMOVE disabled_at",
-            "attribute_exists(secret)",
-            url=url,
-            on=True,
-            now=now,
-        )
+    # Endpoints
+
+    def endpoint(self, owner: str) -> Endpoint | None:
+        found = self._get(owner, ENDPOINT)
+        return Endpoint.model_validate(found) if found else None
+
+    def create_endpoint(self, endpoint: Endpoint) -> bool:
+        return self._create(ENDPOINT, endpoint)
+
+    def _change_endpoint(self, owner: str, expression: str, **values: Any) -> Endpoint | None:
+        answer = self._update(owner, ENDPOINT, expression, "attribute_exists(secret)", **values)
         return Endpoint.model_validate(answer) if answer else None
 
+    def change_url(self, owner: str, url: str, now: str) -> Endpoint | None:
+        """A new URL for an existing endpoint, which it enables again (after a 410 disabled it)."""
+        expression = "SET #url = :url, enabled = :on, updated_at = :now REMOVE disabled_at"
+        return self._change_endpoint(owner, expression, url=url, on=True, now=now)
+
     def rotate_secret(self, owner: str, secret: str, previous_until: float, now: str) -> Endpoint | None:
-        answer = self._update(
-            owner,
-            ENDPOINT,
-            "SET previous_secret = secret, previous_until = :until, secret = :secret, updated_at = :now",
-            "attribute_exists(secret)",
-            secret=secret,
-            until=previous_until,
-            now=now,
+        expression = (
+            "SET previous_secret = secret, previous_until = :until, secret = :secret, updated_at = :now"
         )
-        return Endpoint.model_validate(answer) if answer else None
+        return self._change_endpoint(owner, expression, secret=secret, until=previous_until, now=now)
 
     def disable(self, owner: str, url: str, now: str) -> None:
         """Disable the endpoint that answered 410, unless its URL has changed since."""
@@ -126,17 +117,12 @@ class WebhookStore:
     # Deliveries
 
     def delivery(self, owner: str, delivery_id: str) -> Delivery | None:
-        answer = self._call("get_item", Key=_key(owner, DELIVERY + delivery_id), ConsistentRead=True)
-        item = (answer or {}).get("Item")
-        return Delivery.model_validate(plain_item(item)) if item else None
+        found = self._get(owner, DELIVERY + delivery_id)
+        return Delivery.model_validate(found) if found else None
 
     def create_delivery(self, delivery: Delivery) -> bool:
         """Record a delivery once: False if its id is already recorded (a repeated stream record)."""
-        item = {**item_of(delivery), "item": {"S": DELIVERY + delivery.delivery_id}}
-        return (
-            self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(delivery_id)")
-            is not None
-        )
+        return self._create(DELIVERY + delivery.delivery_id, delivery)
 
     def deliveries(self, owner: str, session_id: str | None, limit: int = 100) -> list[Delivery]:
         request: dict[str, Any] = {
