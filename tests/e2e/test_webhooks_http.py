@@ -118,6 +118,10 @@ def test_a_completed_session_pushes_one_signed_event_that_matches_the_session(
         timeout=30,
     )
     assert foreign.status_code == 404
+    # A malformed delivery id is not found (never a DynamoDB key error).
+    for malformed in ("msg_x", "m" * 2000):
+        answer = hooks.http.post(f"{hooks.url}/v1/webhook-deliveries/{malformed}/redeliver", timeout=30)
+        assert answer.status_code == 404, answer.text
 
 
 def test_a_failing_receiver_gets_retries_with_the_same_id_then_redeliver_and_410(

@@ -115,3 +115,33 @@ def test_secrets_are_32_random_bytes_and_ids_sort_by_time() -> None:
     earlier = delivery_id(datetime(2026, 12, 2, 10, 0, tzinfo=UTC), "0" * 32)
     later = delivery_id(datetime(2026, 12, 2, 10, 0, 1, tzinfo=UTC), "f" * 32)
     assert earlier < later and len(earlier) == len(later) == 4 + 12 + 32
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example/a b",
+        "https://hooks.example/\x00",
+        "https://bücher.example/",
+        "https://h.example/\n",
+    ],
+)
+def test_a_url_with_characters_no_request_can_carry_is_refused(url: str) -> None:
+    with pytest.raises(targets.TargetRefused, match="must be ASCII"):
+        targets.resolve(url, allow_loopback=False, resolver=answering("93.184.216.34"))
+
+
+def test_validation_errors_of_stored_items_do_not_echo_secrets_or_personal_data() -> None:
+    from pydantic import ValidationError
+
+    from eid_broker.sessions import SessionRecord
+    from eid_broker.webhooks.models import Endpoint
+
+    with pytest.raises(ValidationError) as endpoint_error:
+        Endpoint.model_validate(
+            {"owner": "k", "url": "u", "created_at": 1, "updated_at": "t", "secret": ["whsec_x1"]}
+        )
+    assert "whsec_x1" not in str(endpoint_error.value)
+    with pytest.raises(ValidationError) as session_error:
+        SessionRecord.model_validate({"session_id": "s", "identity": {"personal_code": ["38001085718"]}})
+    assert "38001085718" not in str(session_error.value)

@@ -124,7 +124,8 @@ class SessionWithCredentials(SessionOut):
 class SessionRecord(_SessionFields):
     """The stored session: the public fields plus what only the broker needs. Shown only via to_out()."""
 
-    model_config = ConfigDict(frozen=True)
+    # A validation error (of a streamed image, say) must not echo personal data into a log.
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     owner: str
     # Provider handles needed to poll (never placed in execution state or logs).

@@ -17,7 +17,8 @@ class Endpoint(BaseModel):
     """The stored endpoint of one API key. The secrets never leave it but to sign, or once to the
     integrator that created or rotated them."""
 
-    model_config = ConfigDict(frozen=True)
+    # A validation error must not echo a secret into a log.
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     owner: str
     url: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import secrets
 import socket
 from collections.abc import Callable
@@ -52,6 +53,7 @@ ROTATION_OVERLAP = timedelta(hours=24)
 LEASE_SECONDS = 45.0  # longer than the sender's timeout: a dead sender's attempt is taken again after it
 MAX_QUEUE_DELAY = 900  # SQS DelaySeconds; a longer wait is several hops
 JITTER = 0.10
+DELIVERY_ID = re.compile(r"msg_[0-9a-f]{44}")  # what delivery_id() makes
 
 
 def new_secret() -> str:
@@ -201,6 +203,8 @@ class WebhookService:
         return DeliveryList(items=[d.to_out() for d in self._store.deliveries(owner, session_id)])
 
     def redeliver(self, owner: str, delivery_id: str) -> DeliveryQueued:
+        if not DELIVERY_ID.fullmatch(delivery_id):  # a malformed id is simply not found
+            raise DeliveryNotFound("No such delivery.")
         now = self._clock()
         queued = self._store.queue_again(owner, delivery_id, now.timestamp(), iso(now))
         if queued is None:

@@ -8,6 +8,7 @@ that was checked (pinned), so a DNS answer that changes between the check and th
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from urllib.parse import urlsplit
 MAX_URL_LENGTH = 2048
 TIMEOUT_SECONDS = 15.0
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# RFC 3986's characters: a URL with others (spaces, controls, non-ASCII) would fail at every attempt.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 
 Resolver = Callable[..., list[tuple[Any, ...]]]
 
@@ -60,6 +63,8 @@ def resolve(url: str, *, allow_loopback: bool, resolver: Resolver = socket.getad
     no credentials in the URL, every address the host resolves to public."""
     if len(url) > MAX_URL_LENGTH:
         raise TargetRefused(f"The URL must be at most {MAX_URL_LENGTH} characters.")
+    if not _URL_CHARACTERS.fullmatch(url):
+        raise TargetRefused("The URL must be ASCII (punycode hosts, percent-encoded paths), without spaces.")
     try:
         parts = urlsplit(url)
         port = parts.port
