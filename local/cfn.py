@@ -117,6 +117,8 @@ class Template:
 # Per resource type: the property naming it, the longest generated name, what Ref gives, and the GetAtt
 # attributes; {n}ame, {r}egion, {a}ccount, {h}ash of the name and, in attributes, {ref} are filled in.
 _PHYSICAL: dict[str, tuple[str, int, str, dict[str, str]]] = {
+    "AWS::CloudWatch::Alarm": ("AlarmName", 255, "{n}", {"Arn": "arn:aws:cloudwatch:{r}:{a}:alarm:{n}"}),
+    "AWS::CloudWatch::Dashboard": ("DashboardName", 255, "{n}", {}),
     "AWS::DynamoDB::Table": (
         "TableName",
         255,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -56,6 +57,11 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(self.output)
+
+    def metrics(self, name: str) -> list[dict]:
+        """The Embedded Metric Format lines (`[function] {"_aws": …}`) that carry metric `name`."""
+        emf = (line.partition("] ")[2] for line in list(self.output))
+        return [found for text in emf if text.startswith('{"_aws"') and name in (found := json.loads(text))]
 
 
 def launch(**overrides: str) -> Stack:

@@ -144,6 +144,8 @@ def test_a_failing_receiver_gets_retries_with_the_same_id_then_redeliver_and_410
         if d["delivery_id"] == queued.json()["delivery_id"]
     ]
     assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("delivered", 3, 204)
+    statuses = [line["status"] for line in hooks.metrics("WebhookAttempts")]
+    assert statuses.count("retrying") >= 2 and "delivered" in statuses
 
     # Rotation: both secrets sign for 24 h.
     rotated = hooks.http.post(f"{hooks.url}/v1/webhook-endpoint/rotate-secret", timeout=30).json()["secret"]

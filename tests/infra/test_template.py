@@ -158,3 +158,47 @@ def test_every_start_that_pushes_to_a_person_is_throttled(logical_id: str, funct
 def test_marksign_screening_is_on_by_default() -> None:
     for name in ("MarksignPepsCheck", "MarksignSanctionsCheck"):
         assert TEMPLATE.parameters[name]["Default"] == "true"
+
+
+ALARMS = TEMPLATE.of_type("AWS::CloudWatch::Alarm")
+
+
+@pytest.mark.parametrize(("logical_id", "alarm"), ALARMS)
+def test_every_alarm_notifies_the_optional_topic_and_ignores_quiet_periods(
+    logical_id: str, alarm: dict
+) -> None:
+    props = alarm["Properties"]
+    optional_topic = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    assert props["AlarmActions"] == props["OKActions"] == optional_topic
+    assert props["TreatMissingData"] == "notBreaching" and props["AlarmDescription"]
+
+
+def test_the_alarms_cover_what_an_operator_must_hear_about() -> None:
+    watched = set()
+    for _, alarm in ALARMS:
+        props = alarm["Properties"]
+        stats = [q["MetricStat"]["Metric"] for q in props.get("Metrics", []) if "MetricStat" in q]
+        watched |= {metric["MetricName"] for metric in stats or [props]}
+    assert watched == {
+        "5XXError",  # API
+        "ExecutionsFailed",  # both state machines
+        "PollFailures",  # the catch-all
+        "ProviderErrors",  # per provider
+        "EeidWebhookRejected",
+        "ApproximateNumberOfMessagesVisible",  # the webhook dead-letter queue
+        "PersonThrottled",
+        "Throttles",  # Lambda
+    }
+
+
+def test_the_dashboard_has_one_row_per_registered_method() -> None:
+    ((_, dashboard),) = TEMPLATE.of_type("AWS::CloudWatch::Dashboard")
+    body = json.loads(dashboard["Properties"]["DashboardBody"]["Fn::Sub"])
+    rows: dict[int, list[dict]] = {}
+    for widget in body["widgets"]:
+        rows.setdefault(widget["y"], []).append(widget)
+    titles = [[w["properties"]["title"] for w in row] for row in rows.values()]
+    method_rows = [row[0].split(":")[0] for row in titles if ":" in row[0]]
+    assert sorted(method_rows) == sorted(wiring.methods())  # each once
+    for row in rows.values():
+        assert sum(w["width"] for w in row) == 24  # a full row each

@@ -41,6 +41,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     stage: str = "dev"
+    # The stage's own namespace (template: eid-broker/<stage>); metrics off only for a bench's noise.
+    powertools_metrics_namespace: str = "eid-broker"
+    powertools_metrics_disabled: bool = False
     sessions_table: str = "eid-broker-sessions"
     idempotency_table: str | None = None
     session_poll_state_machine_arn: str | None = None

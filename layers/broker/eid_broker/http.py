@@ -10,9 +10,9 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import eid_broker.observability  # noqa: F401 - every provider call's log lines are masked at the root
 from eid_broker.config import get_settings
 from eid_broker.errors import ProviderBadResponse, ProviderUnavailable
+from eid_broker.observability import Metric, MetricUnit, emit
 
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
@@ -126,17 +126,36 @@ def send(
         connect, read = min(connect, left), min(read, left)
     kwargs["timeout"] = (connect, read)
     kwargs["allow_redirects"] = False
+    began = time.monotonic()
     try:
         response = session.request(method, url, **kwargs)
     except requests.Timeout as exc:
+        _measure(provider, began, "timeout")
         raise ProviderUnavailable(f"{provider} did not answer in time.") from exc
     except requests.RequestException as exc:
+        _measure(provider, began, "unreachable")
         raise ProviderUnavailable(f"{provider} could not be reached ({type(exc).__name__}).") from exc
-    if response.status_code == 429 or (unavailable_on_5xx and response.status_code in RETRY_STATUSES):
-        raise ProviderUnavailable(f"{provider} answered HTTP {response.status_code}.")
-    if 300 <= response.status_code < 400:
-        raise ProviderBadResponse(f"{provider} answered HTTP {response.status_code}.")
+    status = response.status_code
+    if status == 429 or (unavailable_on_5xx and status in RETRY_STATUSES):
+        _measure(provider, began, "throttled" if status == 429 else "http_5xx")
+        raise ProviderUnavailable(f"{provider} answered HTTP {status}.")
+    if 300 <= status < 400:
+        _measure(provider, began, "redirect")
+        raise ProviderBadResponse(f"{provider} answered HTTP {status}.")
+    _measure(provider, began, None)
     return response
+
+
+def _measure(provider: str, began: float, error_class: str | None) -> None:
+    """One provider call (its retries included): latency, and whether it was an outage-like error."""
+    emit(
+        {
+            Metric.PROVIDER_LATENCY: ((time.monotonic() - began) * 1000, MetricUnit.Milliseconds),
+            Metric.PROVIDER_ERRORS: (0 if error_class is None else 1, MetricUnit.Count),
+        },
+        provider=provider,
+        error_class=error_class or "",
+    )
 
 
 def path_segment(value: str, *, provider: str) -> str:

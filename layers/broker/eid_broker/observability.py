@@ -4,14 +4,20 @@ and once more in the broker's formatter, which also sees the records' extras."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import traceback
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+from eid_broker.config import get_settings
 
 _KEYS = r"token|client_?secret|secret_?key|api_?key|password|authorization|otp"
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -99,3 +105,64 @@ def report_refusal(refusal: Any) -> None:
             "provider refused the broker's configuration",
             extra={"provider": refusal.provider, "provider_code": refusal.provider_code},
         )
+
+
+class Metric(StrEnum):
+    """Every metric the broker emits (namespace NAMESPACE; each also without its detail dimensions,
+    under `service` alone, which is what the alarms watch)."""
+
+    SESSIONS_STARTED = "SessionsStarted"  # method
+    SESSIONS_COMPLETED = "SessionsCompleted"  # method
+    SESSIONS_FAILED = "SessionsFailed"  # method; method, code
+    SESSIONS_EXPIRED = "SessionsExpired"  # method; method, code
+    SESSIONS_CANCELLED = "SessionsCancelled"  # method
+    SESSION_SECONDS = "SessionSeconds"  # method: created to final
+    PROVIDER_LATENCY = "ProviderLatency"  # provider; provider, error_class
+    PROVIDER_ERRORS = "ProviderErrors"  # 0 or 1 per call, so its average is the error rate
+    POLL_FAILURES = "PollFailures"  # the state machine's catch-all
+    EEID_WEBHOOK_REJECTED = "EeidWebhookRejected"  # reason
+    PERSON_THROTTLED = "PersonThrottled"  # family
+    WEBHOOK_ATTEMPTS = "WebhookAttempts"  # status: the delivery's status after the attempt
+
+
+SERVICE = "eid-broker"
+# One dimension set per detail level: `service` alone (alarms), then the detail (the dashboard).
+DETAIL: dict[Metric, tuple[tuple[str, ...], ...]] = {
+    Metric.SESSIONS_STARTED: (("method",),),
+    Metric.SESSIONS_COMPLETED: (("method",),),
+    Metric.SESSIONS_FAILED: (("method",), ("method", "code")),
+    Metric.SESSIONS_EXPIRED: (("method",), ("method", "code")),
+    Metric.SESSIONS_CANCELLED: (("method",),),
+    Metric.SESSION_SECONDS: (("method",),),
+    Metric.PROVIDER_LATENCY: (("provider",), ("provider", "error_class")),
+    Metric.PROVIDER_ERRORS: (("provider",), ("provider", "error_class")),
+    Metric.POLL_FAILURES: (),
+    Metric.EEID_WEBHOOK_REJECTED: (("reason",),),
+    Metric.PERSON_THROTTLED: (("family",),),
+    Metric.WEBHOOK_ATTEMPTS: (("status",),),
+}
+
+
+def emit(values: dict[Metric, tuple[float, MetricUnit]], **dimensions: str) -> None:
+    """One CloudWatch Embedded Metric Format line on stdout (Lambda ships it to CloudWatch: no API
+    call). Its dimension sets are `service` alone plus every detail set all of whose names are given.
+    Never raises: a metric must not break the call it counts."""
+    try:
+        settings = get_settings()
+        if settings.powertools_metrics_disabled:
+            return
+        blob = AmazonCloudWatchEMFProvider(namespace=settings.powertools_metrics_namespace, service=SERVICE)
+        sets: list[tuple[str, ...]] = []
+        for metric, (value, unit) in values.items():
+            blob.add_metric(name=metric.value, unit=unit, value=value)
+            sets += [names for names in DETAIL[metric] if names not in sets]
+        for names in sets:
+            if all(dimensions.get(name) for name in names):
+                blob.add_dimensions(service=SERVICE, **{name: dimensions[name] for name in names})
+        print(json.dumps(blob.serialize_metric_set(), separators=(",", ":")), flush=True)
+    except Exception:
+        logger.warning("metric not emitted", exc_info=True)
+
+
+def count(metric: Metric, **dimensions: str) -> None:
+    emit({metric: (1, MetricUnit.Count)}, **dimensions)

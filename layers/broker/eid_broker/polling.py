@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from eid_broker.http import bounded_by
-from eid_broker.observability import logger
+from eid_broker.observability import Metric, count, logger
 
 if TYPE_CHECKING:
     from eid_broker.methods.base import Method
@@ -60,6 +60,7 @@ def failure_handler() -> Handler:
 
     @logger.inject_lambda_context
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        count(Metric.POLL_FAILURES)
         logger.error(
             "poll failed", extra={"session_id": event["session_id"], "task_error": event.get("error")}
         )

@@ -21,7 +21,7 @@ from eid_broker import aws
 from eid_broker.config import get_settings
 from eid_broker.errors import InternalUnavailable, PersonRateLimited
 from eid_broker.keys import keyed_digest
-from eid_broker.observability import logger
+from eid_broker.observability import Metric, count, logger
 
 
 class PersonThrottle:
@@ -53,6 +53,7 @@ class PersonThrottle:
             if slot is None:
                 for key in taken:
                     self._give_back(key, until)
+                count(Metric.PERSON_THROTTLED, family=family)
                 raise PersonRateLimited(
                     "Too many recent attempts for this person; try again later.",
                     retry_after=max(1, math.ceil(free_at - now)),

@@ -25,7 +25,7 @@ from eid_broker.errors import (
 )
 from eid_broker.http import RESERVE_SECONDS, time_left
 from eid_broker.methods.base import Method, Opening, StartBody, subject_digest
-from eid_broker.observability import logger
+from eid_broker.observability import Metric, count, logger
 from eid_broker.providers.eeid import PROVIDER, EeidClient, EeidResult, EeidSettings, IdentificationRequest
 from eid_broker.sessions import Identity, Redirect, SessionRecord
 from eid_broker.sessions.models import iso, utcnow
@@ -189,13 +189,16 @@ def record_webhook(raw: bytes, signature: str | None, *, sessions: SessionServic
         *([secret["previous_client_secret"]] if secret.get("previous_client_secret") else []),
     ]
     if not signature_valid(raw, signature, keys):
+        count(Metric.EEID_WEBHOOK_REJECTED, reason="signature")
         logger.warning("eeID webhook refused: bad or missing signature")
         raise InvalidSignature("The X-HMAC-Signature header is missing or does not match the body.")
     try:
         body = WebhookBody.model_validate_json(raw)
     except ValidationError as exc:
+        count(Metric.EEID_WEBHOOK_REJECTED, reason="body")
         raise UnreadableBody("The webhook body is not an eeID identification request event.") from exc
     if body.client_id != secret["client_id"]:
+        count(Metric.EEID_WEBHOOK_REJECTED, reason="client")
         logger.warning("eeID webhook for another client ignored")
         return
     record = sessions.find(body.reference or "")

@@ -27,7 +27,7 @@ from eid_broker.errors import (
     code_for_task_error,
 )
 from eid_broker.http import RESERVE_SECONDS, time_left
-from eid_broker.observability import logger, report_refusal
+from eid_broker.observability import Metric, MetricUnit, count, emit, logger, report_refusal
 from eid_broker.polling import PollAnswer, final, pending, whole_seconds
 from eid_broker.sessions.models import (
     Credentials,
@@ -221,12 +221,22 @@ class SessionService:
                 "Idempotency-Key, retrying with the same key returns it if it was recorded.",
                 session_id=record.session_id,
             ) from exc
+        count(Metric.SESSIONS_STARTED, method=record.method)
+        if record.is_final:
+            count_final(record)
 
     def complete(self, session_id: str, identity: Identity) -> SessionRecord | None:
-        return self.repo.finish(session_id, "completed", self._clock(), identity=identity)
+        return self._final_write(session_id, "completed", identity=identity)
 
     def fail_with(self, session_id: str, outcome: SessionOutcomeError) -> SessionRecord | None:
-        return self.repo.finish(session_id, outcome.status, self._clock(), error=as_session_error(outcome))
+        return self._final_write(session_id, outcome.status, error=as_session_error(outcome))
+
+    def _final_write(self, session_id: str, status: str, **outcome: Any) -> SessionRecord | None:
+        """The one pending → final write (None if another outcome won): counted once per session."""
+        finished = self.repo.finish(session_id, status, self._clock(), **outcome)  # type: ignore[arg-type]
+        if finished is not None:
+            count_final(finished)
+        return finished
 
     def find(self, session_id: str) -> SessionRecord | None:
         """Any caller's session by id (for a provider's webhook); None for a malformed or unknown id."""
@@ -268,12 +278,12 @@ class SessionService:
 
     def expire(self, record: SessionRecord) -> SessionRecord | None:
         error = timeout_error(record.expiry_code or Code.TIMEOUT)
-        return self.repo.finish(record.session_id, "expired", self._clock(), error=as_session_error(error))
+        return self._final_write(record.session_id, "expired", error=as_session_error(error))
 
     def cancel(self, session_id: str, owner: str) -> SessionRecord:
         record = self.read(session_id, owner)
         if record.status == "pending":
-            finished = self.repo.finish(session_id, "cancelled", self._clock())
+            finished = self._final_write(session_id, "cancelled")
             record = finished or self.read(session_id, owner)
         if record.status != "cancelled":
             raise ActionNotAllowed(f"A {record.status} session cannot be cancelled.")
@@ -363,12 +373,34 @@ class SessionService:
         return self.after_fault(record, fault, wait_seconds)
 
     def _finish(self, session_id: str, status: str, **outcome: Any) -> PollAnswer:
-        finished = self.repo.finish(session_id, status, self._clock(), **outcome)  # type: ignore[arg-type]
+        finished = self._final_write(session_id, status, **outcome)
         if finished is None:
             current = self.repo.get(session_id)
             return final(current.status if current else "missing")
         logger.info("session finished", extra={"session_id": session_id, "status": status})
         return final(status)
+
+
+_FINAL_METRICS = {
+    "completed": Metric.SESSIONS_COMPLETED,
+    "failed": Metric.SESSIONS_FAILED,
+    "expired": Metric.SESSIONS_EXPIRED,
+    "cancelled": Metric.SESSIONS_CANCELLED,
+}
+
+
+def count_final(record: SessionRecord) -> None:
+    seconds = (
+        datetime.fromisoformat(record.updated_at) - datetime.fromisoformat(record.created_at)
+    ).total_seconds()
+    emit(
+        {
+            _FINAL_METRICS[record.status]: (1, MetricUnit.Count),
+            Metric.SESSION_SECONDS: (max(0.0, seconds), MetricUnit.Seconds),
+        },
+        method=record.method,
+        code=record.error.code if record.error else "",
+    )
 
 
 def default_service() -> SessionService:

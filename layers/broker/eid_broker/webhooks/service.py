@@ -30,7 +30,7 @@ from eid_broker.errors import (
     InternalUnavailable,
     InvalidInput,
 )
-from eid_broker.observability import logger
+from eid_broker.observability import Metric, count, logger
 from eid_broker.sessions import FINAL_STATUSES, SessionRecord
 from eid_broker.sessions.models import iso, utcnow
 from eid_broker.sessions.service import service_for
@@ -298,6 +298,7 @@ class WebhookService:
         self._store.record_attempt(
             delivery, status, status_code=status_code, error=error, next_attempt_at=next_attempt_at
         )
+        count(Metric.WEBHOOK_ATTEMPTS, status=status)
         logger.info(
             "webhook attempt",
             extra={
