@@ -67,7 +67,7 @@ function logCall(method, path, headers, body) {
   item.append(title, pair);
   $("log").append(item);
   show("log-empty", false);
-  item.scrollIntoView({ block: "nearest" });
+  $("log-panel").scrollTop = item.offsetTop - 8; // the newest call, inside the panel only
   return { answer, response };
 }
 
@@ -119,12 +119,11 @@ function fillBody() {
   show("body-error", false);
 }
 
-function problemText(status, data) {
-  if (!data || typeof data !== "object") return `HTTP ${status}`;
-  const fields = (data.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
-  return [`${data.code || data.title || "HTTP " + status}`, data.detail || data.message, fields]
-    .filter(Boolean)
-    .join(" — ");
+// A problem+json answer (or API Gateway's own {"message"}) as [code, message].
+function problem(status, data) {
+  if (!data || typeof data !== "object") return [`HTTP ${status}`, String(data || "")];
+  const fields = (data.errors || []).map((e) => `${e.field}: ${e.message}`);
+  return [data.code || `HTTP ${status}`, [data.detail || data.message, ...fields].filter(Boolean).join(" ")];
 }
 
 function resetSession() {
@@ -150,6 +149,8 @@ function render(session) {
   $("status").textContent = session.status;
   $("status").className = `status ${session.status}`;
   $("session-id").textContent = session.session_id;
+  $("reference").textContent = session.reference ?? "";
+  show("reference-box", Boolean(session.reference));
 
   const action = pending ? session.next_action : null;
   const type = action ? action.type : null;
@@ -211,7 +212,7 @@ async function watch(id) {
       return; // stopped, or the stack is gone: the log shows which
     }
     if (answer.status !== 200) {
-      showError(problemText(answer.status, answer.data), "reading the session failed");
+      showError(...problem(answer.status, answer.data));
       return;
     }
     render(answer.data);
@@ -230,6 +231,7 @@ async function start(event) {
   }
   show("body-error", false);
   resetSession();
+  $("log").replaceChildren();
   const method = $("method").value;
   $("start").disabled = true;
   try {
@@ -243,8 +245,10 @@ async function start(event) {
       $("status").textContent = "not started";
       $("status").className = "status failed";
       $("session-id").textContent = "";
+      show("reference-box", false);
+      const [code, message] = problem(answer.status, answer.data);
       const retry = answer.headers.get("retry-after");
-      showError(problemText(answer.status, answer.data), retry ? `Retry after ${retry} s.` : "");
+      showError(code, retry ? `${message} Retry after ${retry} s.` : message);
     }
   } catch {
     show("session", true);
@@ -266,7 +270,7 @@ async function submitOtp(event) {
       render(answer.data);
       $("otp").value = "";
     } else {
-      $("otp-error").textContent = problemText(answer.status, answer.data);
+      $("otp-error").textContent = problem(answer.status, answer.data).join(": ");
       show("otp-error", true);
     }
   } catch {
