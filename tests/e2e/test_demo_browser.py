@@ -163,6 +163,22 @@ def test_a_refused_persona_shows_its_error_code(demo: DemoPage) -> None:
     assert demo.errors == []
 
 
+def test_the_eeid_link_opens_the_sandbox_page_and_its_webhook_completes_the_session(demo: DemoPage) -> None:
+    page = demo.page
+    demo.choose("eeid", "OK TESTNUMBER")
+
+    page.click("#start")
+
+    link = page.locator("#redirect-link")
+    expect(link).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+/eeid/ident/"))
+    with page.context.expect_page() as opened:
+        link.click()
+    opened.value.click("button[value=match]")
+    expect(page.locator("#status")).to_have_text("completed", timeout=20_000)
+    assert "EE30303039914" in demo.text("#identity") and "TESTNUMBER" in demo.text("#identity")
+    assert demo.errors == []
+
+
 def test_the_page_has_no_console_errors_for_any_method_or_persona(demo: DemoPage) -> None:
     page = demo.page
     methods = page.locator("#method option").evaluate_all("options => options.map(o => o.value)")
