@@ -25,7 +25,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
-from local import cfn
+from local import cfn, demo
 from local.cfn import CfnError, Physical, Resolver, Template, env_name
 from local.event_sources import EventSources, mappings
 from local.frontdoor import FrontDoor, QuietHandler, Route, api_routes, serve
@@ -105,6 +105,7 @@ class LocalStack:
         self._dynamodb: Counter[str] = Counter()  # DynamoDB API calls by operation
         self._counting = threading.Lock()  # not the console's lock: a slow reader must not stall moto
         self._frontdoor: FrontDoor | None = None
+        self._demo: demo.DemoApp | None = None
         self._sfn_baseline: dict[str, int] = {}
         self._clients: dict[str, Any] = {}
         self._role_arn = ""
@@ -153,6 +154,8 @@ class LocalStack:
         return server
 
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if self._demo is not None and demo.is_demo_path(environ.get("PATH_INFO", "")):
+            return self._demo(environ, start_response)  # the demo page: local only, never deployed
         if self._frontdoor is None:
             start_response("503 Service Unavailable", [("Content-Type", "application/json")])
             return [b'{"message": "starting"}']
@@ -180,6 +183,7 @@ class LocalStack:
             self._sandboxes.append(sandbox)
             if sandbox.app is not None:
                 mounts[f"/{spec.provider}"] = sandbox.app
+        self._demo = demo.DemoApp({s.spec.provider for s in self._sandboxes if s.app is not None})
         if mounts:
             server = self._serve(0, DispatcherMiddleware(NotFound(), mounts), handler=QuietHandler)
             for sandbox in self._sandboxes:
@@ -409,6 +413,7 @@ class LocalStack:
             say(f"  sandbox      {sandbox.spec.provider:<10} {sandbox.url}  ({where})")
         for note in self._secret_notes:
             say(f"  secret       {note}")
+        say(f"  demo         {url}/demo   (a page that runs sessions through this API)")
         say(f"  stats        curl -s {url}/_local/stats   (reset: curl -s -X POST {url}/_local/reset)")
         built_in = {sandbox.spec.provider for sandbox in self._sandboxes if sandbox.app is not None}
         for provider, (path, body) in _EXAMPLES.items():
