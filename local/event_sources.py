@@ -8,8 +8,10 @@ and invokes the function with the event shapes Lambda sends, as the template's `
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,23 +46,52 @@ def matches(pattern: Any, value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Mapping:
-    kind: str  # DynamoDB | SQS
+    kind: str  # DynamoDB | SQS | Schedule
     function_name: str
     source_arn: str
     batch_size: int
     filters: tuple[Any, ...]
     failure_destination: str | None  # a queue URL
     queue_url: str | None = None
+    period_seconds: float | None = None  # a Schedule's rate
 
 
-def mappings(resolver: Any, queue_url_of: Callable[[str], str]) -> list[Mapping]:
-    """Every DynamoDB and SQS event of the template's functions."""
+_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+
+
+def rate_seconds(expression: str) -> float:
+    """An EventBridge `rate(N unit)` in seconds (cron expressions do not run locally)."""
+    found = re.fullmatch(r"rate\((\d+) (\w+)\)", expression.strip())
+    if not found or found[2] not in _UNITS or int(found[1]) < 1:
+        raise CfnError(f"Schedule: only rate(N minute[s]|hour[s]|day[s]) runs locally, not {expression!r}")
+    return int(found[1]) * _UNITS[found[2]]
+
+
+def mappings(
+    resolver: Any, queue_url_of: Callable[[str], str], schedule_seconds: float | None = None
+) -> list[Mapping]:
+    """Every DynamoDB, SQS and Schedule event of the template's functions (`schedule_seconds`, when
+    given, replaces every schedule's rate: a local run need not wait an hour)."""
     found = []
     for logical_id, resource in resolver.template.of_type("AWS::Serverless::Function"):
-        for event in (resource["Properties"].get("Events") or {}).values():
-            if event["Type"] not in ("DynamoDB", "SQS"):
+        for name, event in (resource["Properties"].get("Events") or {}).items():
+            if event["Type"] not in ("DynamoDB", "SQS", "Schedule"):
                 continue
             props = resolver.resolve(event["Properties"])
+            if event["Type"] == "Schedule":
+                period = rate_seconds(props["Schedule"])
+                found.append(
+                    Mapping(
+                        kind="Schedule",
+                        function_name=str(resolver.ref(logical_id)),
+                        source_arn=f"arn:aws:events:{resolver.region}:{resolver.account_id}:rule/{logical_id}{name}",
+                        batch_size=1,
+                        filters=(),
+                        failure_destination=None,
+                        period_seconds=schedule_seconds or period,
+                    )
+                )
+                continue
             filters = tuple(
                 json.loads(item["Pattern"])
                 for item in (props.get("FilterCriteria") or {}).get("Filters") or []
@@ -119,7 +150,7 @@ class EventSources:
 
     def start(self, found: list[Mapping]) -> None:
         for mapping in found:
-            target = self._stream if mapping.kind == "DynamoDB" else self._queue
+            target = {"DynamoDB": self._stream, "SQS": self._queue, "Schedule": self._schedule}[mapping.kind]
             thread = threading.Thread(target=target, args=(mapping,), daemon=True, name=mapping.function_name)
             thread.start()
             self._threads.append(thread)
@@ -129,6 +160,25 @@ class EventSources:
         for thread in self._threads:
             thread.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # EventBridge schedules
+
+    def _schedule(self, mapping: Mapping) -> None:
+        """Invoke asynchronously at the rate, as EventBridge does; the first run one period after start."""
+        assert mapping.period_seconds is not None
+        while not self._stopping.wait(mapping.period_seconds):
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "time": now,
+                "region": self._region,
+                "resources": [mapping.source_arn],
+                "detail": {},
+            }
+            self._pool.submit(self._invoke, mapping.function_name, event)
 
     # DynamoDB streams
 

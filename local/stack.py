@@ -255,7 +255,8 @@ class LocalStack:
             region=REGION,
             workers=MAX_WORKERS_PER_FUNCTION,
         )
-        self._event_sources.start(mappings(resolver, self._queue_url))
+        schedule = os.environ.get("LOCAL_SCHEDULE_SECONDS")
+        self._event_sources.start(mappings(resolver, self._queue_url, float(schedule) if schedule else None))
         self._frontdoor = FrontDoor(
             self.routes,
             invoke=self._invoke,

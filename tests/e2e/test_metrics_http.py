@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, launch, stop
 
 METHOD = "dokobit-mobile-id"
 OK = {"phone": "+37200000766", "personal_code": "60001019906"}
@@ -64,3 +64,18 @@ def test_every_session_outcome_is_a_metric_line_of_its_method(stack: Stack) -> N
     ][-1:]
     assert ["service", "method", "code"] in refusal["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     assert any(line.get("provider") == "dokobit" for line in stack.metrics("ProviderLatency"))
+
+
+def test_make_run_runs_the_retention_schedule_and_erases_what_is_due() -> None:
+    """The template's hourly Schedule, run every second (LOCAL_SCHEDULE_SECONDS) with retention 0 days."""
+    own = launch(LOCAL_SCHEDULE_SECONDS="1", PERSONAL_DATA_RETENTION_DAYS="0")
+    try:
+        session_id = own.start(METHOD, OK).json()["session_id"]
+        assert own.wait_final(session_id)["status"] == "completed"
+        deadline = time.monotonic() + 15
+        while (session := own.get(session_id).json())["erased_at"] is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert session["identity"] is None and session["erased_at"] and session["status"] == "completed"
+        assert lines_for(own, "SessionsErased", 1, trigger="retention")
+    finally:
+        stop(own)

@@ -166,7 +166,11 @@ def _provision(resolver: Resolver, logical_id: str, resource: dict[str, Any]) ->
     kind, props = resource["Type"], resolver.resolve(resource.get("Properties") or {})
     if kind == "AWS::DynamoDB::Table":
         default = default_physical(resolver, logical_id, resource)
-        keys = {k: props[k] for k in ("KeySchema", "AttributeDefinitions", "BillingMode")}
+        keys = {
+            k: props[k]
+            for k in ("KeySchema", "AttributeDefinitions", "BillingMode", "GlobalSecondaryIndexes")
+            if k in props
+        }
         arn = boto3.client("dynamodb", region_name=REGION).create_table(TableName=default.ref, **keys)
         # No stream here: these tests call the functions themselves (the e2e suite runs the stream).
         return Physical(default.ref, {**default.attrs, "Arn": arn["TableDescription"]["TableArn"]})

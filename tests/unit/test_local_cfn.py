@@ -304,7 +304,7 @@ def test_the_resolver_supports_every_intrinsic_and_resource_type_the_template_us
         for event in (resource["Properties"].get("Events") or {}).values()
     }
     # Api events are served by local/frontdoor.py, DynamoDB and SQS ones by local/event_sources.py
-    assert events <= {"Api", "DynamoDB", "SQS"}, f"event types the local stack lacks: {events}"
+    assert events <= {"Api", "DynamoDB", "SQS", "Schedule"}, f"event types the local stack lacks: {events}"
     # And every attribute it reads exists locally, with or without the optional KMS key
     for environ in ({}, {"KMS_KEY_ARN": "arn:aws:kms:eu-north-1:123456789012:key/k-1"}):
         resolver = resolver_for(template, environ)

@@ -49,6 +49,8 @@ class Settings(BaseModel):
     session_poll_state_machine_arn: str | None = None
     poll_function_arn: str | None = None
     session_retention_days: int = 30
+    # API.md: a final session's personal data is erased this long after it ended (0: at the next run).
+    personal_data_retention_days: int = Field(default=30, ge=0, le=3650)
     poll_interval_seconds: float | None = None
     session_timeout_seconds: float | None = None
     max_body_bytes: int = 16 * 1024

@@ -117,6 +117,7 @@ class Metric(StrEnum):
     SESSIONS_EXPIRED = "SessionsExpired"  # method; method, code
     SESSIONS_CANCELLED = "SessionsCancelled"  # method
     SESSION_SECONDS = "SessionSeconds"  # method: created to final
+    SESSIONS_ERASED = "SessionsErased"  # trigger: request or retention
     PROVIDER_LATENCY = "ProviderLatency"  # provider; provider, error_class
     PROVIDER_ERRORS = "ProviderErrors"  # 0 or 1 per call, so its average is the error rate
     POLL_FAILURES = "PollFailures"  # the state machine's catch-all
@@ -134,6 +135,7 @@ DETAIL: dict[Metric, tuple[tuple[str, ...], ...]] = {
     Metric.SESSIONS_EXPIRED: (("method",), ("method", "code")),
     Metric.SESSIONS_CANCELLED: (("method",),),
     Metric.SESSION_SECONDS: (("method",),),
+    Metric.SESSIONS_ERASED: (("trigger",),),
     Metric.PROVIDER_LATENCY: (("provider",), ("provider", "error_class")),
     Metric.PROVIDER_ERRORS: (("provider",), ("provider", "error_class")),
     Metric.POLL_FAILURES: (),
@@ -159,7 +161,9 @@ def emit(values: dict[Metric, tuple[float, MetricUnit]], **dimensions: str) -> N
         for names in sets:
             if all(dimensions.get(name) for name in names):
                 blob.add_dimensions(service=SERVICE, **{name: dimensions[name] for name in names})
-        print(json.dumps(blob.serialize_metric_set(), separators=(",", ":")), flush=True)
+        # allow_nan=False: CloudWatch drops a line with NaN or Infinity, so such a line is not printed.
+        line = json.dumps(blob.serialize_metric_set(), separators=(",", ":"), allow_nan=False)
+        print(line, flush=True)
     except Exception:
         logger.warning("metric not emitted", exc_info=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,15 @@ from eid_broker.sessions.models import Identity, SessionError, SessionRecord, St
 
 _PENDING = {":pending": {"S": "pending"}}
 _STATUS = {"#status": "status"}
+# The sparse index of final sessions whose personal data is still held: (erase_shard, erase_at). Shards
+# spread its writes (one index partition takes 1,000 a second); erasure removes both attributes.
+ERASURE_INDEX = "ErasureDue"
+ERASURE_SHARDS = 16
+_ERASURE = "erase_shard = :shard, erase_at = :erase_at"
+
+
+def erasure_shard(session_id: str) -> str:
+    return str(int(session_id[:8], 16) % ERASURE_SHARDS)
 
 
 def record_from_item(item: dict[str, Any]) -> SessionRecord:
@@ -23,19 +33,32 @@ def record_from_item(item: dict[str, Any]) -> SessionRecord:
 
 
 class SessionRepository:
-    def __init__(self, table_name: str, client: Any, retention_days: int = 30) -> None:
+    def __init__(
+        self, table_name: str, client: Any, retention_days: int = 30, personal_data_days: int = 30
+    ) -> None:
         self._table = table_name
         self._client = client
         self._retention = timedelta(days=retention_days)
+        self.personal_data_days = personal_data_days
+        self._personal_data = timedelta(days=personal_data_days)
+
+    def _erasure(self, session_id: str, ended: datetime) -> dict[str, Any]:
+        """When the personal data of a session that ended at `ended` is due for erasure."""
+        due = int((ended + self._personal_data).timestamp())
+        return {":shard": {"S": erasure_shard(session_id)}, ":erase_at": {"N": str(due)}}
 
     def ttl_for(self, expires_at: datetime) -> int:
         return int((expires_at + self._retention).timestamp())
 
     def create(self, record: SessionRecord) -> None:
+        item = item_of(record)
+        if record.is_final:  # refused or completed at once: its personal data is due from now
+            due = self._erasure(record.session_id, datetime.fromisoformat(record.updated_at))
+            item |= {"erase_shard": due[":shard"], "erase_at": due[":erase_at"]}
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=item_of(record),
+                Item=item,
                 ConditionExpression="attribute_not_exists(session_id)",
             )
         except (ClientError, BotoCoreError) as exc:
@@ -102,8 +125,13 @@ class SessionRepository:
         """Move a pending session to a final status; None if it was not pending (the earlier outcome wins)."""
         names = {"#status": "status", "#updated": "updated_at", "#next": "next_action"}
         removed = "#next, expected_subject_hmac" + ("" if status == "cancelled" else ", provider_ref")
-        values = {**_PENDING, ":status": {"S": status}, ":updated": {"S": iso(now)}}
-        sets = ["#status = :status", "#updated = :updated"]
+        values = {
+            **_PENDING,
+            ":status": {"S": status},
+            ":updated": {"S": iso(now)},
+            **self._erasure(session_id, now),
+        }
+        sets = ["#status = :status", "#updated = :updated", _ERASURE]
         if identity is not None:
             names["#identity"] = "identity"
             values[":identity"] = serialize(attribute(identity))
@@ -152,12 +180,31 @@ class SessionRepository:
         answer = self._update(
             session_id,
             "SET erased_at = if_not_exists(erased_at, :now)"
-            " REMOVE #identity, provider_ref, expected_subject_hmac",
+            " REMOVE #identity, provider_ref, expected_subject_hmac, erase_shard, erase_at",
             "attribute_exists(session_id) AND #status <> :pending",
             {**_STATUS, "#identity": "identity"},
             {**_PENDING, ":now": {"S": iso(now)}},
         )
         return record_from_item(answer) if answer else None
+
+    def due_for_erasure(self, shard: str, now: datetime) -> Iterator[str]:
+        """Ids of the shard's final sessions whose personal data is due (the index is eventually
+        consistent: erasing one twice is harmless, and one missed is due at the next run)."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": ERASURE_INDEX,
+            "KeyConditionExpression": "erase_shard = :shard AND erase_at <= :now",
+            "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"N": str(int(now.timestamp()))}},
+        }
+        while True:
+            try:
+                page = self._client.query(**query)
+            except (ClientError, BotoCoreError) as exc:
+                raise InternalUnavailable("Sessions could not be read.") from exc
+            yield from (item["session_id"]["S"] for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def forget_provider_ref(self, session_id: str) -> None:
         self._update(session_id, "REMOVE provider_ref", "attribute_exists(session_id)")

@@ -37,7 +37,7 @@ from eid_broker.sessions.models import (
     iso,
     utcnow,
 )
-from eid_broker.sessions.repository import SessionRepository
+from eid_broker.sessions.repository import ERASURE_SHARDS, SessionRepository
 from eid_broker.throttle import guard_person
 
 if TYPE_CHECKING:
@@ -300,6 +300,24 @@ class SessionService:
         logger.info(
             "session erased", extra={"session_id": session_id, "owner": owner, "erased_at": erased.erased_at}
         )
+        count(Metric.SESSIONS_ERASED, trigger="request")
+        return erased
+
+    def erase_due(self, *, budget_seconds: float) -> int:
+        """Erase the personal data of every final session past its retention (PERSONAL_DATA_RETENTION_DAYS
+        after it ended), shard by shard, until done or the time budget is spent (the next run goes on).
+        How many were erased."""
+        now, until, erased = self._clock(), time.monotonic() + budget_seconds, 0
+        for shard in map(str, range(ERASURE_SHARDS)):
+            for session_id in self.repo.due_for_erasure(shard, now):
+                if time.monotonic() > until:
+                    logger.info("retention run out of time: the next run goes on", extra={"erased": erased})
+                    return erased
+                if self.repo.erase(session_id, now) is not None:
+                    erased += 1
+        if erased:
+            emit({Metric.SESSIONS_ERASED: (erased, MetricUnit.Count)}, trigger="retention")
+        logger.info("retention run", extra={"erased": erased, "retention_days": self.repo.personal_data_days})
         return erased
 
     def poll_step(self, session_id: str, method: Method) -> PollAnswer:
@@ -410,7 +428,12 @@ def default_service() -> SessionService:
 
 @lru_cache(maxsize=32)
 def service_for(settings: Settings) -> SessionService:
-    repo = SessionRepository(settings.sessions_table, aws.client("dynamodb"), settings.session_retention_days)
+    repo = SessionRepository(
+        settings.sessions_table,
+        aws.client("dynamodb"),
+        settings.session_retention_days,
+        settings.personal_data_retention_days,
+    )
     return SessionService(
         repo,
         aws.client("stepfunctions"),
