@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,64 @@ def test_the_dashboard_has_one_row_per_registered_method() -> None:
     assert sorted(method_rows) == sorted(wiring.methods())  # each once
     for row in rows.values():
         assert sum(w["width"] for w in row) == 24  # a full row each
+
+
+SNAPSTART = sorted(logical_id for logical_id, function in FUNCTIONS if "SnapStart" in function["Properties"])
+
+
+@pytest.fixture(scope="module")
+def transformed(monkeypatch_module: pytest.MonkeyPatch) -> dict:
+    """The template as `sam deploy` hands it to CloudFormation (SAM's own transform, offline)."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    monkeypatch_module.setenv("AWS_DEFAULT_REGION", "eu-north-1")
+    document = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
+    for resource in document["Resources"].values():
+        props = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            if key in props:
+                props[key] = "s3://artifacts/code.zip"
+        if "DefinitionUri" in props:
+            props["DefinitionUri"] = {"Bucket": "artifacts", "Key": "definition.asl.json"}
+
+    class NoManagedPolicies:
+        def load(self) -> dict:
+            return {}
+
+    return transform(document, {}, NoManagedPolicies())["Resources"]
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_the_latency_critical_event_functions_use_snapstart() -> None:
+    assert SNAPSTART == ["EeidWebhookFunction", "WebhookDispatchFunction", "WebhookSendFunction"]
+    for logical_id in SNAPSTART:
+        props = TEMPLATE.resources[logical_id]["Properties"]
+        assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"} and props["AutoPublishAlias"] == "live"
+
+
+def test_everything_that_invokes_a_snapstart_function_targets_its_alias(transformed: dict) -> None:
+    """An unqualified ARN runs $LATEST, which SnapStart never applies to."""
+    mappings = [
+        r["Properties"]["FunctionName"]
+        for r in transformed.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    ]
+    api = json.dumps(transformed["BrokerApi"]["Properties"]["Body"])
+    for logical_id in SNAPSTART:
+        assert transformed[f"{logical_id}Aliaslive"]["Type"] == "AWS::Lambda::Alias"
+        for other, resource in transformed.items():
+            if other == logical_id or resource["Type"] in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
+                continue
+            text = json.dumps(resource)
+            assert f'"{logical_id}"' not in text and f"{logical_id}.Arn" not in text, other
+    assert {m["Ref"] for m in mappings} == {
+        "WebhookDispatchFunctionAliaslive",
+        "WebhookSendFunctionAliaslive",
+    }
+    assert "EeidWebhookFunctionAliaslive" in api and "EeidWebhookFunction.Arn" not in api
