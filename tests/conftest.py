@@ -48,7 +48,13 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _clear_caches() -> None:
-    for cached in (config.process_settings, aws.client, service.service_for, tokens.shared_cache):
+    for cached in (
+        config.process_settings,
+        aws.client,
+        aws.secrets_provider,
+        service.service_for,
+        tokens.shared_cache,
+    ):
         if hasattr(cached, "cache_clear"):  # an integration test may have replaced one
             cached.cache_clear()
     parameters.clear_caches()

@@ -2,7 +2,7 @@ import base64
 
 from aws_lambda_powertools.event_handler import Response
 
-from eid_broker import api, routes
+from eid_broker import api, aws, http, routes
 from eid_broker.methods import eeid
 
 app = api.make_resolver()
@@ -27,3 +27,4 @@ def identification_request_event() -> Response[None]:
 
 
 lambda_handler = routes.api_handler(app, guard=False)
+aws.before_snapshot(api.session_service, http.shared_session, aws.secrets_provider)

@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from eid_broker import aws
 from eid_broker.observability import logger
 from eid_broker.sessions.repository import record_from_item
 from eid_broker.webhooks.service import default_webhooks, is_final_transition
@@ -24,3 +25,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+aws.before_snapshot(default_webhooks)

@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from eid_broker import aws
 from eid_broker.observability import logger
 from eid_broker.webhooks.models import Attempt
 from eid_broker.webhooks.service import default_webhooks
@@ -21,3 +22,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+aws.before_snapshot(default_webhooks)

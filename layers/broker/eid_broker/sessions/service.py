@@ -436,7 +436,7 @@ def service_for(settings: Settings) -> SessionService:
     )
     return SessionService(
         repo,
-        aws.client("stepfunctions"),
+        aws.LazyClient("stepfunctions"),
         settings.session_poll_state_machine_arn,
         poll_function=settings.poll_function_arn,
     )

@@ -96,18 +96,16 @@ def is_final_transition(event_name: str, old: dict[str, Any] | None, new: dict[s
 
 
 class Queue:
-    """The delivery queue: one message per attempt, delayed up to SQS's 15 minutes per hop.
+    """The delivery queue: one message per attempt, delayed up to SQS's 15 minutes per hop (its client
+    an aws.LazyClient, so the routes that never queue do not pay for it)."""
 
-    Its client is made on the first send, so the routes that never queue do not pay for it.
-    """
-
-    def __init__(self, url: str | None, client: Callable[[], Any]) -> None:
+    def __init__(self, url: str | None, client: Any) -> None:
         self._url = url
         self._client = client
 
     def send(self, attempt: Attempt, delay: float = 0.0) -> None:
         try:
-            self._client().send_message(
+            self._client.send_message(
                 QueueUrl=self._url,
                 MessageBody=attempt.model_dump_json(),
                 DelaySeconds=min(MAX_QUEUE_DELAY, max(0, math.ceil(delay))),
@@ -350,7 +348,7 @@ def default_webhooks() -> WebhookService:
 def webhooks_for(settings: Settings) -> WebhookService:
     return WebhookService(
         WebhookStore(settings.webhooks_table or "", aws.client("dynamodb")),
-        Queue(settings.webhook_queue_url, lambda: aws.client("sqs")),
+        Queue(settings.webhook_queue_url, aws.LazyClient("sqs")),
         # Only the sender reads sessions: the other webhook functions never build the session service.
         lambda session_id: service_for(settings).find(session_id),
         schedule=settings.webhook_retry_schedule,
