@@ -22,7 +22,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -35,6 +34,7 @@ from local.cfn import Template
 from local.lambda_runtime import offline_aws_env
 from local.sandboxes.eeid import EeidSandbox
 from local.stack import REGION, LocalStack, isolate_from_aws
+from local.webhook_receiver import epoch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "layers" / "broker"))  # the methods' figures are the product's own
@@ -92,6 +92,7 @@ class SessionRun:
     finished_at: float | None  # broker updated_at of the final record
     gets: int
     get_errors: int
+    answered_at: float = 0.0  # epoch seconds: when the client read the final status
     ref: str = ""  # the sandbox's side: Mobile-ID control code, eeID identification request id
 
 
@@ -106,16 +107,20 @@ def start(url: str, method: str, body: dict[str, Any]) -> tuple[requests.Session
 
 
 def read_until_final(
-    http: requests.Session, url: str, started: dict, every: float, within: float, abort: threading.Event
+    http: requests.Session,
+    url: str,
+    started: dict,
+    every: float,
+    within: float,
+    abort: threading.Event,
+    wait: int = 0,
 ) -> SessionRun:
+    """GET the session every ``every`` s until it is final; with ``wait``, each GET is a long-poll."""
     session_id, deadline, gets, errors = started["session_id"], time.monotonic() + within, 0, 0
-
-    def epoch(iso: str) -> float:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
+    params = {"wait": wait} if wait else None
     while True:
         time.sleep(every)
-        answer = http.get(f"{url}/v1/sessions/{session_id}", timeout=60)
+        answer = http.get(f"{url}/v1/sessions/{session_id}", params=params, timeout=60)
         gets += 1
         # A 5xx is the stack straining under load, as a client would see it: counted, then read again.
         if answer.status_code >= 500:
@@ -127,7 +132,8 @@ def read_until_final(
         if time.monotonic() > deadline or abort.is_set():
             raise BenchError(f"session {session_id} still pending after {within:.0f} s, or aborted")
     done = epoch(session["updated_at"]) if session["status"] == "completed" else None
-    return SessionRun(session_id, epoch(started["created_at"]), session["status"], done, gets, errors)
+    created = epoch(started["created_at"])
+    return SessionRun(session_id, created, session["status"], done, gets, errors, time.time())
 
 
 Barriers = tuple[threading.Barrier, threading.Barrier]
@@ -162,11 +168,19 @@ def _wave(n: int, work: Work, tolerant: bool) -> tuple[list[SessionRun], float, 
 
 
 def control_code_session(
-    url: str, method: str, body: dict[str, str], ok_after: float, barriers: Barriers, abort: threading.Event
+    url: str,
+    method: str,
+    body: dict[str, str],
+    ok_after: float,
+    barriers: Barriers,
+    abort: threading.Event,
+    wait: int = 0,
 ) -> SessionRun:
+    """Start, then read until final: a GET every CLIENT_POLL_SECONDS, or long-polls of ``wait`` s."""
     barriers[0].wait(timeout=60)
     http, started = start(url, method, body)
-    run = read_until_final(http, url, started, CLIENT_POLL_SECONDS, ok_after + 90, abort)
+    every = 0.0 if wait else CLIENT_POLL_SECONDS
+    run = read_until_final(http, url, started, every, ok_after + 90, abort, wait)
     run.ref = str((started.get("next_action") or {}).get("control_code", ""))
     return run
 
@@ -257,11 +271,44 @@ def diff_stats(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         lambdas[name] |= {k: now[k][len(then.get(k, [])) :] for k in ("handler_ms", "init_ms")}
     ddb = {op: n - before["dynamodb_requests"].get(op, 0) for op, n in after["dynamodb_requests"].items()}
     sfn = {k: n - before["stepfunctions"].get(k, 0) for k, n in after["stepfunctions"].items()}
+    calls = aws_calls(after)
+    calls.subtract(aws_calls(before))
+    then = {(x["table"], x["key"]): x for x in before["dynamodb_keys"]}
+    keys = []
+    for row in after["dynamodb_keys"]:
+        old = then.get((row["table"], row["key"]), {})
+        change = {k: row[k] - old.get(k, 0) for k in ("reads", "writes")}
+        if any(change.values()):
+            keys.append(row | change)
     return {
         "lambda": lambdas,
         "dynamodb_requests": {op: k for op, k in ddb.items() if k},
         "stepfunctions": sfn,
+        "aws_requests": +calls,  # (caller, service, operation, table) -> count
+        "dynamodb_keys": keys,  # table, key, reads, writes, written_at (the last write's time)
+        "api_requests": after["api_requests"] - before["api_requests"],
     }
+
+
+Call = tuple[str, str, str, str]  # (caller, service, operation, table): see LocalStack.stats()
+
+
+def aws_calls(stats: dict[str, Any]) -> Counter[Call]:
+    rows = stats["aws_requests"]
+    return Counter({(x["caller"], x["service"], x["operation"], x["table"]): x["count"] for x in rows})
+
+
+def table_name(physical: str) -> str:
+    return physical.rsplit("-", 1)[-1].removesuffix("Table").lower()  # eid-broker-local-SessionsTable
+
+
+def calls_by(calls: Counter[Call], callers: Iterable[str], service: str) -> Counter[tuple[str, str]]:
+    """(operation, table) -> count of the given callers' calls to one service."""
+    wanted, found = set(callers), Counter[tuple[str, str]]()
+    for (caller, s, op, table), n in calls.items():
+        if caller in wanted and s == service:
+            found[op, table_name(table) if table else ""] += n
+    return found
 
 
 @dataclass
