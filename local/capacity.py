@@ -115,3 +115,51 @@ class Counts:
 def pending_usage(c: Counts, interval: float, lifetime: float) -> Usage:
     """One session that stays pending ``lifetime`` seconds, polled every ``interval``, per second."""
     return combine((1 / lifetime, c.fixed()), (1 / interval, c.poll()))
+
+
+def need(c: Counts, starts: float, pending: float, interval: float, *, readers: bool = False) -> Usage:
+    """``starts`` per second while ``pending`` sessions wait, polled every ``interval`` (long-polled by their
+    clients with ``readers``)."""
+    parts = [(starts, c.fixed()), (pending / interval, c.poll())]
+    return combine(*parts, *([(pending, c.reader())] if readers else []))
+
+
+def report(counts: list[Counts], interval: float, lifetime: float, target: tuple[float, float]) -> list[str]:
+    """The capacity lines of the bench: each method's ceiling, the polled methods' pending ceiling, and
+    what ``target`` (starts/s, pending sessions) needs of each quota."""
+    out = ["\ncapacity on paper: AWS default quotas (us-east-1) ÷ the per-session counts above"]
+    for c in counts:
+        rate, quota = binding(c.usage())
+        line = f"  {c.method:<20} {rate:>9,.0f} starts/s (binds: {quota})"
+        if c.reader_rru:
+            lp_rate, lp_quota = binding(combine((1, c.usage()), (c.seconds, c.reader())))
+            line += f"; clients long-polling: {lp_rate:,.0f}/s ({lp_quota})"
+        out.append(line)
+    polled = next((c for c in counts if c.poll_function and c.workflow == "EXPRESS"), None)
+    if polled is None:
+        return out
+    pending, quota = binding(pending_usage(polled, interval, lifetime))
+    with_readers = combine((1, pending_usage(polled, interval, lifetime)), (1, polled.reader()))
+    lp_pending, lp_quota = binding(with_readers)
+    out.append(
+        f"  pending {polled.method} sessions ({lifetime:g} s each, polled every {interval:g} s):"
+        f" {pending:,.0f} (binds: {quota}); clients long-polling: {lp_pending:,.0f} ({lp_quota})"
+    )
+    starts, waiting = target
+    out.append(f"  {starts:,.0f} starts/s with {waiting:,.0f} pending ({polled.method} counts):")
+    out.append(f"    {'quota':<46} {'default':>9} {'webhooks':>10} {'long-poll':>10}")
+    hooks = need(polled, starts, waiting, interval)
+    polls = need(polled, starts, waiting, interval, readers=True)
+    for name in sorted(set(hooks) | set(polls), key=lambda x: -polls.get(x, 0) / table_quota(x)):
+        if max(hooks.get(name, 0), polls.get(name, 0)) > 0:
+            over = [
+                k
+                for k, u in (("webhooks", hooks), ("long-poll", polls))
+                if u.get(name, 0) > table_quota(name)
+            ]
+            flag = f"  raise ({', '.join(over)})" if over else ""
+            out.append(
+                f"    {name:<46} {table_quota(name):>9,.0f} {hooks.get(name, 0):>10,.0f}"
+                f" {polls.get(name, 0):>10,.0f}{flag}"
+            )
+    return out
