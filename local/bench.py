@@ -259,10 +259,15 @@ def render_smart_id(figures: dict[str, dict[str, Any]], n: int) -> list[str]:
 
 
 def await_arrivals(
-    receiver: WebhookReceiver, wanted: Callable[[Arrival], bool], count: int, timeout: float = ARRIVAL_TIMEOUT
+    receiver: WebhookReceiver,
+    wanted: Callable[[Arrival], bool],
+    count: int,
+    *,
+    grace: float = 0.0,
+    timeout: float = ARRIVAL_TIMEOUT,
 ) -> None:
-    """Until ``count`` distinct deliveries that answered 2xx match (or ``timeout``), then a grace period in
-    which a duplicate would show."""
+    """Until ``count`` distinct deliveries that answered 2xx match (or ``timeout``), then ``grace`` seconds
+    in which a duplicate would show."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with receiver._lock:
@@ -270,7 +275,7 @@ def await_arrivals(
         if len(done) >= count:
             break
         time.sleep(0.1)
-    time.sleep(DUPLICATE_GRACE)
+    time.sleep(grace)
 
 
 def register_endpoint(url: str, receiver: WebhookReceiver) -> None:
@@ -403,7 +408,7 @@ def measure_webhooks(
     sizes = SizeSampler(stack.moto_url, ok_after / 2)
     runs, r.wall_seconds, _ = wave(n, work)
     ids = {x.session_id for x in runs}
-    await_arrivals(receiver, lambda x: x.session_id in ids, len(ids))
+    await_arrivals(receiver, lambda x: x.session_id in ids, len(ids), grace=DUPLICATE_GRACE)
     execs = executions(stack.moto_url, ids, 30)
     after = stack.stats()
     arrivals, run = receiver.taken(), diff_stats(before, after)
@@ -838,18 +843,14 @@ def importtime(function_dir: Path) -> list[Imported]:
     return found
 
 
-def import_ms(function_dir: Path) -> float | None:
-    """``import app`` of one function as ``-X importtime`` measures it: the best of ``IMPORT_RUNS``."""
-    times = [
-        x.cumulative_ms for _ in range(IMPORT_RUNS) for x in importtime(function_dir) if x.module == "app"
-    ]
-    return min(times, default=None)
+def import_ms(runs: list[list[Imported]]) -> float | None:
+    """``import app`` as ``-X importtime`` measures it: the best of the runs."""
+    return min((x.cumulative_ms for run in runs for x in run if x.module == "app"), default=None)
 
 
-def import_breakdown(function_dir: Path) -> dict[str, Any]:
-    """The fastest of ``IMPORT_RUNS`` imports of ``app``: self time summed by top-level package (the
-    broker's own by module), and the slowest modules by cumulative time (app itself apart)."""
-    runs = [importtime(function_dir) for _ in range(IMPORT_RUNS)]
+def import_breakdown(runs: list[list[Imported]]) -> dict[str, Any]:
+    """The fastest of the runs: self time summed by top-level package (the broker's own by module), and
+    the slowest modules by cumulative time (app itself apart)."""
     totals = [next((x.cumulative_ms for x in run if x.module == "app"), math.inf) for run in runs]
     best = runs[totals.index(min(totals))]
     by_package: Counter[str] = Counter()
@@ -1080,6 +1081,7 @@ def start_eeid(stack: LocalStack, url: str, m: int, receiver: WebhookReceiver) -
     warm = eeid_singles(stack, url, receiver, cold=False)
     sizes = SizeSampler(stack.moto_url, 1.0)
     burst, r.completed_after_seconds, burst_run = eeid_wave(stack, url, m, receiver)
+    time.sleep(DUPLICATE_GRACE)  # a duplicate of any of the phase's events would have come by now
     waves, arrivals = stack.stats(), receiver.taken()
     first, sandbox = first_arrivals(arrivals), waves["sandboxes"].get("eeid", {})
     by_id = {str(q["id"]): q for q in sandbox.get("requests", [])}
@@ -1455,9 +1457,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     # Measured with the stack stopped, so that its workers do not compete for the CPU.
     functions_dirs = [d for d in sorted((ROOT / "functions").iterdir()) if (d / "app.py").exists()]
-    result.imports = {d.name: import_ms(d) for d in functions_dirs}
+    imported = {d.name: [importtime(d) for _ in range(IMPORT_RUNS)] for d in functions_dirs}
+    result.imports = {name: import_ms(runs) for name, runs in imported.items()}
     if eeid_result:
-        eeid_result.imports = import_breakdown(ROOT / "functions" / "eeid_webhook")
+        eeid_result.imports = import_breakdown(imported["eeid_webhook"])
     phases["import times"] = time.monotonic()
     counts = [c for c in (hooks.counts, *smart_id_counts.values(), eeid_result and eeid_result.counts) if c]
     sizes = (
