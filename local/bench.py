@@ -427,7 +427,9 @@ def measure_webhooks(
     r.delivery = exactly_once(arrivals, runs)
     r.functions = {name: Function.of(e, e) for name, e in run["lambda"].items() if e["invocations"]}
     r.sizes = sizes.result(ids)
-    r.counts = session_counts(MOBILE_ID.name, runs, run, execs, r.functions, r.sizes, get_fn)
+    r.counts = session_counts(
+        MOBILE_ID.name, runs, run, execs, r.functions, r.sizes, get_fn, long_polled=True
+    )
     r.per_event = event_cost(run, r.functions, r.delivery["events"], arrivals, mb, r.sizes)
     r.passes = {
         "outcome_to_received": (r.outcome_to_received["p95"] or math.inf) <= HOOK_TARGET_P95,
@@ -638,8 +640,10 @@ def session_counts(
     sizes: dict[str, float],
     read_fn: str = "",
     workflow: str = "EXPRESS",
+    long_polled: bool = False,
 ) -> Counts:
-    """One session start to final of this phase's method, as the capacity arithmetic takes it."""
+    """One session start to final of this phase's method, as the capacity arithmetic takes it; with
+    ``long_polled`` the clients' GETs were long-polls: what one costs per second it waits."""
     n, calls = len(runs), run["aws_requests"]
     fns = {name for name, e in run["lambda"].items() if e["invocations"]} - {read_fn}
     polls_of = {f: run["lambda"][f]["invocations"] for f in fns if short(f).endswith("-poll")}
@@ -660,7 +664,7 @@ def session_counts(
             hot[f"{t} WCU"] = max(x["writes"] for x in rows) / n
             hot[f"{t} RCU"] = max(x["reads"] for x in rows) / n
     held = sum(run["lambda"].get(read_fn, {}).get("handler_ms", [])) / 1000
-    reader = capacity_units([read_fn], held).get("sessions RRU", 0.0) if held else 0.0
+    reader = capacity_units([read_fn], held).get("sessions RRU", 0.0) if held and long_polled else 0.0
     ours = [x for y in runs if (x := execs.get(y.session_id))]
     transitions = (
         sum(x.transitions for x in ours) if len(ours) == n else run["stepfunctions"]["state_transitions"]

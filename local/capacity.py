@@ -112,6 +112,18 @@ class Counts:
         }
 
 
+def advice(name: str, most: float, webhooks: float) -> str:
+    """What a need above the default asks for (``most``: the larger of the two client styles' needs)."""
+    if most <= table_quota(name):
+        return ""
+    only = "" if webhooks > table_quota(name) else " (long-poll clients only)"
+    if name == INVOCATIONS:
+        return f"  follows concurrency: ≥ {most / 10:,.0f}{only}"
+    if name.startswith("DynamoDB one"):
+        return f"  a per-partition limit: spread the key{only}"
+    return f"  raise{only}"
+
+
 def pending_usage(c: Counts, interval: float, lifetime: float) -> Usage:
     """One session that stays pending ``lifetime`` seconds, polled every ``interval``, per second."""
     return combine((1 / lifetime, c.fixed()), (1 / interval, c.poll()))
@@ -131,6 +143,9 @@ def report(counts: list[Counts], interval: float, lifetime: float, target: tuple
     for c in counts:
         rate, quota = binding(c.usage())
         line = f"  {c.method:<20} {rate:>9,.0f} starts/s (binds: {quota})"
+        if quota.startswith("DynamoDB one"):  # one integrator's key; many integrators share the rest
+            shared = {k: v for k, v in c.usage().items() if not k.startswith("DynamoDB one")}
+            line += " for one API key; {:,.0f}/s over many ({})".format(*binding(shared))
         if c.reader_rru:
             lp_rate, lp_quota = binding(combine((1, c.usage()), (c.seconds, c.reader())))
             line += f"; clients long-polling: {lp_rate:,.0f}/s ({lp_quota})"
@@ -152,12 +167,7 @@ def report(counts: list[Counts], interval: float, lifetime: float, target: tuple
     polls = need(polled, starts, waiting, interval, readers=True)
     for name in sorted(set(hooks) | set(polls), key=lambda x: -polls.get(x, 0) / table_quota(x)):
         if max(hooks.get(name, 0), polls.get(name, 0)) > 0:
-            over = [
-                k
-                for k, u in (("webhooks", hooks), ("long-poll", polls))
-                if u.get(name, 0) > table_quota(name)
-            ]
-            flag = f"  raise ({', '.join(over)})" if over else ""
+            flag = advice(name, max(hooks.get(name, 0), polls.get(name, 0)), hooks.get(name, 0))
             out.append(
                 f"    {name:<46} {table_quota(name):>9,.0f} {hooks.get(name, 0):>10,.0f}"
                 f" {polls.get(name, 0):>10,.0f}{flag}"
