@@ -236,6 +236,18 @@ class _FunctionPool:
         # which on a 2-core machine would only starve each other into init timeouts.
         self._slots = threading.BoundedSemaphore(MAX_WORKERS_PER_FUNCTION)
 
+    def set_concurrency(self, workers: int) -> None:
+        """A new limit for the invocations that start from now on (those running keep their slot)."""
+        self._slots = threading.BoundedSemaphore(max(1, workers))
+
+    def retire_idle(self) -> int:
+        """End the idle workers, as Lambda does with environments it has not used for a while."""
+        with self.lock:
+            idle, self.idle = self.idle, []
+            for worker in idle:
+                self._discard(worker)
+        return len(idle)
+
     def _acquire(self) -> tuple[_Worker, bool] | None:
         with self.lock:
             if self.runtime.closing:
@@ -354,6 +366,8 @@ class LambdaRuntime:
             "LAMBDA_TASK_ROOT": str(config.code_dir),
             "_HANDLER": config.handler,
             "LOCAL_LAMBDA_FUNCTION_ARN": config.arn,
+            # boto3 appends it to its User-Agent: the local stack counts each function's AWS calls.
+            "AWS_SDK_UA_APP_ID": config.name,
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
 
@@ -382,6 +396,13 @@ class LambdaRuntime:
         if self._patch is not None:
             self._patch.stop()
             self._patch = None
+
+    def set_concurrency(self, function_name: str, workers: int) -> None:
+        self._pools[function_name].set_concurrency(workers)
+
+    def retire_idle(self, function_name: str) -> int:
+        """End a function's idle workers: its next invocations are cold starts. How many ended."""
+        return self._pools[function_name].retire_idle()
 
     def stats(self) -> dict[str, dict[str, Any]]:
         found = {}

@@ -4,11 +4,14 @@ every table, secret, function and state machine created from ``template.yaml`` (
 from __future__ import annotations
 
 import inspect
+import io
 import json
 import os
+import re
 import secrets
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -78,6 +81,18 @@ LOCAL_ONLY_ENVIRONMENT = {"WEBHOOK_ALLOW_LOOPBACK": "true"}
 
 _EMPTY_ZIP = b"PK\x05\x06" + bytes(18)  # moto wants code; ours runs from CodeUri (local.lambda_runtime)
 
+# Who made an AWS call: a function (its workers set AWS_SDK_UA_APP_ID), the stack itself (provisioning,
+# the event source pollers, which are AWS's side of a mapping) or anyone else (the bench, a test).
+STACK_CALLER = "local-stack"
+_APP_ID = re.compile(r"\bapp/(\S+)")
+_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
+_KEYED = _WRITES | {"GetItem"}
+
+
+def _service(prefix: str) -> str:
+    """An X-Amz-Target's service: ``DynamoDB_20120810`` -> ``dynamodb``, ``AmazonSQS`` -> ``sqs``."""
+    return prefix.split("_", 1)[0].lower().removeprefix("amazon").removeprefix("aws")
+
 
 class LocalStack:
     def __init__(
@@ -103,6 +118,11 @@ class LocalStack:
         self._event_sources: EventSources | None = None
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._dynamodb: Counter[str] = Counter()  # DynamoDB API calls by operation
+        self._aws: Counter[tuple[str, str, str, str]] = Counter()  # (caller, service, operation, table)
+        self._keys: Counter[tuple[str, str, str]] = Counter()  # (table, partition key, read | write)
+        self._written: dict[tuple[str, str], float] = {}  # (table, partition key) -> last write's time
+        self._hash_keys: dict[str, str] = {}  # table -> its partition key attribute
+        self._api_requests = 0
         self._counting = threading.Lock()  # not the console's lock: a slow reader must not stall moto
         self._frontdoor: FrontDoor | None = None
         self._demo: demo.DemoApp | None = None
@@ -156,20 +176,49 @@ class LocalStack:
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if self._demo is not None and demo.is_demo_path(environ.get("PATH_INFO", "")):
             return self._demo(environ, start_response)  # the demo page: local only, never deployed
+        if not str(environ.get("PATH_INFO", "")).startswith("/_local/"):
+            with self._counting:
+                self._api_requests += 1
         if self._frontdoor is None:
             start_response("503 Service Unavailable", [("Content-Type", "application/json")])
             return [b'{"message": "starting"}']
         return self._frontdoor(environ, start_response)
 
-    def _count_dynamodb(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.startswith("DynamoDB_"):
-            with self._counting:
-                self._dynamodb[target.split(".", 1)[-1]] += 1
-        return self._moto(environ, start_response)
+    def _count_aws(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """Count each JSON-protocol AWS call by caller, operation and table (and DynamoDB's by partition
+        key, with the time of the last successful write to each), then let moto answer it."""
+        prefix, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+        if not operation:
+            return self._moto(environ, start_response)
+        service, found = _service(prefix), _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+        table = key = ""
+        if service == "dynamodb":
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+            request = json.loads(body or b"{}")
+            table = str(request.get("TableName", ""))
+            if operation in _KEYED:
+                item = request.get("Key") or request.get("Item") or {}
+                key = str(next(iter((item.get(self._hash_keys.get(table, "")) or {"": ""}).values())))
+        with self._counting:
+            if service == "dynamodb":
+                self._dynamodb[operation] += 1
+            self._aws[(found.group(1) if found else "", service, operation, table)] += 1
+            if key:
+                self._keys[(table, key, "write" if operation in _WRITES else "read")] += 1
+        if not key or operation not in _WRITES:
+            return self._moto(environ, start_response)
+
+        def started(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if status.startswith("200"):  # a write whose condition failed answers 400
+                with self._counting:
+                    self._written[(table, key)] = time.time()
+            return start_response(status, headers, exc_info)
+
+        return self._moto(environ, started)
 
     def _start_moto(self) -> None:
-        server = self._serve(0, self._count_dynamodb, handler=_QuietMotoHandler)
+        server = self._serve(0, self._count_aws, handler=_QuietMotoHandler)
         self.moto_url = f"http://{HOST}:{server.port}"
         os.environ["MOTO_PORT"] = str(server.port)  # moto's Step Functions interpreter calls back there
         config = {"stepfunctions": {"execute_state_machine": True}}
@@ -219,7 +268,9 @@ class LocalStack:
         )
         functions = template.of_type("AWS::Serverless::Function")
         longest = max(int(resource["Properties"].get("Timeout", 3)) for _, resource in functions)
-        config = Config(retries={"total_max_attempts": 1}, read_timeout=longest + 30)
+        config = Config(
+            retries={"total_max_attempts": 1}, read_timeout=longest + 30, user_agent_appid=STACK_CALLER
+        )
         for service in (
             "dynamodb",
             "dynamodbstreams",
@@ -278,6 +329,8 @@ class LocalStack:
                 "GlobalSecondaryIndexes",
             )
             keys = {k: props[k] for k in names if k in props}
+            hash_key = next(k["AttributeName"] for k in keys["KeySchema"] if k["KeyType"] == "HASH")
+            self._hash_keys[physical.ref] = hash_key
             if "StreamSpecification" in keys:
                 keys["StreamSpecification"] = {**keys["StreamSpecification"], "StreamEnabled": True}
             table = self._clients["dynamodb"].create_table(TableName=physical.ref, **keys)["TableDescription"]
@@ -378,10 +431,23 @@ class LocalStack:
             executions += int(baseline is None)
             transitions += entered - (baseline or 0)
         with self._counting:
-            dynamodb = dict(self._dynamodb)
+            dynamodb, calls, keys = dict(self._dynamodb), dict(self._aws), dict(self._keys)
+            written, api_requests = dict(self._written), self._api_requests
+        by_key: dict[tuple[str, str], dict[str, Any]] = {}
+        for (table, key, kind), n in keys.items():
+            row = by_key.setdefault((table, key), {"table": table, "key": key, "reads": 0, "writes": 0})
+            row[f"{kind}s"] = n
+            row["written_at"] = written.get((table, key))
         return {
             "lambda": self._runtime.stats() if self._runtime else {},
             "dynamodb_requests": dynamodb,
+            # (see _count_aws) caller "" is neither a function nor the stack: the bench or a test
+            "aws_requests": [
+                {"caller": caller, "service": service, "operation": op, "table": table, "count": n}
+                for (caller, service, op, table), n in calls.items()
+            ],
+            "dynamodb_keys": list(by_key.values()),
+            "api_requests": api_requests,
             "stepfunctions": {"executions": executions, "state_transitions": transitions},
             "sandboxes": {s.spec.provider: s.app.stats() for s in self._sandboxes if s.app is not None},
         }
@@ -391,6 +457,10 @@ class LocalStack:
             self._runtime.reset()
         with self._counting:
             self._dynamodb.clear()
+            self._aws.clear()
+            self._keys.clear()
+            self._written.clear()
+            self._api_requests = 0
         self._sfn_baseline = dict(self._executions())
 
     def reset(self) -> dict[str, Any]:
@@ -399,6 +469,16 @@ class LocalStack:
             if sandbox.app is not None:
                 sandbox.app.reset()
         return {"reset": True}
+
+    def set_concurrency(self, function_name: str, workers: int) -> None:
+        """How many workers a function may run at once (default ``LOCAL_LAMBDA_CONCURRENCY``)."""
+        assert self._runtime is not None
+        self._runtime.set_concurrency(function_name, workers)
+
+    def retire_idle(self, function_name: str) -> int:
+        """End a function's idle workers, so that its next invocations start cold."""
+        assert self._runtime is not None
+        return self._runtime.retire_idle(function_name)
 
     def _banner(self) -> None:
         url, say = f"http://{HOST}:{self.port}", self.say

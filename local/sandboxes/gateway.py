@@ -13,7 +13,7 @@ import secrets
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from cryptography import x509
@@ -117,6 +117,7 @@ class Session:
     ready_at: float | None  # None: the person never answers
     control_code: str
     status_calls: int = 0
+    status_times: list[float] = field(default_factory=list)  # when each status call came (the poll cadence)
     first_final_served_at: float | None = None
     peps: bool = False
     sanctions: bool = False
@@ -130,6 +131,7 @@ class Session:
             "created_at": self.created_at,
             "ready_at": self.ready_at,
             "status_calls": self.status_calls,
+            "status_times": list(self.status_times),
             "first_final_served_at": self.first_final_served_at,
             "control_code": self.control_code,
             **({"deleted_at": self.deleted_at} if deletable else {}),
@@ -273,6 +275,7 @@ class GatewaySandbox(Sandbox, ABC):
                 return self._error(SESSION_NOT_FOUND)
             session.status_calls += 1
             now = self._clock()
+            session.status_times.append(now)
             if session.status_calls <= session.persona.faults:
                 return self._error(UNAVAILABLE)
             expired = now >= session.created_at + self._session_ttl

@@ -556,6 +556,7 @@ def test_stats_count_calls_and_record_timings_without_personal_data(
         "created_at": START,
         "ready_at": START + OK_AFTER,
         "status_calls": 3,
+        "status_times": [START, START + OK_AFTER + 2, START + OK_AFTER + 3],
         "first_final_served_at": START + OK_AFTER + 2,
         "control_code": started["control_code"],
         "deleted_at": None,
