@@ -659,8 +659,11 @@ def session_counts(
 
     hot: dict[str, float] = {}
     for t in {table_name(x["table"]) for x in run["dynamodb_keys"]}:
-        rows = [x for x in run["dynamodb_keys"] if table_name(x["table"]) == t]
-        if len(rows) * 2 <= n:  # keys shared by the sessions (an owner, a token), not one per session
+        # Keys that every session uses (an endpoint, a token), not one per session nor a shard of many.
+        rows = [
+            x for x in run["dynamodb_keys"] if table_name(x["table"]) == t and x["reads"] + x["writes"] >= n
+        ]
+        if rows:
             hot[f"{t} WCU"] = max(x["writes"] for x in rows) / n
             hot[f"{t} RCU"] = max(x["reads"] for x in rows) / n
     held = sum(run["lambda"].get(read_fn, {}).get("handler_ms", [])) / 1000

@@ -186,3 +186,19 @@ def test_the_address_is_checked_again_at_every_attempt(world: Any) -> None:
     assert delivery.last_status_code is None
     stored = json.dumps(service.deliveries(OWNER, None).model_dump())
     assert "169.254" not in stored
+
+
+def test_deliveries_spread_over_partitions_and_list_newest_first_across_them(world: Any) -> None:
+    service, _, clock, _ = world
+    service.put_endpoint(OWNER, URL)
+    queued = []
+    for _ in range(12):
+        queued.append(service.send_test(OWNER).delivery_id)
+        clock.advance(1)
+    client = boto3.client("dynamodb")
+    partitions = {item["owner"]["S"] for item in client.scan(TableName=TABLE)["Items"]}
+    assert OWNER in partitions and len(partitions - {OWNER}) >= 4  # the endpoint, then delivery shards
+    listed = service.deliveries(OWNER, None).items
+    assert [d.delivery_id for d in listed] == queued[::-1]
+    assert len(service._store.deliveries(OWNER, None, limit=5)) == 5
+    assert service.deliveries("another-key", None).items == []  # shards are per owner

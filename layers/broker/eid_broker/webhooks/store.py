@@ -1,7 +1,10 @@
-"""DynamoDB access for webhook endpoints and deliveries: one table, keyed by owner (the API key id).
+"""DynamoDB access for webhook endpoints and deliveries: one table.
 
-`item` is `endpoint` for the owner's endpoint and `delivery#<delivery_id>` for each delivery; delivery
-ids start with their creation time, so a reverse query lists them newest first.
+An owner's (an API key id's) endpoint is the item (`owner`, `endpoint`); its deliveries are spread
+over DELIVERY_SHARDS partitions (`<owner>#<shard>`, `delivery#<delivery_id>`), because each delivery
+writes three times and one partition takes 1,000 writes a second: unsharded, one integrator could
+not pass 333 sessions a second. Delivery ids start with their creation time, so a reverse query of
+each shard lists them newest first.
 """
 
 from __future__ import annotations
@@ -16,10 +19,20 @@ from eid_broker.webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 ENDPOINT = "endpoint"
 DELIVERY = "delivery#"
+DELIVERY_SHARDS = 16
 
 
 def _key(owner: str, item: str) -> dict[str, Any]:
     return {"owner": {"S": owner}, "item": {"S": item}}
+
+
+def _partition(owner: str, delivery_id: str) -> str:
+    """The delivery's partition: from the id's last hex digit (random, or the session id's)."""
+    return f"{owner}#{int(delivery_id[-1], 16) % DELIVERY_SHARDS}"
+
+
+def _delivery(owner: str, found: dict[str, Any] | None) -> Delivery | None:
+    return Delivery.model_validate({**found, "owner": owner}) if found else None
 
 
 def _values(**values: Any) -> dict[str, Any]:
@@ -58,12 +71,12 @@ class WebhookStore:
         found = (answer or {}).get("Item")
         return plain_item(found) if found else None
 
-    def _create(self, item: str, record: Endpoint | Delivery) -> bool:
+    def _create(self, partition: str, item: str, record: Endpoint | Delivery) -> bool:
         """Store a new item; False if one with its key is stored already."""
         return (
             self._call(
                 "put_item",
-                Item={**item_of(record), "item": {"S": item}},
+                Item={**item_of(record), **_key(partition, item)},
                 ConditionExpression="attribute_not_exists(#item)",
                 ExpressionAttributeNames={"#item": "item"},
             )
@@ -77,7 +90,7 @@ class WebhookStore:
         return Endpoint.model_validate(found) if found else None
 
     def create_endpoint(self, endpoint: Endpoint) -> bool:
-        return self._create(ENDPOINT, endpoint)
+        return self._create(endpoint.owner, ENDPOINT, endpoint)
 
     def _change_endpoint(self, owner: str, expression: str, **values: Any) -> Endpoint | None:
         answer = self._update(owner, ENDPOINT, expression, "attribute_exists(secret)", **values)
@@ -116,19 +129,36 @@ class WebhookStore:
 
     # Deliveries
 
+    def _update_delivery(
+        self, owner: str, delivery_id: str, expression: str, condition: str, **values: Any
+    ) -> Any:
+        answer = self._update(
+            _partition(owner, delivery_id), DELIVERY + delivery_id, expression, condition, **values
+        )
+        return _delivery(owner, answer)
+
     def delivery(self, owner: str, delivery_id: str) -> Delivery | None:
-        found = self._get(owner, DELIVERY + delivery_id)
-        return Delivery.model_validate(found) if found else None
+        return _delivery(owner, self._get(_partition(owner, delivery_id), DELIVERY + delivery_id))
 
     def create_delivery(self, delivery: Delivery) -> bool:
         """Record a delivery once: False if its id is already recorded (a repeated stream record)."""
-        return self._create(DELIVERY + delivery.delivery_id, delivery)
+        partition = _partition(delivery.owner, delivery.delivery_id)
+        return self._create(partition, DELIVERY + delivery.delivery_id, delivery)
 
     def deliveries(self, owner: str, session_id: str | None, limit: int = 100) -> list[Delivery]:
+        """The owner's newest `limit` deliveries (of one session, if given), newest first."""
+        found: list[Delivery] = []
+        for shard in range(DELIVERY_SHARDS):
+            found += self._shard_deliveries(owner, f"{owner}#{shard}", session_id, limit)
+        return sorted(found, key=lambda d: d.delivery_id, reverse=True)[:limit]
+
+    def _shard_deliveries(
+        self, owner: str, partition: str, session_id: str | None, limit: int
+    ) -> list[Delivery]:
         request: dict[str, Any] = {
-            "KeyConditionExpression": "#owner = :owner AND begins_with(#item, :prefix)",
+            "KeyConditionExpression": "#owner = :partition AND begins_with(#item, :prefix)",
             "ExpressionAttributeNames": {"#owner": "owner", "#item": "item"},
-            "ExpressionAttributeValues": _values(owner=owner, prefix=DELIVERY),
+            "ExpressionAttributeValues": _values(partition=partition, prefix=DELIVERY),
             "ScanIndexForward": False,
             "ConsistentRead": True,
         }
@@ -136,9 +166,9 @@ class WebhookStore:
             request["FilterExpression"] = "session_id = :sid"
             request["ExpressionAttributeValues"].update(_values(sid=session_id))
         found: list[Delivery] = []
-        for _ in range(10):  # at most 10 pages (10 MB) are read for one answer
+        for _ in range(10):  # at most 10 pages (10 MB) of a shard are read for one answer
             answer = self._call("query", **request) or {}
-            found += [Delivery.model_validate(plain_item(item)) for item in answer.get("Items", [])]
+            found += [d for item in answer.get("Items", []) if (d := _delivery(owner, plain_item(item)))]
             if len(found) >= limit or "LastEvaluatedKey" not in answer:
                 break
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
@@ -149,9 +179,9 @@ class WebhookStore:
 
         An attempt whose sender died is taken again once its lease has run out.
         """
-        answer = self._update(
+        return self._update_delivery(
             owner,
-            DELIVERY + delivery_id,
+            delivery_id,
             "SET attempts = :attempt, claimed_until = :until",
             "#status IN (:pending, :retrying) AND (attempts = :previous"
             " OR (attempts = :attempt AND claimed_until < :now))",
@@ -162,7 +192,6 @@ class WebhookStore:
             pending="pending",
             retrying="retrying",
         )
-        return Delivery.model_validate(answer) if answer else None
 
     def record_attempt(
         self,
@@ -186,9 +215,9 @@ class WebhookStore:
             else:
                 sets.append(f"{name} = :{name}")
                 values[name] = value
-        self._update(
+        self._update_delivery(
             delivery.owner,
-            DELIVERY + delivery.delivery_id,
+            delivery.delivery_id,
             f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
             "attempts = :attempt",
             **values,
@@ -196,13 +225,12 @@ class WebhookStore:
 
     def queue_again(self, owner: str, delivery_id: str, now: float, at: str) -> Delivery | None:
         """Mark a delivery for one more attempt (redeliver); None if unknown or an attempt is running."""
-        answer = self._update(
+        return self._update_delivery(
             owner,
-            DELIVERY + delivery_id,
+            delivery_id,
             "SET #status = :pending, next_attempt_at = :at",
             "attribute_exists(delivery_id) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
             pending="pending",
             at=at,
             now=now,
         )
-        return Delivery.model_validate(answer) if answer else None
