@@ -42,6 +42,7 @@ from local.webhook_receiver import Arrival, WebhookReceiver, epoch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "layers" / "broker"))  # the methods' figures are the product's own
 from eid_broker.methods import dokobit_mobile_id, dokobit_smart_id, eeid, marksign_smart_id  # noqa: E402
+from eid_broker.sessions.service import SESSION_ID  # noqa: E402
 from eid_broker.webhooks.targets import TIMEOUT_SECONDS as WEBHOOK_TIMEOUT_SECONDS  # noqa: E402
 
 MOBILE_ID = dokobit_mobile_id.METHOD  # its .name and .interval_seconds
@@ -659,9 +660,14 @@ def session_counts(
 
     hot: dict[str, float] = {}
     for t in {table_name(x["table"]) for x in run["dynamodb_keys"]}:
-        # Keys that every session uses (an endpoint, a token), not one per session nor a shard of many.
+        # Keys that every session uses (an endpoint, a token): not a session's own item (however often
+        # its client reads it), nor one shard of many.
         rows = [
-            x for x in run["dynamodb_keys"] if table_name(x["table"]) == t and x["reads"] + x["writes"] >= n
+            x
+            for x in run["dynamodb_keys"]
+            if table_name(x["table"]) == t
+            and not SESSION_ID.fullmatch(x["key"])
+            and x["reads"] + x["writes"] >= n
         ]
         if rows:
             hot[f"{t} WCU"] = max(x["writes"] for x in rows) / n
