@@ -14,6 +14,7 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
+from tests import wiring
 from tests.e2e.conftest import Stack, launch, stop
 
 KEY_A, KEY_B = "hooks-a-key", "hooks-b-key"
@@ -180,3 +181,46 @@ def test_urls_that_are_not_public_https_are_refused(hooks: Stack, url: str) -> N
     answer = put_endpoint(hooks, url)
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"][0]["field"] == "url"
+
+
+def test_every_method_pushes_exactly_one_signed_event_per_session(hooks: Stack, receiver: Receiver) -> None:
+    """One session of each registered method, with its first sandbox persona: completed or refused at
+    the start (the stream's INSERT), or cancelled while pending (its MODIFY)."""
+    from local.demo import personas
+
+    hooks.http.delete(f"{hooks.url}/v1/webhook-endpoint", timeout=30)
+    secret = put_endpoint(hooks, receiver.url).json()["secret"]
+    sessions = {}
+    for entry in personas({"dokobit", "marksign", "eeid", "mobbid", "mosip"}):
+        body = dict(entry["personas"][0]["body"])
+        if body.get("return_url") == "RETURN_URL":
+            body["return_url"] = f"{hooks.url}/demo"
+        started = hooks.start(entry["method"], body)
+        assert started.status_code == 201, (entry["method"], started.text)
+        session = started.json()
+        if session["status"] == "pending":
+            hooks.http.delete(f"{hooks.url}/v1/sessions/{session['session_id']}", timeout=30)
+        sessions[session["session_id"]] = entry["method"]
+    assert sorted(sessions.values()) == sorted(wiring.methods())
+
+    def events() -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for delivery in receiver.received:
+            document = json.loads(delivery["body"])
+            if document["type"].startswith("session.") and document["data"]["session_id"] in sessions:
+                found.setdefault(document["data"]["session_id"], []).append(delivery)
+        return found
+
+    deadline = time.monotonic() + 30
+    while len(events()) < len(sessions) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # and nothing more arrives
+    pushed = events()
+    assert set(pushed) == set(sessions)
+    for session_id, deliveries in pushed.items():
+        [delivery] = deliveries
+        document = verified(secret, delivery)
+        final = hooks.get(session_id).json()
+        assert document["type"] == f"session.{final['status']}" and document["data"] == final, sessions[
+            session_id
+        ]
