@@ -307,17 +307,19 @@ class SessionService:
         """Erase the personal data of every final session past its retention (PERSONAL_DATA_RETENTION_DAYS
         after it ended), shard by shard, until done or the time budget is spent (the next run goes on).
         How many were erased."""
-        now, until, erased = self._clock(), time.monotonic() + budget_seconds, 0
-        for shard in map(str, range(ERASURE_SHARDS)):
-            for session_id in self.repo.due_for_erasure(shard, now):
-                if time.monotonic() > until:
-                    logger.info("retention run out of time: the next run goes on", extra={"erased": erased})
-                    return erased
-                if self.repo.erase(session_id, now) is not None:
-                    erased += 1
+        now, until, erased, done = self._clock(), time.monotonic() + budget_seconds, 0, True
+        due = (
+            sid for shard in map(str, range(ERASURE_SHARDS)) for sid in self.repo.due_for_erasure(shard, now)
+        )
+        for session_id in due:
+            if time.monotonic() > until:
+                done = False  # the next run goes on
+                break
+            erased += self.repo.erase(session_id, now) is not None
         if erased:
             emit({Metric.SESSIONS_ERASED: (erased, MetricUnit.Count)}, trigger="retention")
-        logger.info("retention run", extra={"erased": erased, "retention_days": self.repo.personal_data_days})
+        extra = {"erased": erased, "complete": done, "retention_days": self.repo.personal_data_days}
+        logger.info("retention run", extra=extra)
         return erased
 
     def poll_step(self, session_id: str, method: Method) -> PollAnswer:
