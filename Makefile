@@ -15,7 +15,7 @@ SAM := SAM_CLI_TELEMETRY=0 PYENV_VERSION=$(shell ls $(PYENV_ROOT)/versions 2>/de
 PORT ?= 3000
 ENV ?= default
 
-.PHONY: help setup run test lint check unit integration e2e bench openapi build deploy clean
+.PHONY: help setup deps run test lint check unit integration e2e bench openapi build deploy clean
 
 help:
 	@echo "make run    - serve eid-broker offline on http://127.0.0.1:$(PORT) with built-in provider sandboxes"
@@ -69,8 +69,13 @@ integration: $(VENV)/.installed
 e2e: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/e2e -q
 
-test: lint check chromium
-	$(BIN)/python -m pytest -q --timeout=300 -n 2 --dist loadfile
+# A fresh clone installs its toolchains side by side (mostly downloads and unpacking), then tests.
+deps:
+	@$(MAKE) -j4 --no-print-directory $(VENV)/.installed $(SAM_VENV)/.installed $(SCAN_VENV)/.installed \
+	  node_modules/.installed chromium
+
+test: deps lint check
+	$(BIN)/python -m pytest -q --timeout=300 -n 2 --dist loadfile --durations=12
 
 # The demo page's browser tests drive Debian's chromium: installed once where the machine lets us (root and
 # apt-get), else they skip. Never fails the build.
