@@ -29,6 +29,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from local import cfn, demo
+from local.atomic import atomic_items
 from local.cfn import CfnError, Physical, Resolver, Template, env_name
 from local.event_sources import EventSources, mappings
 from local.frontdoor import FrontDoor, QuietHandler, Route, api_routes, serve
@@ -218,6 +219,7 @@ class LocalStack:
         return self._moto(environ, started)
 
     def _start_moto(self) -> None:
+        atomic_items()
         server = self._serve(0, self._count_aws, handler=_QuietMotoHandler)
         self.moto_url = f"http://{HOST}:{server.port}"
         os.environ["MOTO_PORT"] = str(server.port)  # moto's Step Functions interpreter calls back there

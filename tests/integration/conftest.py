@@ -4,7 +4,6 @@ state machine, and Lambda invocations served in-process by the functions' own ha
 from __future__ import annotations
 
 import contextlib
-import copy
 import importlib.util
 import io
 import json
@@ -19,9 +18,9 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
-from moto.dynamodb.models import DynamoDBBackend
 
 from eid_broker import config
+from local.atomic import atomic_items
 from local.cfn import Physical, Resolver, Template, default_physical, function_config, state_machine_config
 from local.sandboxes import SANDBOXES, SandboxSpec
 from local.sandboxes.base import CREDENTIALS
@@ -199,24 +198,6 @@ def _provision(resolver: Resolver, logical_id: str, resource: dict[str, Any]) ->
     return default_physical(resolver, logical_id, resource)
 
 
-_WRITES = threading.RLock()
-
-
-def _atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each write atomically and reads never see half a write; moto's backend gives
-    neither under threads (DESIGN.md: a read can even crash on an item being updated), and these tests
-    race the webhook deliveries, the poll loop and the API on purpose."""
-    for name in ("get_item", "put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def atomic(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            # A copy: moto serialises the returned item after the call, while another write may change it.
-            with _WRITES:
-                return copy.deepcopy(__original(self, *args, **kwargs))
-
-        monkeypatch.setattr(DynamoDBBackend, name, atomic)
-
-
 def _load(code_dir: Path, name: str) -> Any:
     spec = importlib.util.spec_from_file_location(f"_it_{name}", code_dir / "app.py")
     assert spec is not None and spec.loader is not None
@@ -283,7 +264,7 @@ def deployed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
             return json.dumps(answer), False, ""
 
         monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke)
-        _atomic_writes(monkeypatch)
+        atomic_items(monkeypatch.setattr)
         yield deployed
         # Week-long eeID fallback loops would outlive the test: stop what still runs.
         for machine in ("SessionPollStateMachine", "EeidFallbackStateMachine"):
