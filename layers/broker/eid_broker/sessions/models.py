@@ -144,6 +144,9 @@ class SessionRecord(_SessionFields):
     def created_at_dt(self) -> datetime:
         return datetime.fromisoformat(self.created_at.replace("Z", "+00:00"))
 
+    def updated_at_dt(self) -> datetime:
+        return datetime.fromisoformat(self.updated_at.replace("Z", "+00:00"))
+
     def expires_at_dt(self) -> datetime:
         return datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
 

@@ -18,7 +18,7 @@ _STATUS = {"#status": "status"}
 # spread its writes (one index partition takes 1,000 a second); erasure removes both attributes.
 ERASURE_INDEX = "ErasureDue"
 ERASURE_SHARDS = 16
-_ERASURE = "erase_shard = :shard, erase_at = :erase_at"
+_ERASURE = "erase_shard = :erase_shard, erase_at = :erase_at"
 
 
 def erasure_shard(session_id: str) -> str:
@@ -43,9 +43,9 @@ class SessionRepository:
         self._personal_data = timedelta(days=personal_data_days)
 
     def _erasure(self, session_id: str, ended: datetime) -> dict[str, Any]:
-        """When the personal data of a session that ended at `ended` is due for erasure."""
+        """The ErasureDue attributes of a session that ended at `ended`: when its personal data is due."""
         due = int((ended + self._personal_data).timestamp())
-        return {":shard": {"S": erasure_shard(session_id)}, ":erase_at": {"N": str(due)}}
+        return {"erase_shard": {"S": erasure_shard(session_id)}, "erase_at": {"N": str(due)}}
 
     def ttl_for(self, expires_at: datetime) -> int:
         return int((expires_at + self._retention).timestamp())
@@ -53,8 +53,7 @@ class SessionRepository:
     def create(self, record: SessionRecord) -> None:
         item = item_of(record)
         if record.is_final:  # refused or completed at once: its personal data is due from now
-            due = self._erasure(record.session_id, datetime.fromisoformat(record.updated_at))
-            item |= {"erase_shard": due[":shard"], "erase_at": due[":erase_at"]}
+            item |= self._erasure(record.session_id, record.updated_at_dt())
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -129,7 +128,7 @@ class SessionRepository:
             **_PENDING,
             ":status": {"S": status},
             ":updated": {"S": iso(now)},
-            **self._erasure(session_id, now),
+            **{f":{name}": value for name, value in self._erasure(session_id, now).items()},
         }
         sets = ["#status = :status", "#updated = :updated", _ERASURE]
         if identity is not None:

@@ -410,9 +410,7 @@ _FINAL_METRICS = {
 
 
 def count_final(record: SessionRecord) -> None:
-    seconds = (
-        datetime.fromisoformat(record.updated_at) - datetime.fromisoformat(record.created_at)
-    ).total_seconds()
+    seconds = (record.updated_at_dt() - record.created_at_dt()).total_seconds()
     emit(
         {
             _FINAL_METRICS[record.status]: (1, MetricUnit.Count),

@@ -219,7 +219,7 @@ class WebhookService:
         endpoint = self._store.endpoint(session.owner)
         if endpoint is None or not endpoint.enabled:
             return None
-        ended = datetime.fromisoformat(session.updated_at)
+        ended = session.updated_at_dt()
         delivery = self._new_delivery(
             session.owner,
             delivery_id(ended, session.session_id),

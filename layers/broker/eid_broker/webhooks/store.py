@@ -27,7 +27,7 @@ def _key(owner: str, item: str) -> dict[str, Any]:
 
 
 def _partition(owner: str, delivery_id: str) -> str:
-    """The delivery's partition: from the id's last hex digit (random, or the session id's)."""
+    """The partition of a delivery (or of a session's deliveries): from the id's last hex digit."""
     return f"{owner}#{int(delivery_id[-1], 16) % DELIVERY_SHARDS}"
 
 
@@ -146,10 +146,16 @@ class WebhookStore:
         return self._create(partition, DELIVERY + delivery.delivery_id, delivery)
 
     def deliveries(self, owner: str, session_id: str | None, limit: int = 100) -> list[Delivery]:
-        """The owner's newest `limit` deliveries (of one session, if given), newest first."""
+        """The owner's newest `limit` deliveries (of one session, if given), newest first. A session's
+        events are in one shard: their delivery ids end with the session id, whose last digit picks it."""
+        partitions = (
+            [_partition(owner, session_id)]
+            if session_id is not None
+            else [f"{owner}#{shard}" for shard in range(DELIVERY_SHARDS)]
+        )
         found: list[Delivery] = []
-        for shard in range(DELIVERY_SHARDS):
-            found += self._shard_deliveries(owner, f"{owner}#{shard}", session_id, limit)
+        for partition in partitions:
+            found += self._shard_deliveries(owner, partition, session_id, limit)
         return sorted(found, key=lambda d: d.delivery_id, reverse=True)[:limit]
 
     def _shard_deliveries(
