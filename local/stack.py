@@ -395,7 +395,7 @@ class LocalStack:
             from_env = {key} if _variable(provider, key) in self.environ else set()
             value[key] = self.environ[_variable(provider, key)] if from_env else secrets.token_urlsafe(24)
         arn = self._clients["secretsmanager"].create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
-        # API.md: the built-in eeID sandbox's webhook secret is shown (for signing test webhooks);
+        # The built-in eeID sandbox's webhook secret is shown (for signing test webhooks);
         # nothing that came from the environment ever is.
         printable = set(spec.printable) if spec is not None else set()
         for key in sorted(value):

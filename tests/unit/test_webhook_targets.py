@@ -1,4 +1,4 @@
-"""The outbound webhooks' SSRF guard and signatures (API.md v1.1, DESIGN.md's known-answer vector)."""
+"""The outbound webhooks' SSRF guard and signatures (Standard Webhooks' known-answer vector)."""
 
 from __future__ import annotations
 

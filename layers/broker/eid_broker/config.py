@@ -49,7 +49,7 @@ class Settings(BaseModel):
     session_poll_state_machine_arn: str | None = None
     poll_function_arn: str | None = None
     session_retention_days: int = 30
-    # API.md: a final session's personal data is erased this long after it ended (0: at the next run).
+    # A final session's personal data is erased this long after it ended (0: at the next run).
     personal_data_retention_days: int = Field(default=30, ge=0, le=3650)
     poll_interval_seconds: float | None = None
     session_timeout_seconds: float | None = None
@@ -65,7 +65,7 @@ class Settings(BaseModel):
     tokens_table: str | None = None
     webhooks_table: str | None = None
     webhook_queue_url: str | None = None
-    # API.md: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; WEBHOOK_RETRY_SCHEDULE shortens it for tests.
+    # The contract's 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; WEBHOOK_RETRY_SCHEDULE shortens it for tests.
     webhook_retry_schedule: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
     # Set by the local stack only (never by the template): http to loopback receivers.
     webhook_allow_loopback: bool = False

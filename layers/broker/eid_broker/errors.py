@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 
 class Code(StrEnum):
-    """The session error vocabulary (API.md), stable across methods and providers."""
+    """The session error vocabulary of the public contract (docs/api.md), stable across methods and
+    providers."""
 
     NOT_MOBILE_ID_USER = "NOT_MOBILE_ID_USER"
     NOT_SMART_ID_USER = "NOT_SMART_ID_USER"

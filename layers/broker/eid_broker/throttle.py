@@ -1,4 +1,4 @@
-"""Person-level start limits (API.md v1.1): push and SMS bombing protection across all API keys.
+"""Person-level start limits: push and SMS bombing protection across all API keys.
 
 Each identifier of a person (a phone, a personal code, a MOSIP user id) owns `limit` slots per
 method family; a start takes one free slot of each, held for `window` seconds. A slot is taken by

@@ -1,4 +1,4 @@
-"""Dokobit Identity API, Mobile-ID login (seed 000, PROVIDERS.md §1).
+"""Dokobit Identity API: Mobile-ID and Smart-ID logins, each a login call and then status reads.
 
 Form-encoded bodies, `access_token` in the query of every call. The token never leaves this module:
 errors and logs name the provider and the HTTP status only.
@@ -75,7 +75,8 @@ class StatusResponse(DokobitPerson):
     error_code: int | None = None
 
 
-# Smart-ID's own codes (PROVIDERS.md §6); `canceled` comes without a code.
+# Smart-ID's own codes: no account (6006), an account or document that cannot be used (6007, 6008);
+# a refusal in the app comes as status `canceled` without a code.
 SMART_ID_CODES: dict[int | None, Outcome] = {
     None: (Code.USER_CANCELLED, "The person cancelled in the Smart-ID app.", "failed"),
     6005: ERROR_CODES[6005],

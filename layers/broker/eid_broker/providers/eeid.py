@@ -1,4 +1,4 @@
-"""eeID identification requests (seed 002, PROVIDERS.md §3).
+"""eeID identification requests: create one with a link for the person, read it, its proof PDF, the listing.
 
 OAuth2 client-credentials token (HTTP Basic, lives 120 s) from the shared token cache; a 401 on a
 call drops the cached token, refreshes once and retries once.

@@ -1,4 +1,4 @@
-"""MarkSign gateway, mobile-ID login (seed 001, PROVIDERS.md §2).
+"""MarkSign gateway: Mobile-ID and Smart-ID logins, with sanctions and PEP screening on request.
 
 JSON bodies with `access_token` in the body, also for status and DELETE, so the token never rides in
 a URL. Errors may come with any HTTP status; the body's `error_code` decides.
@@ -95,7 +95,8 @@ class StatusResponse(BaseModel):
     error_code: int | None = None
 
 
-# Smart-ID reads some codes its own way (API.md, Smart-ID methods).
+# Smart-ID reads some codes its own way: 40401 is no Smart-ID account, 40403 and 40022 an account or
+# document that cannot be used, 40020 a refusal in the app.
 SMART_ID_CODES: dict[int | str | None, Outcome] = {
     **ERROR_CODES,
     40401: (Code.NOT_SMART_ID_USER, "The person has no Smart-ID account.", "failed"),

@@ -1,5 +1,4 @@
-"""MobbID (Mobbeel) API v6: authorization JWT, gateway process, process status, biometric operation
-(seed 003, PROVIDERS.md §4)."""
+"""MobbID (Mobbeel) API v6: authorization JWT, gateway process, process status, biometric operation."""
 
 from __future__ import annotations
 

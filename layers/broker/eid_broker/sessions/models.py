@@ -97,7 +97,7 @@ class _SessionFields(BaseModel):
 
 
 class SessionOut(_SessionFields):
-    """The public session object (API.md)."""
+    """The public session object."""
 
 
 class Credentials(BaseModel):

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MAX_CADENCE_SLEEP = 1.05  # a Wait state rounds down by less than a second
 LONG_POLL_STEP = 0.5  # seconds between the reads of a long-poll: an outcome is seen within this
-# A pending session read this long after expires_at is recorded as expired (API.md).
+# A pending session read this long after expires_at is recorded as expired (the contract's promise).
 EXPIRY_GRACE = timedelta(seconds=30)
 # Polling goes on this long past the deadline while the provider keeps failing (Express workflows stop
 # at 300 s; MAX_POLLED_SESSION_SECONDS + this stays inside).

@@ -1,4 +1,4 @@
-"""Outbound webhooks: an integrator's endpoint and the deliveries made to it (API.md, v1.1)."""
+"""Outbound webhooks: an integrator's endpoint and the deliveries made to it."""
 
 from __future__ import annotations
 

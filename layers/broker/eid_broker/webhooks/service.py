@@ -1,4 +1,4 @@
-"""Outbound webhooks (API.md, v1.1): one endpoint per API key, one event per session that becomes
+"""Outbound webhooks: one endpoint per API key, one event per session that becomes
 final, signed deliveries (Standard Webhooks) retried on a schedule through the queue.
 
 The event is derived from the sessions table's change stream (the final write itself), and recorded
