@@ -145,7 +145,17 @@ class WebhookStore(Listing):
         return _delivery(owner, answer)
 
     def delivery(self, owner: str, delivery_id: str) -> Delivery | None:
-        return _delivery(owner, self._get(_partition(owner, delivery_id), DELIVERY + delivery_id))
+        """A delivery, reading its own attributes only (dispatch's IAM allows no other read)."""
+        names = {f"#{name}": name for name in Delivery.model_fields if name != "owner"}
+        answer = self._call(
+            "get_item",
+            Key=_key(_partition(owner, delivery_id), DELIVERY + delivery_id),
+            ConsistentRead=True,
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+        )
+        found = (answer or {}).get("Item")
+        return _delivery(owner, plain_item(found)) if found else None
 
     def create_delivery(self, delivery: Delivery) -> bool:
         """Record a delivery once: False if its id is already recorded (a repeated stream record)."""
