@@ -40,9 +40,16 @@ def server() -> Iterator[Callable[[Callable[[socket.socket], None]], Target]]:
 
 
 def read_request(connection: socket.socket) -> None:
+    """The whole request, body included (closing on unread data would reset the connection)."""
     data = b""
     while b"\r\n\r\n" not in data:
         data += connection.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
+    while len(body) < length:
+        body += connection.recv(4096)
 
 
 def trickle(payload: bytes, every: float) -> Callable[[socket.socket], None]:
@@ -112,3 +119,8 @@ def test_a_closed_port_is_a_connection_error() -> None:
         port = probe.getsockname()[1]
     result, _ = attempt(Target("http", "127.0.0.1", port, "127.0.0.1", "/"), 2)
     assert result == "connection_error"
+
+
+def test_no_time_left_is_a_timeout_not_an_error() -> None:
+    result, took = attempt(Target("http", "127.0.0.1", 9, "127.0.0.1", "/"), 0)
+    assert result == "timeout" and took < 0.1

@@ -90,11 +90,13 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float = 
     """POST once to the pinned address within `timeout` seconds in all; the HTTP status (a redirect is
     an answer, never followed). Raises AttemptFailed with `timeout`, `tls_error` or `connection_error`."""
     deadline = _Deadline(timeout)
-    connection = _PinnedConnection(target, deadline)
-    watchdog = threading.Timer(timeout, connection.abort)
-    watchdog.daemon = True
-    watchdog.start()
+    connection: _PinnedConnection | None = None
+    watchdog: threading.Timer | None = None
     try:
+        connection = _PinnedConnection(target, deadline)
+        watchdog = threading.Timer(timeout, connection.abort)
+        watchdog.daemon = True
+        watchdog.start()
         connection.request("POST", target.path, body=body, headers={**headers, "Host": _host_header(target)})
         connection.bound_next_step()
         response = connection.getresponse()
@@ -114,5 +116,7 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float = 
         timed_out = deadline.passed() or isinstance(exc, socket.timeout)
         raise AttemptFailed("timeout" if timed_out else "connection_error") from exc
     finally:
-        watchdog.cancel()
-        connection.close()
+        if watchdog is not None:
+            watchdog.cancel()
+        if connection is not None:
+            connection.close()
