@@ -250,3 +250,22 @@ def test_the_previous_secret_is_removed_after_its_overlap(world: Any) -> None:
     deliver_next(service, recorded)
     _, headers, _ = recorded.posts[-1]
     assert len(headers["webhook-signature"].split(" ")) == 1
+
+
+def test_a_put_whose_host_does_not_resolve_in_time_is_422_naming_url(world: Any) -> None:
+    import time
+
+    from eid_broker.webhooks import endpoints
+
+    service, _, _, _ = world
+
+    def slow(*_: Any, **__: Any) -> list[Any]:
+        time.sleep(1)
+        return []
+
+    service._resolver = slow
+    service._timeout = 0.2
+    with pytest.raises(InvalidInput) as refused:
+        service.put_endpoint(OWNER, URL)
+    assert refused.value.errors[0]["field"] == "url" and "in time" in refused.value.errors[0]["message"]
+    assert endpoints.PUT_LOOKUP_SECONDS <= 5

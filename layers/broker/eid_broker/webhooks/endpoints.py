@@ -19,6 +19,8 @@ from eid_broker.webhooks.models import (
     SecretOut,
 )
 
+PUT_LOOKUP_SECONDS = 5.0
+
 
 def refused_url(message: str) -> InvalidInput:
     return InvalidInput(f"Invalid input: url. {message}", errors=[{"field": "url", "message": message}])
@@ -26,7 +28,8 @@ def refused_url(message: str) -> InvalidInput:
 
 class Endpoints(WebhookPart):
     def put_endpoint(self, owner: str, url: str) -> EndpointOut:
-        lookup = targets.bounded_lookup(self._timeout, self._resolver)
+        # A lookup at PUT gets a few seconds: the route answers within its function's 15 s.
+        lookup = targets.bounded_lookup(min(self._timeout, PUT_LOOKUP_SECONDS), self._resolver)
         try:
             targets.resolve(url, allow_loopback=self._allow_loopback, resolver=lookup)
         except targets.TargetRefused as refused:
