@@ -140,4 +140,4 @@ class WebhookPart:
         if (endpoint.previous_until or 0) > now:
             return endpoint
         self._store.drop_previous_secret(endpoint.owner, endpoint.previous_until)
-        return endpoint.model_copy(update={"previous_secret": None, "previous_until": None})
+        return endpoint.model_copy(update=dict.fromkeys(("previous_secret", "previous_until")))

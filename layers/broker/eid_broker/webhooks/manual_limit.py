@@ -11,7 +11,7 @@ key id: the table never holds the identifier.
 from __future__ import annotations
 
 import math
-import random
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,7 +62,7 @@ class ManualLimit:
                 )
             if self._write(key, [*recent, now], version, now):
                 return
-            time.sleep(random.uniform(0.005, 0.05))  # another call won this round; read again
+            time.sleep((5 + secrets.randbelow(46)) / 1000)  # another call won this round; read again
         raise RateLimited("Too many concurrent test and redeliver calls; try again.", retry_after=1)
 
     def _read(self, key: dict[str, Any]) -> dict[str, Any]:
