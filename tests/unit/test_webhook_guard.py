@@ -63,8 +63,12 @@ def test_no_ipv6_form_of_a_refused_ipv4_passes(v4: ipaddress.IPv4Address, form: 
 @given(st.ip_addresses())
 def test_whatever_passes_is_global_unicast(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
     if targets.allowed_address(str(ip), allow_loopback=False):
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # a dual-stack resolver's form of an IPv4 address: judged as that address
         assert ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_private or ip.is_loopback)
         assert not (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
+        inner = targets.embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+        assert inner is None or not refused_v4(inner)
 
 
 def test_public_addresses_and_their_mapped_and_6to4_forms_pass() -> None:
