@@ -113,15 +113,20 @@ def test_each_webhook_function_has_only_the_table_actions_it_makes() -> None:
     assert actions("WebhookSendFunction") == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
 
 
-def test_dispatch_can_read_no_signing_secret() -> None:
-    [statement] = table_statements("WebhookDispatchFunction", "WebhooksTable")
-    condition = statement["Condition"]
-    allowed = set(condition["ForAllValues:StringEquals"]["dynamodb:Attributes"])
-    assert not allowed & SECRETS and {"owner", "item", "enabled"} <= allowed
-    assert condition["StringEqualsIfExists"]["dynamodb:Select"] == "SPECIFIC_ATTRIBUTES"
+@pytest.mark.parametrize("logical_id", ["WebhookDispatchFunction", "WebhookDeliveriesFunction"])
+def test_dispatch_and_the_deliveries_function_can_read_no_signing_secret(logical_id: str) -> None:
     from eid_broker.webhooks.models import Delivery
 
+    [statement] = table_statements(logical_id, "WebhooksTable")
+    condition = statement["Condition"]
+    allowed = set(condition["ForAllValues:StringEquals"]["dynamodb:Attributes"])
+    assert not allowed & SECRETS and {"owner", "item"} <= allowed
     assert set(Delivery.model_fields) <= allowed  # every attribute a delivery item holds
+    assert ("enabled" in allowed) == (logical_id == "WebhookDispatchFunction")
+    assert condition["StringEqualsIfExists"] == {
+        "dynamodb:Select": "SPECIFIC_ATTRIBUTES",
+        "dynamodb:ReturnValues": "NONE",
+    }
 
 
 def test_the_manual_call_counters_are_the_only_items_the_webhook_routes_reach_in_the_counter_table() -> None:

@@ -269,3 +269,21 @@ def test_a_put_whose_host_does_not_resolve_in_time_is_422_naming_url(world: Any)
         service.put_endpoint(OWNER, URL)
     assert refused.value.errors[0]["field"] == "url" and "in time" in refused.value.errors[0]["message"]
     assert endpoints.PUT_LOOKUP_SECONDS <= 5
+
+
+def test_redeliver_of_a_delivery_whose_attempt_runs_or_changed_meanwhile_queues_nothing(world: Any) -> None:
+    from eid_broker.errors import ActionNotAllowed
+
+    service, recorded, clock, state = world
+    service.put_endpoint(OWNER, URL)
+    service.record_final(completed(clock, state["sessions"]))
+    message, _ = recorded.messages.pop(0)
+    store = service._store
+    assert store.claim(OWNER, message.delivery_id, 1, clock().timestamp(), 60, "x") is not None
+    with pytest.raises(ActionNotAllowed):
+        service.redeliver(OWNER, message.delivery_id)  # an attempt holds its claim
+    assert recorded.messages == []
+    seen = store.delivery(OWNER, message.delivery_id)
+    clock.advance(61)  # the claim ran out; a second redeliver read `attempts` before a sender moved on
+    assert not store.queue_again(OWNER, message.delivery_id, seen.attempts - 1, clock().timestamp(), "at")
+    assert store.queue_again(OWNER, message.delivery_id, seen.attempts, clock().timestamp(), "at")

@@ -59,14 +59,12 @@ class Deliveries(WebhookPart):
     def redeliver(self, owner: str, delivery_id: str) -> DeliveryQueued:
         if not DELIVERY_ID.fullmatch(delivery_id):  # a malformed id is simply not found
             raise DeliveryNotFound("No such delivery.")
-        if self._store.delivery(owner, delivery_id) is None:
+        delivery = self._store.delivery(owner, delivery_id)
+        if delivery is None:
             raise DeliveryNotFound("No such delivery.")
         self._manual_limit(owner)  # before anything is queued; an unknown id uses no slot
         now = self._clock()
-        queued = self._store.queue_again(owner, delivery_id, now.timestamp(), iso(now))
-        if queued is None:
-            if self._store.delivery(owner, delivery_id) is None:
-                raise DeliveryNotFound("No such delivery.")
+        if not self._store.queue_again(owner, delivery_id, delivery.attempts, now.timestamp(), iso(now)):
             raise ActionNotAllowed("An attempt of this delivery is in progress; try again in a minute.")
-        self._queue.send(Attempt(owner=owner, delivery_id=delivery_id, attempt=queued.attempts + 1))
+        self._queue.send(Attempt(owner=owner, delivery_id=delivery_id, attempt=delivery.attempts + 1))
         return DeliveryQueued(delivery_id=delivery_id)

@@ -16,6 +16,8 @@ from eid_broker.webhooks.models import Delivery
 DELIVERY = "delivery#"
 DELIVERY_SHARDS = 16
 SESSION_READS = 5
+# A delivery's own attributes, named in every read of one (ProjectionExpression): never an endpoint's.
+DELIVERY_NAMES = {f"#{name}": name for name in Delivery.model_fields if name != "owner"}
 
 
 def _partition(owner: str, delivery_id: str) -> str:
@@ -84,7 +86,8 @@ class Listing:
             values["after"] = DELIVERY + after
         request: dict[str, Any] = {
             "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": {"#owner": "owner", "#item": "item"},
+            "ExpressionAttributeNames": {"#owner": "owner", "#item": "item", **DELIVERY_NAMES},
+            "ProjectionExpression": ", ".join(DELIVERY_NAMES),
             "ScanIndexForward": False,
             "ConsistentRead": True,
             "Limit": limit + 1,

@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from eid_broker.dynamo import is_condition_failure, item_of, plain_item
 from eid_broker.errors import InternalUnavailable
-from eid_broker.webhooks.listing import DELIVERY, Listing, _delivery, _partition, _values
+from eid_broker.webhooks.listing import DELIVERY, DELIVERY_NAMES, Listing, _delivery, _partition, _values
 from eid_broker.webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 ENDPOINT = "endpoint"
@@ -145,14 +145,14 @@ class WebhookStore(Listing):
         return _delivery(owner, answer)
 
     def delivery(self, owner: str, delivery_id: str) -> Delivery | None:
-        """A delivery, reading its own attributes only (dispatch's IAM allows no other read)."""
-        names = {f"#{name}": name for name in Delivery.model_fields if name != "owner"}
+        """A delivery, reading its own attributes only (the IAM of dispatch and of the deliveries
+        function allows no other read)."""
         answer = self._call(
             "get_item",
             Key=_key(_partition(owner, delivery_id), DELIVERY + delivery_id),
             ConsistentRead=True,
-            ProjectionExpression=", ".join(names),
-            ExpressionAttributeNames=names,
+            ProjectionExpression=", ".join(DELIVERY_NAMES),
+            ExpressionAttributeNames=DELIVERY_NAMES,
         )
         found = (answer or {}).get("Item")
         return _delivery(owner, plain_item(found)) if found else None
@@ -222,14 +222,17 @@ class WebhookStore(Listing):
             **values,
         )
 
-    def queue_again(self, owner: str, delivery_id: str, now: float, at: str) -> Delivery | None:
-        """Mark a delivery for one more attempt (redeliver); None if unknown or an attempt is running."""
-        return self._update_delivery(
-            owner,
-            delivery_id,
-            "SET #status = :pending, next_attempt_at = :at",
-            "attribute_exists(delivery_id) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
-            pending="pending",
-            at=at,
-            now=now,
+    def queue_again(self, owner: str, delivery_id: str, attempts: int, now: float, at: str) -> bool:
+        """Mark a delivery that has made `attempts` attempts for one more (redeliver); False if it has
+        made others since or an attempt is running. Returns nothing of the item (the deliveries
+        function's IAM allows no more)."""
+        answer = self._call(
+            "update_item",
+            Key=_key(_partition(owner, delivery_id), DELIVERY + delivery_id),
+            UpdateExpression="SET #status = :pending, next_attempt_at = :at",
+            ConditionExpression="attribute_exists(delivery_id) AND attempts = :attempts"
+            " AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_values(pending="pending", at=at, attempts=attempts, now=now),
         )
+        return answer is not None
