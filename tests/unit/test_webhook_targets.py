@@ -8,7 +8,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from eid_broker.webhooks import targets
-from eid_broker.webhooks.service import delivery_id, new_secret, signature_headers
+from eid_broker.webhooks.base import delivery_id, new_secret, signature_headers
 
 
 def answering(*addresses: str) -> targets.Resolver:

@@ -67,6 +67,11 @@ class Settings(BaseModel):
     webhook_queue_url: str | None = None
     # The contract's 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; WEBHOOK_RETRY_SCHEDULE shortens it for tests.
     webhook_retry_schedule: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    # One attempt in all: name lookup, connect, TLS, sending and reading the whole answer.
+    webhook_timeout_seconds: float = Field(default=15.0, ge=1, le=30)
+    # `test` and `redeliver` calls together per API key per 60 s; counted in webhook_limit_table.
+    webhook_manual_limit: int = Field(default=10, ge=1, le=1000)
+    webhook_limit_table: str | None = None
     # Set by the local stack only (never by the template): http to loopback receivers.
     webhook_allow_loopback: bool = False
 

@@ -89,6 +89,16 @@ class PersonRateLimited(BrokerError):
         self.retry_after = retry_after  # this refusal's own wait
 
 
+class RateLimited(BrokerError):
+    """Too many calls of one kind from one API key (manual webhook calls); nothing was queued."""
+
+    status, code, title = 429, "RATE_LIMITED", "Too many requests from this API key"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class SessionNotFound(BrokerError):
     status, code, title = 404, "SESSION_NOT_FOUND", "Session not found"
 
