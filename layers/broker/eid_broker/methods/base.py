@@ -9,10 +9,11 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,6 +61,10 @@ class Method:
     expiry_code: Code = Code.TIMEOUT
     # Starts that push to a person (a prompt, an SMS) are limited per person across all API keys.
     throttle_family: str | None = None
+    # An identifier's limit as a multiple of PERSON_START_LIMIT (1 when absent): what a provider checks
+    # as a whole counts at the limit, a part of it (a phone alone) more loosely, so that a stranger's
+    # starts with a victim's phone cannot use up the victim's own.
+    person_shares: Mapping[str, int] = MappingProxyType({})
 
     def lifetime(self) -> float:
         return get_settings().timeout_for(self.timeout_seconds)
@@ -68,7 +73,7 @@ class Method:
         return get_settings().interval_for(self.interval_seconds or 1.0)
 
     def person(self, body: Any) -> dict[str, str]:
-        """The identifiers a start pushes to, each counted on its own by the person throttle."""
+        """The identifiers a start pushes to, normalised (eid_broker.identifiers), each counted on its own."""
         return {}
 
     def begin(self, body: Any, session_id: str) -> Opening:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from eid_broker import identifiers
 from eid_broker.config import get_settings
 from eid_broker.errors import (
     TRANSIENT,
@@ -87,7 +88,7 @@ class EeidMethod(Method):
         return self.timeout_seconds  # the link's; SESSION_TIMEOUT_SECONDS is for the short methods
 
     def person(self, body: EeidStart) -> dict[str, str]:
-        return {"subject": body.subject}
+        return {"subject": identifiers.personal_code(body.subject[:2], body.subject[2:])}
 
     def begin(self, body: EeidStart, session_id: str) -> Opening:
         # Our session id is the request's reference: a webhook names it, so no lookup table is needed.

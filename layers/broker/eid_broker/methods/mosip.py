@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from eid_broker import identifiers
 from eid_broker.config import get_settings
 from eid_broker.errors import ActionNotAllowed, BrokerError, Code, ProviderRefused, SessionOutcomeError
 from eid_broker.keys import keyed_digest
@@ -136,7 +137,7 @@ class MosipOtpMethod(Method):
         return _settings().otp_ttl_seconds
 
     def person(self, body: MosipOtpStart) -> dict[str, str]:
-        return {"user_id": body.user_id}
+        return {"user_id": identifiers.user_id(body.user_id)}
 
     def begin(self, body: MosipOtpStart, session_id: str) -> Opening:
         app_id = body.app_id or _settings().app_id

@@ -25,7 +25,7 @@ class StartSessions(SessionCore):
         from birth: every attempt is on record); a pending one is polled unless the integrator's next
         call settles it; credentials of a start that completed at once are handed over only once."""
         if method.throttle_family:
-            guard_person(method.throttle_family, **method.person(body))
+            guard_person(method.throttle_family, method.person(body), method.person_shares)
         session_id = new_session_id()
         try:
             opening = method.begin(body, session_id)
