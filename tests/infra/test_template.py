@@ -132,6 +132,7 @@ KEYED = {
     *wiring.poll_functions().values(),
     "EeidWebhookFunction",
     "MosipOtpFunction",
+    "SessionGetFunction",  # the per-key long-poll slots
 }
 # Starts that push to a person: the methods with a throttle family.
 PUSHING = {

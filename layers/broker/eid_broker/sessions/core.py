@@ -13,6 +13,7 @@ from eid_broker.errors import Code, SessionOutcomeError
 from eid_broker.observability import Metric, MetricUnit, emit
 from eid_broker.sessions.models import Identity, SessionError, SessionRecord, utcnow
 from eid_broker.sessions.repository import SessionRepository
+from eid_broker.wait_slots import WaitSlots
 
 SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -45,6 +46,7 @@ class SessionCore:
         *,
         poll_function: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        wait_slots: WaitSlots | None = None,
     ) -> None:
         self.repo = repo
         self._sfn = stepfunctions
@@ -52,6 +54,7 @@ class SessionCore:
         self._clock = clock
         self._poll_function = poll_function or ""
         self._sleep = sleep
+        self._wait_slots = wait_slots  # None: long-poll reads are not capped per key
 
     def complete(self, session_id: str, identity: Identity) -> SessionRecord | None:
         return self._final_write(session_id, "completed", identity=identity)

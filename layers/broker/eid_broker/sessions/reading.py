@@ -29,7 +29,14 @@ class ReadSessions(SessionCore):
 
     def read_waiting(self, session_id: str, owner: str, wait: float) -> SessionRecord:
         """The session once it is final, or after `wait` seconds still pending (a long-poll read):
-        strongly consistent reads every LONG_POLL_STEP seconds, never past the invocation's time."""
+        strongly consistent reads every LONG_POLL_STEP seconds, never past the invocation's time. A read
+        that waits holds one of its key's wait slots (TooManyWaits when none is free)."""
+        if wait <= 0 or self._wait_slots is None:
+            return self._read_waiting(session_id, owner, wait)
+        with self._wait_slots.waiting(owner, wait):
+            return self._read_waiting(session_id, owner, wait)
+
+    def _read_waiting(self, session_id: str, owner: str, wait: float) -> SessionRecord:
         left = time_left()
         until = time.monotonic() + (wait if left is None else min(wait, left - RESERVE_SECONDS))
         record = self.read(session_id, owner)

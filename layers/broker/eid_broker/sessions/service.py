@@ -17,6 +17,7 @@ from eid_broker.sessions.otp_attempts import OtpAttempts
 from eid_broker.sessions.poll_step import PollStep
 from eid_broker.sessions.repository import SessionRepository
 from eid_broker.sessions.start import StartSessions
+from eid_broker.wait_slots import WaitSlots
 
 __all__ = [
     "SESSION_ID",
@@ -46,9 +47,13 @@ def service_for(settings: Settings) -> SessionService:
         settings.session_retention_days,
         settings.personal_data_retention_days,
     )
+    slots = None
+    if settings.limits_table:
+        slots = WaitSlots(settings.limits_table, aws.client("dynamodb"), limit=settings.long_poll_max_per_key)
     return SessionService(
         repo,
         aws.LazyClient("stepfunctions"),
         settings.session_poll_state_machine_arn,
         poll_function=settings.poll_function_arn,
+        wait_slots=slots,
     )
