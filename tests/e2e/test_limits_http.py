@@ -83,3 +83,18 @@ def test_long_polls_beyond_the_keys_cap_are_429_and_a_plain_read_never_is(limite
     assert took < 9  # refused without waiting (a cold start of a third worker may take a few seconds)
     # the slots are given back: the next long-poll waits again
     assert limited.http.get(url, params={"wait": 1}, timeout=30).status_code == 200
+
+
+def test_password_guessing_is_refused_after_the_limit_without_asking_mosip(limited: Stack) -> None:
+    def login(username: str, password: str) -> requests.Response:
+        return limited.start("mosip-password", {"username": username, "password": password})
+
+    guesses = [login(name, "guess") for name in ("alice", "Alice")]  # PASSWORD_FAILURE_LIMIT=2
+    assert [g.json()["error"]["code"] for g in guesses] == ["INVALID_CREDENTIALS"] * 2
+    asked = limited.stats()["sandboxes"]["mosip"]["calls"]["useridPwd"]
+
+    refused = login("ALICE", "alice-password")
+
+    assert refused.status_code == 429 and refused.json()["code"] == "PERSON_RATE_LIMITED"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert limited.stats()["sandboxes"]["mosip"]["calls"]["useridPwd"] == asked  # MOSIP was not asked

@@ -45,9 +45,9 @@ class PersonThrottle:
 
     def acquire(
         self, family: str, identifiers: Mapping[str, str], shares: Mapping[str, int] | None = None
-    ) -> None:
+    ) -> list[tuple[str, float]]:
         """Take one slot for every identifier, or none of them (PersonRateLimited). An identifier's
-        `shares` (1 when absent) multiplies the limit for it."""
+        `shares` (1 when absent) multiplies the limit for it. The slots taken, for `release`."""
         now = self._clock()
         until = now + self._window
         taken: list[str] = []
@@ -55,14 +55,19 @@ class PersonThrottle:
             person = self._digest("person-throttle", family, kind, value)
             slot, free_at = self._take(person, now, until, self._limit * (shares or {}).get(kind, 1))
             if slot is None:
-                for key in taken:
-                    self._give_back(key, until)
+                self.release([(key, until) for key in taken])
                 count(Metric.PERSON_THROTTLED, family=family)
                 raise PersonRateLimited(
                     "Too many recent attempts for this person; try again later.",
                     retry_after=max(1, math.ceil(free_at - now)),
                 )
             taken.append(slot)
+        return [(key, until) for key in taken]
+
+    def release(self, taken: list[tuple[str, float]]) -> None:
+        """Give back slots that `acquire` took, if they are still held as it left them."""
+        for key, until in taken:
+            self._give_back(key, until)
 
     def _take(self, person: str, now: float, until: float, limit: int) -> tuple[str | None, float]:
         """A free slot's key (now held until `until`), or None and when the first slot frees up."""

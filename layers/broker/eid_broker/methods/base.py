@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from eid_broker.config import get_settings
 from eid_broker.errors import Code
 from eid_broker.keys import keyed_digest
+from eid_broker.password_guard import NO_GUARD, AttemptGuard
 from eid_broker.sessions.models import Credentials, Identity, NextAction, SessionRecord
 
 
@@ -75,6 +76,10 @@ class Method:
     def person(self, body: Any) -> dict[str, str]:
         """The identifiers a start pushes to, normalised (eid_broker.identifiers), each counted on its own."""
         return {}
+
+    def attempt_guard(self, body: Any, owner: str) -> AttemptGuard:
+        """What this start must hold while the provider is asked (a password method's failure limit)."""
+        return NO_GUARD
 
     def begin(self, body: Any, session_id: str) -> Opening:
         """Ask the provider to start. Raises SessionOutcomeError for a refusal, a BrokerError for a fault."""

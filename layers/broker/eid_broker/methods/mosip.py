@@ -19,6 +19,7 @@ from eid_broker.errors import ActionNotAllowed, BrokerError, Code, ProviderRefus
 from eid_broker.keys import keyed_digest
 from eid_broker.methods.base import Method, Opening, StartBody
 from eid_broker.observability import logger, report_refusal
+from eid_broker.password_guard import AttemptGuard, password_guard
 from eid_broker.providers.mosip import PROVIDER, MosipClient, MosipSettings
 from eid_broker.sessions import Credentials, EnterOtp, Identity, SessionRecord
 from eid_broker.sessions.models import iso
@@ -165,6 +166,9 @@ class MosipPasswordMethod(Method):
 
     def lifetime(self) -> float:
         return 0
+
+    def attempt_guard(self, body: MosipPasswordStart, owner: str) -> AttemptGuard:
+        return password_guard(owner, body.username)
 
     def begin(self, body: MosipPasswordStart, session_id: str) -> Opening:
         mosip = client()

@@ -26,15 +26,21 @@ class StartSessions(SessionCore):
         call settles it; credentials of a start that completed at once are handed over only once."""
         if method.throttle_family:
             guard_person(method.throttle_family, method.person(body), method.person_shares)
+        guard = method.attempt_guard(body, owner)
         session_id = new_session_id()
         try:
             opening = method.begin(body, session_id)
         except SessionOutcomeError as refusal:
+            guard.settle(refusal.code)
             report_refusal(refusal)
             error = as_session_error(refusal)
             record = self._new_record(session_id, method, body, owner, status=refusal.status, error=error)
             self._store(record)
             return record, None
+        except BaseException:
+            guard.settle(None)
+            raise
+        guard.settle(None)
         if opening.identity is not None:
             record = self._new_record(
                 session_id, method, body, owner, status="completed", identity=opening.identity
