@@ -129,7 +129,8 @@ def _secret_refs(function: dict) -> set[str]:
 # OTP-manager namespaces) read the deployment key; nothing else may.
 KEYED = {
     *wiring.start_functions().values(),
-    *wiring.poll_functions().values(),
+    # every poll function checks who answered, but the OTP expiry watch asks no provider
+    *(poll for poll in wiring.poll_functions().values() if poll != "MosipOtpExpireFunction"),
     "EeidWebhookFunction",
     "MosipOtpFunction",
     "SessionGetFunction",  # the per-key long-poll slots

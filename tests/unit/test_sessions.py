@@ -71,6 +71,9 @@ class ControlCodeLogin(Method):
             next_action=ShowControlCode(control_code="4231"), provider_ref={"token": "provider-token"}
         )
 
+    def abandon(self, record) -> None:
+        """As Mobile-ID: a cancel is told to the provider at the next poll (which needs the token)."""
+
 
 def open_session(svc: SessionService) -> str:
     record, _ = svc.start(ControlCodeLogin(), SimpleNamespace(reference="order-17"), "key-1")

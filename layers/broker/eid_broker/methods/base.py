@@ -106,6 +106,11 @@ class Method:
         """The poll interval, and the seconds since the session started (where its grid begins)."""
         return self.first_wait(), (now - record.created_at_dt()).total_seconds()
 
+    @property
+    def abandons_on_cancel(self) -> bool:
+        """Whether a cancel is told to the provider (by the next poll, which needs the provider's handle)."""
+        return type(self).abandon is not Method.abandon
+
     def abandon(self, record: SessionRecord) -> None:
         """Tell the provider the broker no longer waits (after a cancel); most need not be told."""
 

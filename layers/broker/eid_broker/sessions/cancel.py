@@ -11,7 +11,8 @@ class CancelSessions(ReadSessions):
     def cancel(self, session_id: str, owner: str) -> SessionRecord:
         record = self.read(session_id, owner)
         if record.status == "pending":
-            finished = self._final_write(session_id, "cancelled")
+            # A method that tells the provider keeps its handle until its next poll has (then drops it).
+            finished = self._final_write(session_id, "cancelled", keep_provider_ref=record.abandon_on_cancel)
             record = finished or self.read(session_id, owner)
         if record.status != "cancelled":
             raise ActionNotAllowed(f"A {record.status} session cannot be cancelled.")

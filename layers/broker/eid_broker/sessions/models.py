@@ -135,6 +135,8 @@ class SessionRecord(_SessionFields):
     expected_subject_hmac: str | None = None
     # The error code a pending session gets when its time runs out (default TIMEOUT).
     expiry_code: str | None = None
+    # A cancel keeps provider_ref only for a method whose next poll tells the provider (then drops it).
+    abandon_on_cancel: bool = False
     ttl: int
 
     @property

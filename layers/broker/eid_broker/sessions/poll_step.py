@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from eid_broker.errors import TRANSIENT, SessionOutcomeError, code_for_task_error
+from eid_broker.errors import TRANSIENT, Code, SessionOutcomeError, code_for_task_error
 from eid_broker.http import RESERVE_SECONDS, time_left
 from eid_broker.observability import logger
 from eid_broker.sessions.core import SessionCore, as_session_error, timeout_error
@@ -50,7 +50,8 @@ class PollStep(SessionCore):
         if answer is not None:
             return answer
         if self._clock() >= deadline:
-            return self._finish(session_id, "expired", error=as_session_error(timeout_error()))
+            expired = timeout_error(record.expiry_code or Code.TIMEOUT)
+            return self._finish(session_id, "expired", error=as_session_error(expired))
         return pending(method.wait(record, self._clock()))
 
     def _keep_cadence(self, early: float) -> None:

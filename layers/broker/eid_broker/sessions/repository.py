@@ -120,10 +120,12 @@ class SessionRepository:
         *,
         identity: Identity | None = None,
         error: SessionError | None = None,
+        keep_provider_ref: bool = False,
     ) -> SessionRecord | None:
-        """Move a pending session to a final status; None if it was not pending (the earlier outcome wins)."""
+        """Move a pending session to a final status; None if it was not pending (the earlier outcome wins).
+        The provider's references go with it, unless the caller keeps them for one more provider call."""
         names = {"#status": "status", "#updated": "updated_at", "#next": "next_action"}
-        removed = "#next, expected_subject_hmac" + ("" if status == "cancelled" else ", provider_ref")
+        removed = "#next, expected_subject_hmac" + ("" if keep_provider_ref else ", provider_ref")
         values = {
             **_PENDING,
             ":status": {"S": status},
@@ -139,7 +141,6 @@ class SessionRepository:
             names["#error"] = "error"
             values[":error"] = serialize(attribute(error))
             sets.append("#error = :error")
-        # A cancelled session keeps its provider handle until the next poll abandons it there.
         answer = self._update(
             session_id,
             f"SET {', '.join(sets)} REMOVE {removed}",

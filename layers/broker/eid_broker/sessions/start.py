@@ -63,6 +63,7 @@ class StartSessions(SessionCore):
             provider_ref=opening.provider_ref,
             expected_subject_hmac=opening.expected_subject_hmac,
             expiry_code=method.expiry_code,
+            abandon_on_cancel=method.abandons_on_cancel,
         )
         self._store(record)
         if method.interval_seconds is not None:
