@@ -78,7 +78,7 @@ class SessionCore:
         return self.repo.get(session_id) if SESSION_ID.fullmatch(session_id) else None
 
     def owners(self, session_ids: list[str]) -> dict[str, tuple[str, str]]:
-        """(owner, method) of each of these sessions that exists."""
+        """(owner, method) of each of these sessions that exists and is not erased."""
         return self.repo.owners(session_ids)
 
 
