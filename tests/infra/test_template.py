@@ -269,3 +269,15 @@ def test_everything_that_invokes_a_snapstart_function_targets_its_alias(transfor
         "WebhookSendFunctionAliaslive",
     }
     assert "EeidWebhookFunctionAliaslive" in api and "EeidWebhookFunction.Arn" not in api
+
+
+def test_a_deployed_stage_always_limits_and_the_new_limits_keep_their_documented_ranges() -> None:
+    ranges = {
+        "PersonStartLimit": (1, 100, 3),
+        "LongPollMaxPerKey": (1, 1000, 50),
+        "PasswordFailureLimit": (1, 100, 5),
+        "PasswordFailureWindowSeconds": (60, 86400, 900),
+    }
+    for name, (low, high, default) in ranges.items():
+        spec = TEMPLATE.parameters[name]
+        assert (spec["MinValue"], spec["MaxValue"], spec["Default"]) == (low, high, default), name
