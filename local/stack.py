@@ -79,6 +79,9 @@ def _variable(provider: str, key: str) -> str:
 
 # What only the local stack sets, never the template: webhooks may go to a receiver on this machine.
 LOCAL_ONLY_ENVIRONMENT = {"WEBHOOK_ALLOW_LOOPBACK": "true"}
+# Values below a parameter's MinValue that only a local run may use (the test suites and the bench reuse
+# the sandboxes' few test persons): PERSON_START_LIMIT=0 turns the person limit off locally, never deployed.
+LOCAL_ONLY_VALUES = {"PERSON_START_LIMIT": "0"}
 
 _EMPTY_ZIP = b"PK\x05\x06" + bytes(18)  # moto wants code; ours runs from CodeUri (local.lambda_runtime)
 
@@ -128,6 +131,7 @@ class LocalStack:
         self._frontdoor: FrontDoor | None = None
         self._demo: demo.DemoApp | None = None
         self._sfn_baseline: dict[str, int] = {}
+        self._local_environment: dict[str, str] = dict(LOCAL_ONLY_ENVIRONMENT)
         self._clients: dict[str, Any] = {}
         self._role_arn = ""
         self._secret_notes: list[str] = []
@@ -263,7 +267,10 @@ class LocalStack:
     def _provision(self, template: Template) -> None:
         overrides = {"Stage": DEFAULT_STAGE}
         overrides.update({s.spec.base_url_parameter: s.url for s in self._sandboxes if s.app is not None})
-        parameters = template.parameter_values(self.environ, overrides)
+        local_only = {k: v for k, v in LOCAL_ONLY_VALUES.items() if self.environ.get(k) == v}
+        checked = {k: v for k, v in self.environ.items() if k not in local_only}
+        parameters = template.parameter_values(checked, overrides)
+        self._local_environment = {**LOCAL_ONLY_ENVIRONMENT, **local_only}
         self.stage = parameters["Stage"]
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
@@ -360,7 +367,8 @@ class LocalStack:
             return self._create_secret(resolver, resource)
         if rtype == "AWS::Serverless::Function":
             function = cfn.function_config(resolver, logical_id)
-            function = replace(function, environment={**function.environment, **LOCAL_ONLY_ENVIRONMENT})
+            environment = {**function.environment, **self._local_environment}
+            function = replace(function, environment=environment)
             assert self._runtime is not None
             self._runtime.register(function)
             answer = self._clients["lambda"].create_function(

@@ -28,7 +28,8 @@ def _ok(name: str, phone: str, code: str, country: str, given: str, surname: str
 def _describe(cert: x509.Certificate) -> dict[str, Any]:
     return {
         "name": oneline(cert.subject),
-        "subject": name_dict(cert.subject),
+        # Every subject key, null when the certificate lacks it (a Smart-ID certificate has no O or OU).
+        "subject": name_dict(cert.subject, complete=True),
         "issuer": name_dict(cert.issuer),
         "valid_from": cert.not_valid_before_utc.isoformat(),
         "valid_to": cert.not_valid_after_utc.isoformat(),

@@ -67,7 +67,7 @@ def test_the_sender_has_a_concurrency_cap_of_its_own() -> None:
 
 
 def test_poll_and_record_functions_reserve_concurrency_of_their_own() -> None:
-    assert len(CORE) == 8
+    assert len(CORE) == 9  # six pollers, the OTP expiry watch, the poll-failure recorder, eeID webhook
     core = parameter("CoreReservedConcurrency")
     assert core["Default"] not in ("", "0")  # on by default; empty only for a small account
     for logical_id, function in FUNCTIONS.items():

@@ -131,12 +131,14 @@ def _secret_refs(function: dict) -> set[str]:
 # OTP-manager namespaces) read the deployment key; nothing else may.
 KEYED = {
     *wiring.start_functions().values(),
-    *wiring.poll_functions().values(),
+    # every poll function checks who answered, but the OTP expiry watch asks no provider
+    *(poll for poll in wiring.poll_functions().values() if poll != "MosipOtpExpireFunction"),
     "EeidWebhookFunction",
     "MosipOtpFunction",
     # The manual webhook call limit's counter key and the listing's cursor MAC.
     "WebhookEndpointFunction",
     "WebhookDeliveriesFunction",
+    "SessionGetFunction",  # the per-key long-poll slots
 }
 # Starts that push to a person: the methods with a throttle family.
 PUSHING = {
@@ -272,3 +274,15 @@ def test_everything_that_invokes_a_snapstart_function_targets_its_alias(transfor
         "WebhookSendFunctionAliaslive",
     }
     assert "EeidWebhookFunctionAliaslive" in api and "EeidWebhookFunction.Arn" not in api
+
+
+def test_a_deployed_stage_always_limits_and_the_new_limits_keep_their_documented_ranges() -> None:
+    ranges = {
+        "PersonStartLimit": (1, 100, 3),
+        "LongPollMaxPerKey": (1, 1000, 50),
+        "PasswordFailureLimit": (1, 100, 5),
+        "PasswordFailureWindowSeconds": (60, 86400, 900),
+    }
+    for name, (low, high, default) in ranges.items():
+        spec = TEMPLATE.parameters[name]
+        assert (spec["MinValue"], spec["MaxValue"], spec["Default"]) == (low, high, default), name

@@ -226,8 +226,6 @@ def deployed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
             **{spec.base_url_parameter: _sandbox_url(request, spec) for spec in SANDBOXES},
             "PollIntervalSeconds": "1",
             "SessionTimeoutSeconds": "4",
-            # Tests reuse the sandboxes' few test persons; the person limit has its own tests.
-            "PersonStartLimit": "0",
         },
     )
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
@@ -248,7 +246,12 @@ def deployed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
         # One process hosts every function: each invocation sees its own function's settings.
         for logical_id, _ in template.of_type("AWS::Serverless::Function"):
             function = function_config(resolver, logical_id)
-            deployed.settings[function.name] = config.Settings.from_env(function.environment)
+            # Tests reuse the sandboxes' few test persons; the person limit has its own tests. The template
+            # allows no 0 (a deployed stage always limits), so it is turned off as the local stack does.
+            environment = function.environment | (
+                {"PERSON_START_LIMIT": "0"} if "PERSON_START_LIMIT" in function.environment else {}
+            )
+            deployed.settings[function.name] = config.Settings.from_env(environment)
             deployed.handlers[function.name] = _load(function.code_dir, function.name)
         monkeypatch.setattr(config, "process_settings", lambda: deployed.settings[_current.function])
 

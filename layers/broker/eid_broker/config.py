@@ -61,6 +61,11 @@ class Settings(BaseModel):
     # 0 turns the person limit off: for local benches and test suites that reuse a few test persons.
     person_start_limit: int = Field(default=3, ge=0)
     person_start_window_seconds: int = Field(default=120, ge=1, le=86400)
+    # The table of the per-key limits (long-poll slots, password failures): keyed digests only.
+    limits_table: str | None = None
+    long_poll_max_per_key: int = Field(default=50, ge=1, le=1000)
+    password_failure_limit: int = Field(default=5, ge=1, le=100)
+    password_failure_window_seconds: int = Field(default=900, ge=60, le=86400)
 
     tokens_table: str | None = None
     webhooks_table: str | None = None

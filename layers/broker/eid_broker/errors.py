@@ -99,6 +99,13 @@ class RateLimited(BrokerError):
         self.retry_after = retry_after
 
 
+class TooManyWaits(BrokerError):
+    """The API key already has LONG_POLL_MAX_PER_KEY long-poll reads waiting; nothing was read."""
+
+    status, code, title = 429, "TOO_MANY_WAITS", "Too many long-poll reads waiting"
+    retry_after = 1
+
+
 class SessionNotFound(BrokerError):
     status, code, title = 404, "SESSION_NOT_FOUND", "Session not found"
 

@@ -13,7 +13,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from eid_broker.config import ProviderSettings
 from eid_broker.errors import Code, ProviderBadResponse, SessionOutcomeError
 from eid_broker.http import json_body, path_segment, send
-from eid_broker.providers.base import TokenClient
+from eid_broker.providers.base import TokenClient, unreadable
 from eid_broker.tokens import Token
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class EeidClient(TokenClient):
         try:
             return IdentificationRequest.model_validate(json_body(response, provider=PROVIDER))
         except ValidationError as exc:
-            raise ProviderBadResponse("eeID answered an unreadable identification request.") from exc
+            raise unreadable(PROVIDER, "eeID answered an unreadable identification request.", exc) from exc
 
     def create_request(self, subject: str, reference: str) -> IdentificationRequest:
         """POST /api/ident/v1/identification_requests asking for the `sub` claim."""

@@ -56,7 +56,7 @@ def mosip_time(moment: float) -> str:
 def _first_code(body: dict[str, Any]) -> str | None:
     errors = body.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        return str(errors[0].get("errorCode", ""))
+        return str(errors[0].get("errorCode") or "")
     return None
 
 
