@@ -261,7 +261,8 @@ class LocalStack:
         return values, from_env
 
     def _provision(self, template: Template) -> None:
-        overrides = {"Stage": DEFAULT_STAGE}
+        # The OpenID Provider's issuer is this stack's own address (OIDC_ISSUER overrides it).
+        overrides = {"Stage": DEFAULT_STAGE, "OidcIssuer": f"http://{HOST}:{self.port}"}
         overrides.update({s.spec.base_url_parameter: s.url for s in self._sandboxes if s.app is not None})
         parameters = template.parameter_values(self.environ, overrides)
         self.stage = parameters["Stage"]
@@ -281,6 +282,7 @@ class LocalStack:
             "lambda",
             "stepfunctions",
             "iam",
+            "kms",
         ):
             self._clients[service] = session.client(service, endpoint_url=self.moto_url, config=config)
         role = self._clients["iam"].create_role(
@@ -358,6 +360,14 @@ class LocalStack:
             return Physical(url["QueueUrl"], physical.attrs)
         if rtype == "AWS::SecretsManager::Secret":
             return self._create_secret(resolver, resource)
+        if rtype == "AWS::KMS::Key":  # the OIDC signing keys: moto's KMS signs as KMS does
+            props = resource["Properties"]
+            key = self._clients["kms"].create_key(
+                Description=str(resolver.resolve(props.get("Description", ""))),
+                KeySpec=str(props.get("KeySpec", "SYMMETRIC_DEFAULT")),
+                KeyUsage=str(props.get("KeyUsage", "ENCRYPT_DECRYPT")),
+            )["KeyMetadata"]
+            return Physical(key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]})
         if rtype == "AWS::Serverless::Function":
             function = cfn.function_config(resolver, logical_id)
             function = replace(function, environment={**function.environment, **LOCAL_ONLY_ENVIRONMENT})
