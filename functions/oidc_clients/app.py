@@ -18,7 +18,7 @@ ClientId = Annotated[str, Path(description="3-64 characters [A-Za-z0-9._-], uniq
     description="`client_secret` is in the answer that created a secret-based client only (null afterwards). "
     "A client_id registered by another API key is 409.",
     tags=["oidc"],
-    responses=api.responses("The client", 409, 422, model=ClientOut, body=True),
+    responses=api.responses("The client", 404, 409, 422, model=ClientOut, body=True),
 )
 def put_client(client_id: ClientId, body: Annotated[ClientIn, Body()]) -> Response[ClientOut]:
     return api.json_response(default_clients().put(client_id, body, api.caller(app)))

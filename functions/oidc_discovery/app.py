@@ -3,6 +3,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from eid_broker import api
+from eid_broker.oidc import web
 from eid_broker.oidc.discovery import configuration
 from eid_broker.oidc.jose import default_signer
 from eid_broker.oidc.web import public_handler
@@ -16,9 +17,9 @@ CACHEABLE = {"Cache-Control": "public, max-age=300"}
     summary="OpenID Provider metadata (OpenID Connect Discovery 1.0)",
     operation_id="openid_configuration",
     tags=["oidc"],
-    responses=api.responses("The provider's metadata"),
+    responses=web.documented({200: ("The provider's metadata", web.json_content())}),
 )
-def openid_configuration() -> Response[dict[str, Any]]:
+def openid_configuration() -> Response[Any]:
     return api.json_response(configuration(), headers=CACHEABLE)
 
 
@@ -28,9 +29,9 @@ def openid_configuration() -> Response[dict[str, Any]]:
     operation_id="oidc_jwks",
     description="The current key and the next (or previous) one; `kid` is the key's RFC 7638 thumbprint.",
     tags=["oidc"],
-    responses=api.responses("A JWK Set"),
+    responses=web.documented({200: ("A JWK Set", web.json_content())}),
 )
-def jwks() -> Response[dict[str, Any]]:
+def jwks() -> Response[Any]:
     return api.json_response(default_signer().jwks(), headers=CACHEABLE)
 
 

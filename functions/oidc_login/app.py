@@ -8,7 +8,9 @@ from eid_broker.oidc import login, web
 from eid_broker.oidc.pages import static_file
 
 app = api.make_resolver()
-HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+HTML, EMPTY, TEXT = web.HTML, web.EMPTY, {"text/plain; charset=utf-8": {"schema": {"type": "string"}}}
+STATUS = {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}
+STATIC = {f"text/{kind}; charset=utf-8": {"schema": {"type": "string"}} for kind in ("css", "javascript")}
 
 
 @app.get(
@@ -19,13 +21,15 @@ HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
     "cookie), or back to the relying party with an error (302). An unregistered client or redirect_uri "
     "is an error page (400), never a redirect.",
     tags=["oidc"],
-    responses={
-        302: {"description": "An error, at the relying party"},
-        303: {"description": "To the page"},
-        400: {"description": "Error page", **HTML},
-    },
+    responses=web.documented(
+        {
+            302: ("An error, at the relying party's redirect_uri", EMPTY),
+            303: ("To the hosted page, with the login's cookie", EMPTY),
+            400: ("Error page: unknown client or redirect_uri (never a redirect)", HTML),
+        }
+    ),
 )
-def authorize() -> Response[str]:
+def authorize() -> Response[Any]:
     return login.authorize(app)
 
 
@@ -34,13 +38,15 @@ def authorize() -> Response[str]:
     summary="The hosted login page's current step",
     operation_id="oidc_login_page",
     tags=["oidc"],
-    responses={
-        200: {"description": "The step's page", **HTML},
-        303: {"description": "Completed: to the relying party"},
-        400: {"description": "No login here", **HTML},
-    },
+    responses=web.documented(
+        {
+            200: ("The step's page", HTML),
+            303: ("Completed: to the relying party with code, state and iss", EMPTY),
+            400: ("No login in progress here, or it has finished", HTML),
+        }
+    ),
 )
-def page() -> Response[str]:
+def page() -> Response[Any]:
     return login.show(app)
 
 
@@ -51,24 +57,34 @@ def page() -> Response[str]:
     description="application/x-www-form-urlencoded with `csrf` and `action` (choose, start, retry, back, "
     "return); without the right anti-forgery token nothing changes (403).",
     tags=["oidc"],
-    responses={
-        303: {"description": "The next step"},
-        403: {"description": "No valid anti-forgery token", **HTML},
-        422: {"description": "The form again, with the reason", **HTML},
-    },
+    responses=web.documented(
+        {
+            303: ("The next step (or the relying party)", EMPTY),
+            400: ("No login in progress here, or it has finished", HTML),
+            403: ("No valid anti-forgery token: nothing changed", HTML),
+            422: ("The identity form again, with the reason", HTML),
+            429: ("The identity form again: too many attempts for this person", HTML),
+            503: ("The identity form again: the provider could not be reached", HTML),
+        }
+    ),
 )
-def step() -> Response[str]:
+def step() -> Response[Any]:
     return login.step(app)
 
 
 @app.get(
     "/oidc/login/status",
-    summary="The login's session status, waiting up to wait seconds (the page's JavaScript)",
+    summary="The login's session status, waiting up to `wait` (0-20) seconds (the page's JavaScript)",
     operation_id="oidc_login_status",
     tags=["oidc"],
-    responses={200: {"description": '{"status": ...}'}, 404: {"description": "No login waiting"}},
+    responses=web.documented(
+        {
+            200: ("The session's status", web.json_content(STATUS)),
+            404: ("No login waiting here", web.json_content(STATUS)),
+        }
+    ),
 )
-def status() -> Response[dict[str, Any]]:
+def status() -> Response[Any]:
     return login.status(app)
 
 
@@ -77,19 +93,16 @@ def status() -> Response[dict[str, Any]]:
     summary="The hosted page's stylesheet and script",
     operation_id="oidc_static",
     tags=["oidc"],
-    responses={200: {"description": "The file"}, 404: {"description": "No such file"}},
+    # 404 problem+json: a name the route pattern cannot match never reaches the handler
+    responses=web.documented({200: ("The file", STATIC), 404: ("No such file", {**TEXT, **web.PROBLEM})}),
 )
-def static(name: Annotated[str, Path()]) -> Response[str]:
+def static(name: Annotated[str, Path()]) -> Response[Any]:
     found = static_file(name)
     if found is None:
         return Response(404, "text/plain; charset=utf-8", "not found", web.NO_STORE)
     text, content_type = found
-    return Response(
-        200,
-        content_type,
-        text,
-        {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
+    cache = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    return Response(200, content_type, text, cache)
 
 
 lambda_handler = web.public_handler(app)

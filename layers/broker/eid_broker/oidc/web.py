@@ -133,3 +133,33 @@ def public_handler(app: APIGatewayRestResolver) -> Any:
         return inner(event, context)
 
     return lambda_handler
+
+
+HTML = {"text/html; charset=utf-8": {"schema": {"type": "string"}}}
+PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
+EMPTY = {"text/plain; charset=utf-8": {"schema": {"type": "string", "maxLength": 0}}}
+OAUTH_ERROR = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "required": ["error", "error_description"],
+            "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+        }
+    }
+}
+
+
+def json_content(schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"application/json": {"schema": schema or {"type": "object"}}}
+
+
+def documented(answers: dict[int, tuple[str, dict[str, Any]]]) -> dict[int | str, dict[str, Any]]:
+    """A public route's answers (status: description, content by type), plus what any route may
+    answer as problem+json (API Gateway's refusals, an AWS service that did not answer)."""
+    from eid_broker import api
+
+    merged: dict[int | str, dict[str, Any]] = dict(api.problem_responses())
+    for status, (description, content) in answers.items():
+        problem = merged.get(status, {}).get("content", {})
+        merged[status] = {"description": description, "content": {**problem, **content}}
+    return merged
