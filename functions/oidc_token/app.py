@@ -22,7 +22,7 @@ TOKENS = {
         "scope": {"type": "string"},
     },
 }
-INVALID_TOKEN = 'Bad, expired or revoked token (WWW-Authenticate: Bearer error="invalid_token")'
+REFUSED_BEARER = 'Bad, expired or revoked token (WWW-Authenticate: Bearer error="invalid_token")'
 
 
 def _endpoint() -> TokenEndpoint:
@@ -82,7 +82,7 @@ USERINFO: dict[str, Any] = {
     "summary": "The person's claims for an access token (Authorization: Bearer)",
     "tags": ["oidc"],
     "responses": web.documented(
-        {200: ("The person's claims", web.json_content()), 401: (INVALID_TOKEN, web.OAUTH_ERROR)}
+        {200: ("The person's claims", web.json_content()), 401: (REFUSED_BEARER, web.OAUTH_ERROR)}
     ),
 }
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from eid_broker.oidc.catalog import OFFERS
-from eid_broker.sessions import SessionRecord
+from eid_broker.sessions import Identity, SessionRecord
+
+
+def _identity(record: SessionRecord) -> Identity:
+    if record.identity is None:
+        raise ValueError("only a completed session has claims")
+    return record.identity
 
 
 def subject(record: SessionRecord) -> str:
-    identity = record.identity
-    assert identity is not None
+    identity = _identity(record)
     if record.method == "mosip-otp":
         return f"mosip:{identity.personal_code or identity.subject}"
     if record.method == "mobbid-face":
@@ -21,8 +26,7 @@ def subject(record: SessionRecord) -> str:
 def person_claims(record: SessionRecord, phone: str | None) -> dict[str, Any]:
     """`sub`, the name and birth date (and `profile_attributes` with the same values), and the phone
     when the `phone` scope asked for it and the method proved it (Mobile-ID)."""
-    identity = record.identity
-    assert identity is not None
+    identity = _identity(record)
     names = {
         "given_name": identity.given_name,
         "family_name": identity.surname,

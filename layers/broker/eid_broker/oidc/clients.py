@@ -25,6 +25,7 @@ from eid_broker.sessions.models import iso, utcnow
 CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{3,64}")
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+KEY_JWT = "private_key_jwt"  # the one method without a client secret
 
 
 class ClientNotFound(BrokerError):
@@ -83,7 +84,7 @@ class ClientIn(BaseModel):
 
     @model_validator(mode="after")
     def _keys_for_jwt(self) -> ClientIn:
-        if self.token_endpoint_auth_method == "private_key_jwt" and not self.jwks:
+        if self.token_endpoint_auth_method == KEY_JWT and not self.jwks:
             raise ValueError("jwks: private_key_jwt needs the client's public keys")
         return self
 
@@ -170,8 +171,8 @@ class ClientService:
             client = Client(client_id=client_id, owner=owner, created_at=now, updated_at=now, **fields)
         else:
             client = existing.model_copy(update={**fields, "updated_at": now})
-        if client.token_endpoint_auth_method == "private_key_jwt":
-            client = client.model_copy(update={"secret_digest": None, "previous_secret_digest": None})
+        if client.token_endpoint_auth_method == KEY_JWT:
+            client = client.model_copy(update=dict.fromkeys(("secret_digest", "previous_secret_digest")))
         elif client.secret_digest is None:
             secret = secrets.token_urlsafe(48)
             client = client.model_copy(update={"secret_digest": _secret_digest(client_id, secret)})
@@ -192,7 +193,7 @@ class ClientService:
 
     def rotate_secret(self, client_id: str, owner: str) -> SecretOut:
         client = self.get(client_id, owner)
-        if client.token_endpoint_auth_method == "private_key_jwt":
+        if client.token_endpoint_auth_method == KEY_JWT:
             raise InvalidInput(
                 "A private_key_jwt client has no secret; change its jwks instead.",
                 errors=[{"field": "token_endpoint_auth_method", "message": "has no secret to rotate"}],

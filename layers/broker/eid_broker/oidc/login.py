@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from eid_broker import aws
 from eid_broker.config import get_settings
-from eid_broker.errors import BrokerError, PersonRateLimited
+from eid_broker.errors import BrokerError, PersonRateLimited, SessionNotFound
 from eid_broker.methods.base import registry
 from eid_broker.observability import logger
 from eid_broker.oidc import web
@@ -94,7 +94,11 @@ def show(app: APIGatewayRestResolver) -> Response[str]:
     if transaction.step == "done":
         return error_page(app, "done")
     if transaction.step == "wait":
-        return _waiting(transaction_id, transaction)
+        try:
+            return _waiting(transaction_id, transaction)
+        except SessionNotFound:  # erased or never kept (its polling could not start)
+            Transactions(default_store()).end(transaction_id)
+            return error_page(app, "no_login")
     template = "choose.html" if transaction.step == "choose" else "identify.html"
     return _page(transaction_id, transaction, template, values=_prefill(transaction))
 
@@ -126,9 +130,12 @@ def _prefill(transaction: LoginTransaction) -> dict[str, str]:
     return {}
 
 
-def _session(transaction: LoginTransaction) -> SessionRecord:
-    assert transaction.method and transaction.session_id
-    return session_service(transaction.method).read(transaction.session_id, transaction.owner)
+def _session(transaction: LoginTransaction, wait: float = 0) -> SessionRecord:
+    """The transaction's session (step `wait`), read as the client's API key; after up to `wait` s."""
+    method, session_id = transaction.method or "", transaction.session_id or ""
+    if wait > 0:
+        return session_service(method).read_waiting(session_id, transaction.owner, wait)
+    return session_service(method).read(session_id, transaction.owner)
 
 
 def _waiting(transaction_id: str, transaction: LoginTransaction) -> Response[str]:
@@ -169,6 +176,14 @@ def step(app: APIGatewayRestResolver) -> Response[str]:
         return error_page(app, "forbidden", 403)
     if transaction.step == "done":
         return error_page(app, "done")
+    try:
+        return _act(transaction_id, transaction, fields)
+    except SessionNotFound:
+        Transactions(default_store()).end(transaction_id)
+        return error_page(app, "no_login")
+
+
+def _act(transaction_id: str, transaction: LoginTransaction, fields: dict[str, str]) -> Response[str]:
     action = fields.get("action")
     transactions = Transactions(default_store())
     again = web.redirect(web.endpoint("/oidc/login"))
@@ -194,9 +209,8 @@ def step(app: APIGatewayRestResolver) -> Response[str]:
 
 
 def _start(transaction_id: str, transaction: LoginTransaction, fields: dict[str, str]) -> Response[str]:
-    assert transaction.method
-    method = registry()[transaction.method]
-    wanted = _fields(transaction.method)
+    method = registry()[transaction.method or ""]
+    wanted = _fields(method.name)
     values = {name: fields.get(name, "").strip() for name in wanted}
     problem = None
     try:
@@ -248,6 +262,8 @@ def status(app: APIGatewayRestResolver) -> Response[dict[str, Any]]:
         wait = min(max(int(web.query(app).get("wait", STATUS_WAIT_SECONDS)), 0), STATUS_WAIT_SECONDS)
     except ValueError:
         wait = 0
-    assert transaction.method and transaction.session_id
-    record = session_service(transaction.method).read_waiting(transaction.session_id, transaction.owner, wait)
+    try:
+        record = _session(transaction, wait)
+    except SessionNotFound:
+        return Response(404, "application/json", json.dumps({"status": "none"}), headers)  # type: ignore[arg-type]
     return Response(200, "application/json", json.dumps({"status": record.status}), headers)  # type: ignore[arg-type]

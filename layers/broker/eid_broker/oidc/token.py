@@ -20,11 +20,12 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from eid_broker.oidc import web
-from eid_broker.oidc.clients import Client, ClientService
+from eid_broker.oidc.clients import KEY_JWT, Client, ClientService
 from eid_broker.oidc.grant import GrantError, Grants
 from eid_broker.oidc.jose import KmsSigner, client_keyset
 from eid_broker.oidc.store import OidcStore
 
+BEARER = "Bearer"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 300
 CLOCK_SKEW = 30
@@ -86,7 +87,7 @@ class TokenEndpoint:
         assertion = fields["client_assertion"]
         # Which client's keys to verify with: the (not yet verified) issuer, checked after verification.
         client = self.clients.find(_unverified_issuer(assertion) or "")
-        if client is None or client.token_endpoint_auth_method != "private_key_jwt" or not client.jwks:
+        if client is None or client.token_endpoint_auth_method != KEY_JWT or not client.jwks:
             raise _invalid_client("client authentication failed")
         try:
             token = jwt.decode(assertion, client_keyset(client.jwks), algorithms=["RS256", "ES256"])
@@ -142,7 +143,7 @@ class TokenEndpoint:
             claims["nonce"] = redeemed.nonce
         return {
             "access_token": access_token,
-            "token_type": "Bearer",
+            "token_type": BEARER,
             "expires_in": lifetime,
             "id_token": self.signer.sign(claims),
             "scope": " ".join(redeemed.scope),
