@@ -507,6 +507,7 @@ class LocalStack:
         for note in self._secret_notes:
             say(f"  secret       {note}")
         say(f"  demo         {url}/demo   (a page that runs sessions through this API)")
+        say(f"  openid       {url}/.well-known/openid-configuration   (OpenID Provider: docs/oidc.md)")
         say(f"  stats        curl -s {url}/_local/stats   (reset: curl -s -X POST {url}/_local/reset)")
         built_in = {sandbox.spec.provider for sandbox in self._sandboxes if sandbox.app is not None}
         for provider, (path, body) in _EXAMPLES.items():

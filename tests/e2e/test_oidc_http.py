@@ -219,6 +219,8 @@ def test_an_unregistered_redirect_uri_or_client_gets_an_error_page_never_a_redir
         ({"response_type": "token"}, "unsupported_response_type"),
         ({"scope": "profile"}, "invalid_scope"),
         ({"code_challenge": "x" * 43, "code_challenge_method": "plain"}, "invalid_request"),
+        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+        ({"response_mode": "fragment"}, "invalid_request"),
     ],
 )
 def test_other_authorization_errors_go_back_with_state_and_iss(oidc: Stack, extra: dict, error: str) -> None:
@@ -368,3 +370,20 @@ def test_pages_cannot_be_framed_or_cached_and_no_personal_datum_reaches_a_url_or
     time.sleep(0.5)
     logged = oidc.logs().split("eid-broker is ready on", 1)[1]
     assert "60001019906" not in logged and "37200000766" not in logged
+
+
+def test_deleting_a_client_stops_its_codes_and_tokens_even_if_the_id_is_registered_again(oidc: Stack) -> None:
+    client_id, client = _client(oidc)
+    codes = [
+        callback(Browser(oidc.url).login(MOBILE_ID, "dokobit-mobile-id", **_params(client_id)))["code"]
+        for _ in range(2)
+    ]
+    tokens = _token(oidc, client_id, client["client_secret"], codes[0]).json()
+    url = f"{oidc.url}/v1/oidc-clients/{client_id}"
+    assert requests.delete(url, headers={"x-api-key": API_KEY}, timeout=30).status_code == 200
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert requests.get(f"{oidc.url}/oidc/userinfo", headers=bearer, timeout=30).status_code == 401
+    again = register(oidc.url, API_KEY, client_id)
+    assert requests.get(f"{oidc.url}/oidc/userinfo", headers=bearer, timeout=30).status_code == 401
+    stale = _token(oidc, client_id, again["client_secret"], codes[1])
+    assert stale.status_code == 400 and stale.json()["error"] == "invalid_grant"

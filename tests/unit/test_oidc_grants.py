@@ -16,6 +16,7 @@ from eid_broker.oidc.transaction import LoginTransaction
 from tests.conftest import moto_table
 
 VERIFIER = "v" * 43
+CREATED = "2026-12-07T00:00:00.000Z"
 
 
 @pytest.fixture
@@ -30,6 +31,7 @@ def grants(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Grants, Any]]:
 def _code(grants: Grants, challenge: str | None = pkce_s256(VERIFIER)) -> str:
     transaction = LoginTransaction(
         client_id="bank",
+        client_created="2026-12-07T00:00:00.000Z",
         owner="key-a",
         redirect_uri="https://bank.example/cb",
         state="s",
@@ -45,11 +47,11 @@ def _code(grants: Grants, challenge: str | None = pkce_s256(VERIFIER)) -> str:
 def test_a_code_is_redeemed_once_and_a_replay_revokes_its_token(grants) -> None:
     service, dynamodb = grants
     code = _code(service)
-    redeemed = service.redeem(code, "bank", "https://bank.example/cb", VERIFIER)
+    redeemed = service.redeem(code, "bank", "https://bank.example/cb", VERIFIER, CREATED)
     token, lifetime = service.bind_token(code, redeemed)
     assert lifetime == 600 and service.token(token)["claims"] == {"sub": "EE60001019906"}
     with pytest.raises(GrantError, match="already used"):
-        service.redeem(code, "bank", "https://bank.example/cb", VERIFIER)
+        service.redeem(code, "bank", "https://bank.example/cb", VERIFIER, CREATED)
     assert service.token(token) is None
     stored = str(dynamodb.scan(TableName="oidc")["Items"])
     assert code not in stored and token not in stored  # only keyed digests
@@ -58,9 +60,9 @@ def test_a_code_is_redeemed_once_and_a_replay_revokes_its_token(grants) -> None:
 def test_a_replay_between_redemption_and_binding_leaves_no_token(grants) -> None:
     service, _ = grants
     code = _code(service)
-    redeemed = service.redeem(code, "bank", "https://bank.example/cb", VERIFIER)
+    redeemed = service.redeem(code, "bank", "https://bank.example/cb", VERIFIER, CREATED)
     with pytest.raises(GrantError):
-        service.redeem(code, "bank", "https://bank.example/cb", VERIFIER)
+        service.redeem(code, "bank", "https://bank.example/cb", VERIFIER, CREATED)
     with pytest.raises(GrantError):
         service.bind_token(code, redeemed)
 
@@ -78,16 +80,23 @@ def test_a_refused_redemption_does_not_use_the_code(grants, client, redirect, ve
     service, _ = grants
     code = _code(service)
     with pytest.raises(GrantError, match=reason):
-        service.redeem(code, client, redirect, verifier)
-    service.redeem(code, "bank", "https://bank.example/cb", VERIFIER)
+        service.redeem(code, client, redirect, verifier, CREATED)
+    service.redeem(code, "bank", "https://bank.example/cb", VERIFIER, CREATED)
 
 
 def test_a_verifier_without_a_challenge_and_an_expired_code_are_refused(grants, monkeypatch) -> None:
     service, _ = grants
     with pytest.raises(GrantError, match="no code_challenge"):
-        service.redeem(_code(service, None), "bank", "https://bank.example/cb", VERIFIER)
+        service.redeem(_code(service, None), "bank", "https://bank.example/cb", VERIFIER, CREATED)
     code = _code(service)
     later = time.time() + 61
     monkeypatch.setattr(time, "time", lambda: later)
     with pytest.raises(GrantError, match="expired"):
-        service.redeem(code, "bank", "https://bank.example/cb", VERIFIER)
+        service.redeem(code, "bank", "https://bank.example/cb", VERIFIER, CREATED)
+
+
+def test_a_client_deleted_and_registered_again_cannot_redeem_the_old_clients_code(grants) -> None:
+    service, _ = grants
+    code = _code(service)
+    with pytest.raises(GrantError, match="another client"):
+        service.redeem(code, "bank", "https://bank.example/cb", VERIFIER, "2026-12-08T00:00:00.000Z")

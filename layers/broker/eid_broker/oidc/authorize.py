@@ -31,6 +31,7 @@ SINGLE = (
     "ui_locales",
     "login_hint",
     "prompt",
+    "response_mode",
 )
 
 
@@ -89,6 +90,12 @@ def parse(
     repeated = [name for name in SINGLE if len(params.get(name, [])) > 1]
     if repeated:
         raise fail("invalid_request", f"{repeated[0]} is repeated")
+    if "request" in params:
+        raise fail("request_not_supported", "request objects are not supported")
+    if "request_uri" in params:
+        raise fail("request_uri_not_supported", "request_uri is not supported")
+    if first.get("response_mode", "query") != "query":
+        raise fail("invalid_request", "response_mode must be query")
     if first.get("response_type") != "code":
         raise fail("unsupported_response_type", "only response_type=code is supported")
     if state is None:

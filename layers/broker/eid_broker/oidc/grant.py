@@ -26,6 +26,7 @@ class GrantError(Exception):
 @dataclass(frozen=True)
 class Redeemed:
     client_id: str
+    client_created: str | None
     scope: list[str]
     claims: dict[str, Any]  # the person (sub, names, phone)
     authentication: dict[str, Any]  # acr, amr, auth_time, session_id
@@ -47,6 +48,7 @@ class Grants:
         code = secrets.token_urlsafe(32)
         item = {
             "client_id": transaction.client_id,
+            "client_created": transaction.client_created,
             "redirect_uri": transaction.redirect_uri,
             "code_challenge": transaction.code_challenge,
             "nonce": transaction.nonce,
@@ -61,7 +63,14 @@ class Grants:
         self.store.put(secret_key("code", code), item, new=True, ttl=ttl)
         return code
 
-    def redeem(self, code: str, client_id: str, redirect_uri: str | None, verifier: str | None) -> Redeemed:
+    def redeem(
+        self,
+        code: str,
+        client_id: str,
+        redirect_uri: str | None,
+        verifier: str | None,
+        client_created: str | None = None,
+    ) -> Redeemed:
         """Check the code for this client; on success mark it used (exactly once) and answer its grant.
         The access token is bound to the code by `bind_token` right after."""
         if not code or len(code) > 128:
@@ -73,7 +82,7 @@ class Grants:
         if item.get("used"):
             self.replayed(key, item)
             raise GrantError("the code was already used; the access token issued for it is revoked")
-        if item["client_id"] != client_id:
+        if item["client_id"] != client_id or item.get("client_created") != client_created:
             raise GrantError("the code was issued to another client")
         if item["expires"] <= time.time():
             raise GrantError("the code has expired")
@@ -93,6 +102,7 @@ class Grants:
             raise GrantError("the code was already used; the access token issued for it is revoked")
         return Redeemed(
             client_id=client_id,
+            client_created=client_created,
             scope=list(item["scope"]),
             claims=item["claims"],
             authentication=item["authentication"],
@@ -106,6 +116,7 @@ class Grants:
         token_key = secret_key("token", token)
         item = {
             "client_id": redeemed.client_id,
+            "client_created": redeemed.client_created,
             "claims": redeemed.claims,
             "scope": redeemed.scope,
             "expires": time.time() + lifetime,

@@ -124,7 +124,11 @@ class TokenEndpoint:
             raise OAuthError("invalid_request", "code is required")
         try:
             redeemed = self.grants.redeem(
-                code, client.client_id, fields.get("redirect_uri"), fields.get("code_verifier")
+                code,
+                client.client_id,
+                fields.get("redirect_uri"),
+                fields.get("code_verifier"),
+                client.created_at,
             )
             access_token, lifetime = self.grants.bind_token(code, redeemed)
         except GrantError as refused:
@@ -157,7 +161,8 @@ class TokenEndpoint:
         elif "access_token" in fields:
             token = fields["access_token"]
         grant = self.grants.token(token or "")
-        if grant is None or self.clients.find(grant["client_id"]) is None:
+        client = self.clients.find(grant["client_id"]) if grant else None
+        if grant is None or client is None or client.created_at != grant.get("client_created"):
             return None
         return dict(grant["claims"])
 

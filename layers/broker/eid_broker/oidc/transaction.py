@@ -26,6 +26,8 @@ Step = Literal["choose", "identify", "wait", "done"]
 
 class LoginTransaction(BaseModel):
     client_id: str
+    # The client's registration time: a client deleted and registered again is another client.
+    client_created: str | None = None
     owner: str
     redirect_uri: str
     state: str
@@ -60,6 +62,7 @@ class Transactions:
         single = len(request.offers) == 1
         transaction = LoginTransaction(
             client_id=request.client.client_id,
+            client_created=request.client.created_at,
             owner=request.client.owner,
             redirect_uri=request.redirect_uri,
             state=request.state,
