@@ -237,6 +237,15 @@ def test_acr_values_limit_the_offer_and_scope_families_pick_the_method(oidc: Sta
     assert page.status_code == 200 and 'name="country"' in page.text and 'name="phone"' not in page.text
 
 
+def test_the_page_speaks_the_language_asked_for(oidc: Stack) -> None:
+    client_id, _ = _client(oidc)
+    page = Browser(oidc.url).open(**_params(client_id, ui_locales="de et"))
+    assert '<html lang="et">' in page.text and "Kuidas soovid sisse logida?" in page.text
+    browser = Browser(oidc.url)
+    browser.http.headers["Accept-Language"] = "fr, et;q=0.5"
+    assert '<html lang="et">' in browser.open(**_params(client_id)).text
+
+
 def _private_key_client(oidc: Stack) -> tuple[str, RSAKey, str]:
     key = RSAKey.import_key(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     jwks = {"keys": [{**key.as_dict(private=False), "kid": "k1"}]}

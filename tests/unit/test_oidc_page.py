@@ -69,3 +69,22 @@ def test_a_page_renders_in_estonian_with_its_lang_and_escapes_what_it_shows(monk
     assert "&lt;b&gt;Bank&lt;/b&gt;" in html and "<b>Bank</b>" not in html
     assert catalogue("et").gettext("Try again") == "Proovi uuesti"
     assert catalogue("ru").gettext("Try again") == "Try again"  # no catalogue yet: English
+
+
+@pytest.mark.parametrize(
+    ("issuer", "secure"), [("https://id.example", True), ("http://127.0.0.1:3000", False)]
+)
+def test_the_login_cookie_is_httponly_lax_and_secure_when_the_issuer_is_https(
+    monkeypatch, issuer, secure
+) -> None:
+    from eid_broker import config
+    from eid_broker.oidc import web
+
+    monkeypatch.setenv("OIDC_ISSUER", issuer)
+    config.process_settings.cache_clear()
+    cookie = web.set_cookie("eidb_login", "v", max_age=600)
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=600" in cookie
+    assert ("Secure" in cookie) is secure
+    headers = web.page_headers("https://bank.example/cb?x=1")
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "form-action 'self' https://bank.example;" in headers["Content-Security-Policy"]
