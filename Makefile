@@ -88,8 +88,9 @@ chromium:
 
 # The OIDC relying-party test runs Apache's mod_auth_openidc (an OpenID-certified client): Debian's
 # packages, installed like chromium (root and apt-get), else that test skips. Never fails the build.
+# After chromium: two apt-get runs at once (make -j) would fight over dpkg's lock.
 .PHONY: apache
-apache:
+apache: chromium
 	@{ command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ]; } && [ -f /usr/lib/apache2/modules/mod_auth_openidc.so ] || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  export DEBIAN_FRONTEND=noninteractive && { apt-get update -qq && \
