@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -396,3 +397,23 @@ def test_deleting_a_client_stops_its_codes_and_tokens_even_if_the_id_is_register
     assert requests.get(f"{oidc.url}/oidc/userinfo", headers=bearer, timeout=30).status_code == 401
     stale = _token(oidc, client_id, again["client_secret"], codes[1])
     assert stale.status_code == 400 and stale.json()["error"] == "invalid_grant"
+
+
+def test_a_double_submitted_identity_form_starts_one_session(oidc: Stack) -> None:
+    client_id, _ = _client(oidc)
+    browser = Browser(oidc.url)
+    browser.open(**_params(client_id, scope="openid mid"))
+    body = {"csrf": browser.csrf, "action": "start", **MOBILE_ID}
+    before = oidc.stats()["sandboxes"]["dokobit"]["calls"]["login"]
+
+    def submit(_: int) -> int:
+        url = f"{oidc.url}/oidc/login"
+        return browser.http.post(url, data=body, allow_redirects=False, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        assert set(pool.map(submit, range(3))) == {303}
+    assert oidc.stats()["sandboxes"]["dokobit"]["calls"]["login"] == before + 1
+    assert (
+        'id="control-code"'
+        in browser.follow(browser.http.get(f"{oidc.url}/oidc/login", allow_redirects=False)).text
+    )

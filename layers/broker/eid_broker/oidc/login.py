@@ -99,6 +99,8 @@ def show(app: APIGatewayRestResolver) -> Response[str]:
         except SessionNotFound:  # erased or never kept (its polling could not start)
             Transactions(default_store()).end(transaction_id)
             return error_page(app, "no_login")
+    if transaction.step == "starting":  # another request is asking the provider right now
+        return _page(transaction_id, transaction, "wait.html", control_code=None)
     template = "choose.html" if transaction.step == "choose" else "identify.html"
     return _page(transaction_id, transaction, template, values=_prefill(transaction))
 
@@ -220,19 +222,24 @@ def _start(transaction_id: str, transaction: LoginTransaction, fields: dict[str,
         field = next((name for name in wanted if name in names), wanted[-1])
         problem = translate(transaction.locale, FORM_PROBLEMS[field])
         return _page(transaction_id, transaction, "identify.html", 422, values=values, problem=problem)
+    # One start per form: a double submission finds the transaction taken and starts nothing.
+    transactions = Transactions(default_store())
+    claimed = transactions.advance(transaction_id, transaction, step="starting")
+    if claimed is None:
+        return web.redirect(web.endpoint("/oidc/login"))
     try:
         record, _ = session_service(method.name).start(method, body, transaction.owner)
-    except PersonRateLimited as limited:
-        problem = translate(transaction.locale, FORM_PROBLEMS["rate_limited"], seconds=limited.retry_after)
-        return _page(transaction_id, transaction, "identify.html", 429, values=values, problem=problem)
-    except BrokerError as fault:
-        logger.warning("oidc login start failed", extra={"reason": type(fault).__name__})
+    except BrokerError as refused:
+        transactions.advance(transaction_id, claimed, step="identify")
+        if isinstance(refused, PersonRateLimited):
+            seconds = refused.retry_after
+            problem = translate(transaction.locale, FORM_PROBLEMS["rate_limited"], seconds=seconds)
+            return _page(transaction_id, transaction, "identify.html", 429, values=values, problem=problem)
+        logger.warning("oidc login start failed", extra={"reason": type(refused).__name__})
         problem = translate(transaction.locale, FORM_PROBLEMS["unavailable"])
         return _page(transaction_id, transaction, "identify.html", 503, values=values, problem=problem)
     phone = values.get("phone") if "phone" in transaction.scope else None
-    Transactions(default_store()).advance(
-        transaction_id, transaction, step="wait", session_id=record.session_id, phone=phone
-    )
+    transactions.advance(transaction_id, claimed, step="wait", session_id=record.session_id, phone=phone)
     return web.redirect(web.endpoint("/oidc/login"))
 
 
@@ -254,6 +261,8 @@ def status(app: APIGatewayRestResolver) -> Response[dict[str, Any]]:
     """GET /oidc/login/status?wait=N: the waiting page's long-poll (JavaScript); status only."""
     found = _current(app)
     headers = web.NO_STORE
+    if found is not None and found[1].step == "starting":
+        return Response(200, "application/json", json.dumps({"status": "starting"}), headers)  # type: ignore[arg-type]
     if found is None or found[1].step != "wait":
         body = {"status": "none"}
         return Response(404, "application/json", json.dumps(body), headers)  # type: ignore[arg-type]

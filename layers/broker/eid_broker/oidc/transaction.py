@@ -21,7 +21,7 @@ from eid_broker.oidc.store import OidcStore, secret_key
 
 LIFETIME_SECONDS = 600
 COOKIE = "eidb_login"
-Step = Literal["choose", "identify", "wait", "done"]
+Step = Literal["choose", "identify", "starting", "wait", "done"]
 
 
 class LoginTransaction(BaseModel):
@@ -93,12 +93,15 @@ class Transactions:
         item.pop("ttl", None)
         return LoginTransaction.model_validate(item)
 
-    def advance(self, transaction_id: str, transaction: LoginTransaction, **changes: object) -> bool:
-        """Apply `changes` if nobody else changed the transaction since it was read (False then)."""
+    def advance(
+        self, transaction_id: str, transaction: LoginTransaction, **changes: object
+    ) -> LoginTransaction | None:
+        """The transaction with `changes`, if nobody else changed it since it was read (None then)."""
         updated = {**changes, "version": transaction.version + 1}
-        return self.store.update(
-            secret_key("login", transaction_id), {"version": transaction.version}, updated
-        )
+        key = secret_key("login", transaction_id)
+        if not self.store.update(key, {"version": transaction.version}, updated):
+            return None
+        return transaction.model_copy(update=updated)
 
     def end(self, transaction_id: str) -> None:
         self.store.delete(secret_key("login", transaction_id))

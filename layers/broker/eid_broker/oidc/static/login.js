@@ -8,7 +8,9 @@
     fetch(url, { credentials: "same-origin", cache: "no-store" })
       .then(function (answer) { return answer.ok ? answer.json() : { status: "error" }; })
       .then(function (body) {
-        if (body.status === "pending") { poll(); } else { window.location.reload(); }
+        if (body.status === "pending") { poll(); }
+        else if (body.status === "starting") { setTimeout(function () { window.location.reload(); }, 1000); }
+        else { window.location.reload(); }
       })
       .catch(function () { setTimeout(function () { window.location.reload(); }, 2000); });
   }
