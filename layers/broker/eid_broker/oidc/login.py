@@ -14,8 +14,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from pydantic import ValidationError
 
-from eid_broker import aws
-from eid_broker.config import get_settings
+from eid_broker.config import Settings, get_settings
 from eid_broker.errors import BrokerError, PersonRateLimited, SessionNotFound
 from eid_broker.methods.base import registry
 from eid_broker.observability import logger
@@ -37,17 +36,14 @@ FIELDS = {"mid": ("phone", "personal_code"), "smartid": ("country", "personal_co
 
 
 @cache
-def session_service(method: str) -> SessionService:
-    """The session service with `method`'s poll function (each method polls through its own)."""
-    settings = get_settings()
+def _settings_for(settings: Settings, method: str) -> Settings:
     polls = json.loads(settings.oidc_poll_functions or "{}")
-    shared = service_for(settings)
-    return SessionService(
-        shared.repo,
-        aws.LazyClient("stepfunctions"),
-        settings.session_poll_state_machine_arn,
-        poll_function=polls.get(method, ""),
-    )
+    return settings.model_copy(update={"poll_function_arn": polls.get(method, "")})
+
+
+def session_service(method: str) -> SessionService:
+    """The `/v1` session service, with `method`'s poll function (each method polls through its own)."""
+    return service_for(_settings_for(get_settings(), method))
 
 
 def _fields(method: str) -> tuple[str, ...]:
