@@ -139,6 +139,8 @@ _PHYSICAL: dict[str, tuple[str, int, str, dict[str, str]]] = {
     ),
     "AWS::SecretsManager::Secret": ("Name", 64, "arn:aws:secretsmanager:{r}:{a}:secret:{n}-{h:.6}", {}),
     "AWS::Serverless::Api": ("Name", 64, "{h:.10}", {}),
+    "AWS::WAFv2::WebACL": ("Name", 128, "{h:.12}", {"Arn": "arn:aws:wafv2:{r}:{a}:regional/webacl/{n}"}),
+    "AWS::WAFv2::WebACLAssociation": ("", 0, "{h:.12}", {}),
     "AWS::Serverless::Function": ("FunctionName", 64, "{n}", {"Arn": "arn:aws:lambda:{r}:{a}:function:{n}"}),
     "AWS::Serverless::LayerVersion": ("LayerName", 64, "arn:aws:lambda:{r}:{a}:layer:{n}:1", {}),
     "AWS::Serverless::StateMachine": (
@@ -162,7 +164,10 @@ def default_physical(resolver: Resolver, logical_id: str, resource: dict[str, An
     )
     fields = {"n": name, "r": resolver.region, "a": resolver.account_id}
     fields["ref"] = ref.format(**fields, h=hashlib.sha256(name.encode()).hexdigest())
-    return Physical(fields["ref"], {attr: value.format(**fields) for attr, value in attrs.items()})
+    found = {attr: value.format(**fields) for attr, value in attrs.items()}
+    if resource["Type"] == "AWS::Serverless::Api":  # SAM's `Api.Stage`: the stage it deploys
+        found["Stage"] = str(resolver.resolve(props.get("StageName", "Prod")))
+    return Physical(fields["ref"], found)
 
 
 class Resolver:

@@ -69,3 +69,16 @@ def test_the_open_routes_are_eeids_webhook_and_the_openid_providers_public_ones(
     }
     clients = FUNCTIONS["OidcClientsFunction"]["Properties"]["Events"]
     assert all("Auth" not in event["Properties"] for event in clients.values())  # the API's key
+
+
+def test_a_web_acl_limits_each_address_on_the_public_routes_of_the_api_stage() -> None:
+    acl = TEMPLATE.resources["PublicWebAcl"]["Properties"]
+    (limit,) = [rule for rule in acl["Rules"] if "RateBasedStatement" in rule["Statement"]]
+    statement = limit["Statement"]["RateBasedStatement"]
+    assert limit["Action"] == {"Block": {}} and statement["AggregateKeyType"] == "IP"
+    assert statement["Limit"] == {"Ref": "PublicRateLimitPer5Minutes"}
+    assert statement["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == "/oidc/"
+    association = TEMPLATE.resources["PublicWebAclAssociation"]["Properties"]
+    assert association["WebACLArn"] == {"Fn::GetAtt": ["PublicWebAcl", "Arn"]}
+    assert "${BrokerApi}" in association["ResourceArn"]["Fn::Sub"]
+    assert "${BrokerApi.Stage}" in association["ResourceArn"]["Fn::Sub"]  # after the stage exists
