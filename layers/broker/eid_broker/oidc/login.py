@@ -195,7 +195,8 @@ def _act(transaction_id: str, transaction: LoginTransaction, fields: dict[str, s
     if action == "back" and transaction.step == "identify" and len(transaction.offers) > 1:
         transactions.advance(transaction_id, transaction, step="choose", method=None)
         return again
-    if action == "retry" and transaction.step == "wait" and _session(transaction).status != "pending":
+    ended = transaction.step == "wait" and _session(transaction).status not in ("pending", "completed")
+    if action == "retry" and ended:
         single = len(transaction.offers) == 1
         transactions.advance(
             transaction_id, transaction, step="identify" if single else "choose", session_id=None
