@@ -1,4 +1,4 @@
-"""The person's claims, from a completed session (API.md's claims table, TARA-shaped)."""
+"""The person's claims, from a completed session (docs/oidc.md's claims table, TARA-shaped)."""
 
 from __future__ import annotations
 
