@@ -265,7 +265,8 @@ class LocalStack:
         return values, from_env
 
     def _provision(self, template: Template) -> None:
-        overrides = {"Stage": DEFAULT_STAGE}
+        # The OpenID Provider's issuer is this stack's own address (OIDC_ISSUER overrides it).
+        overrides = {"Stage": DEFAULT_STAGE, "OidcIssuer": f"http://{HOST}:{self.port}"}
         overrides.update({s.spec.base_url_parameter: s.url for s in self._sandboxes if s.app is not None})
         local_only = {k: v for k, v in LOCAL_ONLY_VALUES.items() if self.environ.get(k) == v}
         checked = {k: v for k, v in self.environ.items() if k not in local_only}
@@ -288,6 +289,7 @@ class LocalStack:
             "lambda",
             "stepfunctions",
             "iam",
+            "kms",
         ):
             self._clients[service] = session.client(service, endpoint_url=self.moto_url, config=config)
         role = self._clients["iam"].create_role(
@@ -365,6 +367,14 @@ class LocalStack:
             return Physical(url["QueueUrl"], physical.attrs)
         if rtype == "AWS::SecretsManager::Secret":
             return self._create_secret(resolver, resource)
+        if rtype == "AWS::KMS::Key":  # the OIDC signing keys: moto's KMS signs as KMS does
+            props = resource["Properties"]
+            key = self._clients["kms"].create_key(
+                Description=str(resolver.resolve(props.get("Description", ""))),
+                KeySpec=str(props.get("KeySpec", "SYMMETRIC_DEFAULT")),
+                KeyUsage=str(props.get("KeyUsage", "ENCRYPT_DECRYPT")),
+            )["KeyMetadata"]
+            return Physical(key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]})
         if rtype == "AWS::Serverless::Function":
             function = cfn.function_config(resolver, logical_id)
             environment = {**function.environment, **self._local_environment}
@@ -505,6 +515,7 @@ class LocalStack:
         for note in self._secret_notes:
             say(f"  secret       {note}")
         say(f"  demo         {url}/demo   (a page that runs sessions through this API)")
+        say(f"  openid       {url}/.well-known/openid-configuration   (OpenID Provider: docs/oidc.md)")
         say(f"  stats        curl -s {url}/_local/stats   (reset: curl -s -X POST {url}/_local/reset)")
         built_in = {sandbox.spec.provider for sandbox in self._sandboxes if sandbox.app is not None}
         for provider, (path, body) in _EXAMPLES.items():

@@ -69,7 +69,18 @@ def test_routes_come_from_the_template(routes: list[Route]) -> None:
         (r.method, r.path, r.function_name) for r in routes
     }
     assert all(r.api.stage == "local" for r in routes)
-    assert {r.path for r in routes if not r.api_key_required} == {"/eeid/webhooks/identification_requests"}
+    # eeID's signed webhook and the OpenID Provider's public routes; everything else needs a key
+    assert {r.path for r in routes if not r.api_key_required} == {
+        "/eeid/webhooks/identification_requests",
+        "/.well-known/openid-configuration",
+        "/oidc/jwks",
+        "/oidc/authorize",
+        "/oidc/login",
+        "/oidc/login/status",
+        "/oidc/static/{name}",
+        "/oidc/token",
+        "/oidc/userinfo",
+    }
     assert routes[0].api.binary_media_types == ("application/pdf",)
 
 
