@@ -17,11 +17,11 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests.e2e.conftest import API_KEY, Stack, launch, stop
+from tests.e2e.oidc_methods import WAITING, provider_link
 from tests.e2e.oidc_support import CALLBACK, EEID, Browser, callback, register
 from tests.e2e.test_mosip_http import printed_otp
 
 pytestmark = pytest.mark.e2e
-WAITING = 'id="waiting"'
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +49,6 @@ def _id_token(stack: Stack, client_id: str, secret: str, code: str) -> dict[str,
     return dict(jwt.decode(answer.json()["id_token"], keys, algorithms=["RS256"]).claims)
 
 
-def _link(page: requests.Response) -> str:
-    found = re.search(r'id="provider-link"[^>]*|href="([^"]+)"[^>]*id="provider-link"', page.text)
-    assert found and found.group(1), page.text
-    return unescape(found.group(1))
-
-
 def _text(page: requests.Response, element_id: str) -> str:
     found = re.search(rf'id="{element_id}"[^>]*>([^<]*)<', page.text)
     assert found, page.text
@@ -68,7 +62,7 @@ def test_eeid_completes_by_its_webhook_while_the_page_waits(oidc: Stack) -> None
     assert 'value="30303039914"' in browser.page.text  # prefilled from login_hint
     page = browser.post(action="start", **EEID)
     assert WAITING in page.text and '<meta http-equiv="refresh" content="2">' in page.text
-    link = _link(page)
+    link = provider_link(page)
     assert link.startswith("http") and "30303039914" not in link
     # The person authenticates at eeID (another tab); eeID's webhook tells the broker.
     assert requests.post(f"{link}/authenticate", data={"choice": "match"}, timeout=10).status_code == 200
@@ -92,7 +86,7 @@ def test_eeid_mismatch_ends_with_the_reason_and_a_way_back(oidc: Stack) -> None:
     browser = Browser(oidc.url)
     browser.open(**_params(client_id, ui_locales="lv"))
     page = browser.post(action="start", country="EE", personal_code="39901012239")
-    requests.post(f"{_link(page)}/authenticate", data={"choice": "mismatch"}, timeout=10)
+    requests.post(f"{provider_link(page)}/authenticate", data={"choice": "mismatch"}, timeout=10)
     failed = browser.wait(marker=WAITING)
     assert 'id="retry"' in failed.text and 'id="return"' in failed.text
     assert _text(failed, "reason") == "Apstiprināja cita persona, nevis pieprasītā."
@@ -117,7 +111,7 @@ def test_mobbid_returns_the_person_to_the_page(oidc: Stack, choice: str, code: s
     browser.open(**_params(client_id, login_hint="alice", ui_locales="ru"))
     assert "Проверка по лицу" in browser.page.text and 'name="user_id"' not in browser.page.text
     page = browser.post(action="start")
-    gateway = _link(page)
+    gateway = provider_link(page)
     assert "MobbID sandbox" in requests.get(gateway, timeout=10).text
     back = requests.post(f"{gateway}/choose", data={"choice": choice}, allow_redirects=False, timeout=10)
     assert back.status_code == 302
@@ -133,19 +127,20 @@ def test_mobbid_returns_the_person_to_the_page(oidc: Stack, choice: str, code: s
         assert callback(browser.post(action="return"))["error_description"] == code
 
 
-def _otp_page(stack: Stack, client_id: str, user: str = "carol", **extra: str) -> Browser:
+def _otp_page(stack: Stack, client_id: str, user: str = "carol", **extra: str) -> tuple[Browser, str]:
+    """The OTP form, and the OTP the MOSIP sandbox sent."""
     browser = Browser(stack.url)
     browser.open(**_params(client_id, login_hint=user, **extra))
+    since = len(stack.output)
     page = browser.post(action="start", user_id=user, channel="phone")
     assert 'name="otp"' in page.text and 'id="attempts"' in page.text, page.text
-    return browser
+    return browser, printed_otp(stack, user, since)
 
 
 def test_mosip_otp_shows_a_wrong_code_and_the_attempts_left_then_logs_in(oidc: Stack) -> None:
     client_id, secret = _client(oidc, ["mosip-otp"])
-    browser = _otp_page(oidc, client_id)
+    browser, otp = _otp_page(oidc, client_id)
     assert _text(browser.page, "attempts") == "Attempts left: 3"
-    otp = printed_otp(oidc, "carol")
     badly_typed = browser.post(action="otp", otp="12a")
     assert badly_typed.status_code == 422
     assert _text(badly_typed, "problem") == "Enter the code you received: 4 to 8 digits."
@@ -160,8 +155,7 @@ def test_mosip_otp_shows_a_wrong_code_and_the_attempts_left_then_logs_in(oidc: S
 
 def test_the_third_wrong_otp_ends_the_login_with_the_failure_page(oidc: Stack) -> None:
     client_id, _ = _client(oidc, ["mosip-otp"])
-    browser = _otp_page(oidc, client_id, ui_locales="et")
-    otp = printed_otp(oidc, "carol")
+    browser, otp = _otp_page(oidc, client_id, ui_locales="et")
     wrong = "00000000" if otp != "00000000" else "11111111"
     assert (
         _text(browser.post(action="otp", otp=wrong), "problem") == "See kood ei ole õige. Katseid jäänud: 2."
