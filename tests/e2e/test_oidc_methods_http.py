@@ -188,3 +188,23 @@ def test_the_page_speaks_the_persons_language(oidc: Stack, ui_locales, accept, l
     extra = {"ui_locales": ui_locales} if ui_locales else {}
     page = browser.open(**_params(client_id, **extra))
     assert f'<html lang="{lang}">' in page.text and title in page.text
+
+
+@pytest.mark.parametrize(
+    ("user", "channel", "reason"),
+    [
+        ("nobody", "phone", "Naudotojui su šiuo ID vienkartinio kodo išsiųsti negalima."),
+        ("carol", "email", "Prisijungimo užbaigti nepavyko."),  # carol gets codes by phone only
+    ],
+)
+def test_an_otp_that_cannot_be_sent_is_said_in_the_persons_words(
+    oidc: Stack, user: str, channel: str, reason: str
+) -> None:
+    client_id, _ = _client(oidc, ["mosip-otp"])
+    browser = Browser(oidc.url)
+    browser.open(**_params(client_id, ui_locales="lt"))
+    page = browser.post(action="start", user_id=user, channel=channel)
+    assert 'name="otp"' not in page.text and "MOSIP" not in page.text and "KER-" not in page.text
+    assert _text(page, "reason") == reason
+    back = callback(browser.post(action="return"))
+    assert back["error"] == "access_denied" and back["error_description"] != "USER_CANCELLED"
