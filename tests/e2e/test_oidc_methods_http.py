@@ -148,8 +148,11 @@ def test_mosip_otp_shows_a_wrong_code_and_the_attempts_left_then_logs_in(oidc: S
     wrong = browser.post(action="otp", otp="00000000" if otp != "00000000" else "11111111")
     assert wrong.status_code == 422
     assert _text(wrong, "problem") == "This code is not correct. Attempts left: 2."
+    invalidated = oidc.stats()["sandboxes"]["mosip"]["tokens_invalidated"]
     claims = _id_token(oidc, client_id, secret, callback(browser.post(action="otp", otp=otp))["code"])
     assert claims["sub"] == "mosip:carol" and claims["amr"] == ["otp"] and claims["acr"] == "low"
+    # MOSIP's token reaches nobody through OpenID Connect, so it does not stay valid
+    assert oidc.stats()["sandboxes"]["mosip"]["tokens_invalidated"] == invalidated + 1
     assert otp not in oidc.logs().split("eid-broker is ready on", 1)[1].replace(f": {otp}", "")
 
 
