@@ -1,4 +1,5 @@
-"""The hosted login page's steps: authorize, chooser, identity form, waiting, completion, failure.
+"""The hosted login page's steps: authorize, chooser, identity form, waiting (a control code, a
+provider's link or the OTP form), completion, failure.
 
 Every step is a plain form (POST, the anti-forgery token bound to the transaction's cookie) or a
 self-reloading page, so the page works without JavaScript. Sessions are started through the same
