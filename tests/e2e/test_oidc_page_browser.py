@@ -1,9 +1,9 @@
 """The hosted login page in headless Chromium, as a person sees it: every step of every method
 (chooser, identity forms, a form's problem, waiting with a control code or a provider's link, the OTP
 form and a wrong code, the failure page, the error page) checked with axe-core — no serious or
-critical violation — in English and Russian, usable at 320 px without sideways scrolling, the focus
-order of a form, and the control code read out digit by digit. With UPDATE_SCREENSHOT=1 it rewrites
-the screenshots in docs/oidc-steps/ (desktop and 320 px); a plain run leaves the tree clean."""
+critical violation — in English and Russian, light and dark; usable at 320 px without sideways
+scrolling; the focus order of a form; the control code read out digit by digit. UPDATE_SCREENSHOT=1
+rewrites the screenshots in docs/oidc-steps/ (desktop and 320 px); a plain run leaves the tree clean."""
 
 from __future__ import annotations
 
@@ -85,6 +85,11 @@ class Steps:
                 SHOTS.mkdir(exist_ok=True)
                 name = step if width == 1280 else f"{step}-320"
                 page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        page.emulate_media(color_scheme="dark")  # the page follows the system's dark mode
+        try:
+            assert axe_support.blocking(page) == [], (step, "dark")
+        finally:
+            page.emulate_media(color_scheme="light")
         self.checked.append(step)
 
     def choose(self, method: str, **extra: str) -> None:
