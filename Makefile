@@ -15,7 +15,7 @@ SAM := SAM_CLI_TELEMETRY=0 PYENV_VERSION=$(shell ls $(PYENV_ROOT)/versions 2>/de
 PORT ?= 3000
 ENV ?= default
 
-.PHONY: help setup deps run test lint check unit integration e2e bench openapi build deploy clean
+.PHONY: help setup deps run test lint check unit integration e2e bench openapi messages build deploy clean
 
 help:
 	@echo "make run    - serve eid-broker offline on http://127.0.0.1:$(PORT) with built-in provider sandboxes"
@@ -102,6 +102,15 @@ bench: $(VENV)/.installed
 
 openapi: $(VENV)/.installed
 	PYTHONPATH=layers/broker $(BIN)/python -m local.openapi > openapi.json
+
+# The hosted login page's texts: every `_()` of its code and templates (babel.cfg), merged into each
+# language's catalogue. A new text arrives untranslated; tests/unit/test_oidc_page.py names it.
+LOCALES_DIR := layers/broker/eid_broker/oidc/locales
+messages: $(VENV)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _ --no-location --omit-header -w 110 -o .messages.pot .
+	for lang in et ru lt lv; do \
+	  $(BIN)/pybabel -q update -i .messages.pot -l $$lang -o $(LOCALES_DIR)/$$lang.po -N --ignore-obsolete -w 110 || exit 1; \
+	done; rm -f .messages.pot
 
 build: $(SAM_VENV)/.installed
 	$(SAM) build

@@ -54,17 +54,20 @@ def page() -> Response[Any]:
     "/oidc/login",
     summary="One form of the hosted login page",
     operation_id="oidc_login_step",
-    description="application/x-www-form-urlencoded with `csrf` and `action` (choose, start, retry, back, "
-    "return); without the right anti-forgery token nothing changes (403).",
+    description="application/x-www-form-urlencoded with `csrf` and `action` (choose, start, otp, retry, "
+    "back, return); without the right anti-forgery token nothing changes (403).",
     tags=["oidc"],
     responses=web.documented(
         {
             303: ("The next step (or the relying party)", EMPTY),
             400: ("No login in progress here, or it has finished", HTML),
             403: ("No valid anti-forgery token: nothing changed", HTML),
-            422: ("The identity form again, with the reason", HTML),
+            422: (
+                "The identity form or the OTP form again, with the reason (a wrong OTP: the attempts left)",
+                HTML,
+            ),
             429: ("The identity form again: too many attempts for this person", HTML),
-            503: ("The identity form again: the provider could not be reached", HTML),
+            503: ("The identity or OTP form again: the provider could not be reached", HTML),
         }
     ),
 )

@@ -28,6 +28,7 @@ const url = client.buildAuthorizationUrl(config, {
   code_challenge_method: "S256",
   state,
   nonce,
+  ...(process.env.OIDC_RP_LOGIN_HINT ? { login_hint: process.env.OIDC_RP_LOGIN_HINT } : {}),
 });
 console.log(JSON.stringify({ authorization_url: url.href }));
 

@@ -16,6 +16,7 @@ import requests
 CALLBACK = "http://127.0.0.1:9/cb"  # never fetched: the test reads the Location header
 MOBILE_ID = {"phone": "+37200000766", "personal_code": "60001019906"}  # MARY ÄNN, completes
 SMART_ID = {"country": "EE", "personal_code": "40504040001"}  # ONA, completes
+EEID = {"country": "EE", "personal_code": "30303039914"}  # the eeID sandbox's person
 
 
 def pkce() -> tuple[str, str]:
@@ -76,11 +77,11 @@ class Browser:
             self.http.post(f"{self.url}/oidc/login", data=body, allow_redirects=False, timeout=30)
         )
 
-    def wait(self, timeout: float = 30) -> requests.Response:
-        """Reload the waiting page as its <meta refresh> does, until it changes."""
+    def wait(self, timeout: float = 30, marker: str = 'id="control-code"') -> requests.Response:
+        """Reload the waiting page as its <meta refresh> does, until `marker` is gone from it."""
         deadline = time.monotonic() + timeout
         assert self.page is not None
-        while 'id="control-code"' in self.page.text and time.monotonic() < deadline:
+        while marker in self.page.text and time.monotonic() < deadline:
             time.sleep(1)
             self.follow(self.http.get(f"{self.url}/oidc/login", allow_redirects=False, timeout=30))
         return self.page

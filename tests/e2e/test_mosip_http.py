@@ -12,10 +12,11 @@ from tests.e2e.conftest import Stack
 pytestmark = pytest.mark.e2e
 
 
-def printed_otp(stack: Stack, user: str) -> str:
+def printed_otp(stack: Stack, user: str, since: int = 0) -> str:
+    """The latest OTP the MOSIP sandbox printed for `user` (after output line `since`)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        for line in reversed(stack.output):
+        for line in reversed(stack.output[since:]):
             match = re.search(rf"MOSIP sandbox OTP for user {user} \(.*\): (\d+)", line)
             if match:
                 return match.group(1)

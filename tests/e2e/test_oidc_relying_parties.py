@@ -1,7 +1,9 @@
 """Relying parties nobody here wrote, logging a person in through the broker's hosted page on
 `make run`: node `openid-client` (certified; discovery, code flow with PKCE and private_key_jwt,
 userinfo; the browser part by plain HTTP) and Apache's mod_auth_openidc (certified) driven by
-headless Chromium. Mobile-ID and Smart-ID both."""
+headless Chromium. Every method: Mobile-ID, Smart-ID, eeID, MobbID face and MOSIP OTP with
+openid-client; Mobile-ID, Smart-ID, eeID (the page continuing by its JavaScript long-poll) and MOSIP
+OTP with mod_auth_openidc."""
 
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc.jwk import ECKey, RSAKey
 
-from tests.e2e import oidc_apache
+from tests.e2e import axe_support, oidc_apache, oidc_methods
 from tests.e2e.conftest import API_KEY, ROOT, Stack
-from tests.e2e.oidc_support import CALLBACK, MOBILE_ID, SMART_ID, Browser, register
+from tests.e2e.oidc_support import CALLBACK, EEID, MOBILE_ID, SMART_ID, Browser, register
+from tests.e2e.test_mosip_http import printed_otp
 
 pytestmark = pytest.mark.e2e
 NODE = shutil.which("node")
@@ -54,25 +57,39 @@ def _key(kind: str) -> tuple[dict, dict]:
     reason="node and openid-client are needed (make deps: npm ci)",
 )
 @pytest.mark.parametrize(
-    ("person", "method", "kind", "scope"),
+    ("person", "method", "kind", "scope", "hint"),
     [
-        (MOBILE_ID, "dokobit-mobile-id", "RSA", "openid phone"),
-        (SMART_ID, "dokobit-smart-id", "EC", "openid smartid"),
+        (MOBILE_ID, "dokobit-mobile-id", "RSA", "openid phone", ""),
+        (SMART_ID, "dokobit-smart-id", "EC", "openid smartid", ""),
+        (EEID, "eeid", "RSA", "openid", ""),
+        ({}, "mobbid-face", "EC", "openid", "alice"),
+        ({}, "mosip-otp", "RSA", "openid otp", ""),
     ],
-    ids=["mobile-id-rs256", "smart-id-es256"],
+    ids=["mobile-id-rs256", "smart-id-es256", "eeid-rs256", "mobbid-face-es256", "mosip-otp-rs256"],
 )
 def test_openid_client_logs_a_person_in_with_private_key_jwt_and_pkce(
-    stack: Stack, person: dict, method: str, kind: str, scope: str
+    stack: Stack, person: dict, method: str, kind: str, scope: str, hint: str
 ) -> None:
     private, public = _key(kind)
     client_id = f"node-{uuid.uuid4().hex[:8]}"
+    methods = ["dokobit-mobile-id", "dokobit-smart-id", "eeid", "mobbid-face", "mosip-otp"]
     register(
-        stack.url, API_KEY, client_id, token_endpoint_auth_method="private_key_jwt", jwks={"keys": [public]}
+        stack.url,
+        API_KEY,
+        client_id,
+        methods=methods,
+        token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": [public]},
     )
     rp = subprocess.Popen(
         [str(NODE), str(RP_SCRIPT), stack.url, client_id, CALLBACK],
         cwd=ROOT,
-        env={**os.environ, "OIDC_RP_PRIVATE_JWK": json.dumps(private), "OIDC_RP_SCOPE": scope},
+        env={
+            **os.environ,
+            "OIDC_RP_PRIVATE_JWK": json.dumps(private),
+            "OIDC_RP_SCOPE": scope,
+            "OIDC_RP_LOGIN_HINT": hint,
+        },
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -84,9 +101,13 @@ def test_openid_client_logs_a_person_in_with_private_key_jwt_and_pkce(
         assert "authorization_url" in started, rp.stderr.read() if rp.stderr else ""
         params = dict(parse_qsl(urlsplit(started["authorization_url"]).query))
         assert params["code_challenge_method"] == "S256"
+        assert params.get("login_hint", "") == hint
         browser = Browser(stack.url)
-        chosen = None if scope.endswith("smartid") else method  # a family scope leaves one method
-        answer = browser.login(person, chosen, **params)
+        if method.startswith("dokobit"):
+            chosen = None if scope.endswith("smartid") else method  # a family scope leaves one method
+            answer = browser.login(person, chosen, **params)
+        else:
+            answer = oidc_methods.login(browser, stack, method, **params)
         rp.stdin.write(answer.headers["Location"] + "\n")
         rp.stdin.flush()
         result = json.loads(rp.stdout.readline())
@@ -96,12 +117,17 @@ def test_openid_client_logs_a_person_in_with_private_key_jwt_and_pkce(
     assert "error" not in result, result
     claims, userinfo = result["claims"], result["userinfo"]
     assert claims["iss"] == stack.url and claims["aud"] == client_id
+    expected = {
+        "dokobit-mobile-id": ("EE60001019906", "mID", "high"),
+        "dokobit-smart-id": ("EE40504040001", "smartid", "high"),
+        "eeid": ("EE30303039914", "eeid", claims["acr"]),  # eeID's own level: the HTTP test checks it
+        "mobbid-face": ("mobbid:alice", "face", "substantial"),
+        "mosip-otp": ("mosip:carol", "otp", "low"),
+    }[method]
+    assert (claims["sub"], claims["amr"], claims["acr"]) == (expected[0], [expected[1]], expected[2])
     if method == "dokobit-mobile-id":
-        assert claims["sub"] == "EE60001019906" and claims["amr"] == ["mID"]
         assert userinfo["phone_number"] == "+37200000766"
-    else:
-        assert claims["sub"] == "EE40504040001" and claims["amr"] == ["smartid"]
-    assert userinfo["sub"] == claims["sub"] and userinfo["given_name"] == claims["given_name"]
+    assert userinfo["sub"] == claims["sub"] and userinfo.get("given_name") == claims.get("given_name")
 
 
 @pytest.fixture
@@ -116,7 +142,7 @@ def apache(stack: Stack) -> Iterator[oidc_apache.Apache]:
         API_KEY,
         client_id,
         redirect_uris=[redirect_uri],
-        methods=["dokobit-mobile-id", "dokobit-smart-id"],
+        methods=["dokobit-mobile-id", "dokobit-smart-id", "eeid", "mosip-otp"],
     )
     # Not pytest's tmp_path: Apache's unprivileged user must reach the CGI through every parent.
     directory = Path(tempfile.mkdtemp(prefix="eidb-apache-"))
@@ -166,3 +192,51 @@ def test_mod_auth_openidc_protects_a_page_that_shows_the_claims_after_a_login(
         -2000:
     ]
     assert given == ("MARY ÄNN" if method == "dokobit-mobile-id" else "ONA")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no `chromium` on PATH (make deps installs Debian's chromium)")
+@pytest.mark.parametrize("method", ["eeid", "mosip-otp"])
+def test_mod_auth_openidc_with_eeid_by_long_poll_and_with_a_mosip_otp(
+    apache: oidc_apache.Apache, stack: Stack, method: str
+) -> None:
+    """eeID in another tab while the page, by its JavaScript long-poll, continues by itself; an OTP
+    typed into the page's form. axe-core finds nothing serious on either."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(locale="et-EE")
+            page = context.new_page()
+            polls: list[str] = []
+            page.on(
+                "request",
+                lambda request: polls.append(request.url) if "/oidc/login/status" in request.url else None,
+            )
+            page.goto(f"{apache.url}/protected/claims")
+            page.locator(f'button[name="method"][value="{method}"]').click()
+            if method == "eeid":
+                page.fill("#personal_code", EEID["personal_code"])
+                page.locator('button[type="submit"].primary').click()
+                assert axe_support.blocking(page) == []
+                with context.expect_page() as opened:
+                    page.locator("#provider-link").click()
+                eeid = opened.value
+                eeid.locator('button[value="match"]').click()
+            else:
+                page.fill("#user_id", oidc_methods.MOSIP_USER)
+                since = len(stack.output)
+                page.locator('button[type="submit"].primary').click()
+                assert page.locator("#attempts").inner_text() == "Katseid jäänud: 3"
+                assert axe_support.blocking(page) == []
+                page.fill("#otp", printed_otp(stack, oidc_methods.MOSIP_USER, since))
+                page.locator('button[type="submit"].primary').click()
+            sync_api.expect(page.locator("#claims")).to_be_visible(timeout=30_000)
+            sub = page.locator("#claim-sub").inner_text()
+            amr = page.locator("#claim-amr").inner_text()
+        finally:
+            browser.close()
+    if method == "eeid":
+        assert sub == "EE30303039914" and "eeid" in amr
+        assert polls, "the waiting page should long-poll its status"
+    else:
+        assert sub == "mosip:carol" and "otp" in amr

@@ -3,8 +3,10 @@ which routes go without an API key."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from eid_broker.oidc.catalog import OFFERS
 from local.cfn import Template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,3 +71,44 @@ def test_the_open_routes_are_eeids_webhook_and_the_openid_providers_public_ones(
     }
     clients = FUNCTIONS["OidcClientsFunction"]["Properties"]["Events"]
     assert all("Auth" not in event["Properties"] for event in clients.values())  # the API's key
+
+
+def _start_function(method: str) -> dict:
+    """The `/v1` function that starts `method`'s sessions."""
+    for function in FUNCTIONS.values():
+        for event in (function["Properties"].get("Events") or {}).values():
+            if event.get("Properties", {}).get("Path") == f"/v1/sessions/{method}":
+                return function
+    raise AssertionError(f"no start function for {method}")
+
+
+def test_the_login_page_starts_every_method_as_its_own_start_function_does() -> None:
+    """Same poll function, same loop, same provider settings and secrets: a page session is a /v1 one."""
+    page = FUNCTIONS["OidcLoginFunction"]["Properties"]
+    variables = page["Environment"]["Variables"]
+    polls = json.loads(variables["OIDC_POLL_FUNCTIONS"]["Fn::Sub"])
+    machines = json.loads(variables["OIDC_POLL_MACHINES"]["Fn::Sub"])
+    secrets = [
+        policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
+        for policy in page["Policies"]
+        if isinstance(policy, dict) and "AWSSecretsManagerGetSecretValuePolicy" in policy
+    ]
+    machine_policies = [
+        policy["StepFunctionsExecutionPolicy"]["StateMachineName"]["Fn::GetAtt"][0]
+        for policy in page["Policies"]
+        if isinstance(policy, dict) and "StepFunctionsExecutionPolicy" in policy
+    ]
+    assert set(polls) == set(OFFERS)
+    for method in OFFERS:
+        start = _start_function(method)["Properties"]["Environment"]["Variables"]
+        poller = start["POLL_FUNCTION_ARN"]["Fn::GetAtt"][0]
+        assert polls[method] == "${" + poller + ".Arn}", method
+        machine = start["SESSION_POLL_STATE_MACHINE_ARN"]["Ref"]
+        default = variables["SESSION_POLL_STATE_MACHINE_ARN"]["Ref"]
+        assert machines.get(method, "${" + default + "}") == "${" + machine + "}", method
+        assert machine in machine_policies, method
+        for name, value in start.items():
+            if name.endswith(("_BASE_URL", "_SECRET_NAME", "_APP_ID", "_OTP_TTL_SECONDS")):
+                assert variables.get(name) == value, (method, name)
+            if name.endswith("_SECRET_NAME"):
+                assert value in secrets, (method, name)

@@ -55,13 +55,16 @@ def test_each_machine_may_invoke_exactly_the_poll_functions_started_on_it(
     pollers: set[str] = set()
     for _, fn in FUNCTIONS:
         variables = fn["Properties"]["Environment"]["Variables"]
-        if variables.get("SESSION_POLL_STATE_MACHINE_ARN") != {"Ref": logical_id}:
-            continue
-        if "POLL_FUNCTION_ARN" in variables:
+        default = variables.get("SESSION_POLL_STATE_MACHINE_ARN") == {"Ref": logical_id}
+        if default and "POLL_FUNCTION_ARN" in variables:
             pollers.add(variables["POLL_FUNCTION_ARN"]["Fn::GetAtt"][0])
-        # the hosted OIDC login page starts several methods: one poll function each
-        oidc = (variables.get("OIDC_POLL_FUNCTIONS") or {}).get("Fn::Sub", "")
-        pollers.update(re.findall(r"\$\{(\w+)\.Arn\}", oidc))
+        # the hosted OIDC login page starts several methods: one poll function and loop each
+        oidc = json.loads((variables.get("OIDC_POLL_FUNCTIONS") or {}).get("Fn::Sub", "{}"))
+        machines = json.loads((variables.get("OIDC_POLL_MACHINES") or {}).get("Fn::Sub", "{}"))
+        for method, function in oidc.items():
+            machine = machines.get(method)
+            if machine == f"${{{logical_id}}}" or (machine is None and default):
+                pollers.update(re.findall(r"\$\{(\w+)\.Arn\}", function))
     assert pollers and invokable == pollers | {"PollFailedFunction"}
 
 

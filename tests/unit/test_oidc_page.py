@@ -3,39 +3,40 @@ the Estonian catalogue, the language follows ui_locales then Accept-Language, an
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 import pytest
+from babel.messages.extract import extract_from_dir
 
 from eid_broker.oidc import pages
-from eid_broker.oidc.i18n import catalogue, choose_locale, read_po
+from eid_broker.oidc.i18n import LOCALES, catalogue, choose_locale, read_po
 
 OIDC = Path(pages.__file__).parent
 
 
 def _texts() -> set[str]:
-    found = set()
-    for template in (OIDC / "templates").glob("*.html"):
-        found |= set(re.findall(r'_\("((?:[^"\\]|\\.)*)"', template.read_text(encoding="utf-8")))
-    tree = ast.parse((OIDC / "pages.py").read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_" and node.args:
-            argument = node.args[0]
-            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
-                found.add(argument.value)
-    return found
+    """Every text of the page, as Babel's extractors find them in the templates and in the code."""
+    method_map = [("templates/**.html", "jinja2.ext:babel_extract"), ("*.py", "python")]
+    found = extract_from_dir(str(OIDC), method_map=method_map, keywords={"_": None})
+    return {message for _, _, message, _, _ in found}
 
 
-def test_every_text_has_an_estonian_translation_with_the_same_placeholders() -> None:
-    estonian = read_po((OIDC / "locales" / "et.po").read_text(encoding="utf-8"))
+def test_the_extractor_finds_the_texts_of_templates_and_code() -> None:
     texts = _texts()
-    assert len(texts) > 30
-    missing = sorted(text for text in texts if not estonian.get(text))
-    assert not missing
+    assert len(texts) > 60
+    assert {"Try again", "Attempts left: %(left)s", "A wrong code was entered three times."} <= texts
+
+
+@pytest.mark.parametrize("locale", [lang for lang in LOCALES if lang != "en"])
+def test_every_text_has_a_translation_with_the_same_placeholders(locale: str) -> None:
+    translated = read_po((OIDC / "locales" / f"{locale}.po").read_text(encoding="utf-8"))
+    texts = _texts()
+    missing = sorted(text for text in texts if not translated.get(text))
+    assert not missing, f"{locale} lacks {missing}"
+    assert not set(translated) - texts, f"{locale} translates texts the page no longer has"
     for text in texts:
-        assert re.findall(r"%\(\w+\)s", text) == re.findall(r"%\(\w+\)s", estonian[text]), text
+        assert re.findall(r"%\(\w+\)s", text) == re.findall(r"%\(\w+\)s", translated[text]), text
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,8 @@ def test_a_page_renders_in_estonian_with_its_lang_and_escapes_what_it_shows(monk
     assert '<html lang="et">' in html and "Proovi uuesti" in html and 'id="retry"' in html
     assert "&lt;b&gt;Bank&lt;/b&gt;" in html and "<b>Bank</b>" not in html
     assert catalogue("et").gettext("Try again") == "Proovi uuesti"
-    assert catalogue("ru").gettext("Try again") == "Try again"  # no catalogue yet: English
+    assert catalogue("ru").gettext("Try again") == "Попробовать снова"
+    assert catalogue("en").gettext("Try again") == "Try again"  # English is the source
 
 
 @pytest.mark.parametrize(

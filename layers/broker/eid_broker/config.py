@@ -90,6 +90,8 @@ class Settings(BaseModel):
     oidc_token_ttl_seconds: int = Field(default=600, ge=30, le=86400)
     # JSON {method: poll function ARN}: the hosted page starts sessions of several methods.
     oidc_poll_functions: str | None = None
+    # JSON {method: state machine ARN}, for the methods that do not loop on SESSION_POLL_STATE_MACHINE_ARN.
+    oidc_poll_machines: str | None = None
 
     _environ: dict[str, str] = PrivateAttr(default_factory=dict)
     _providers: dict[type, Any] = PrivateAttr(default_factory=dict)

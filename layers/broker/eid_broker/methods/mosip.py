@@ -164,7 +164,7 @@ class MosipPasswordMethod(Method):
         return Opening(
             identity=_identity(body.username),
             credentials=_credentials(token, expires),
-            undo=lambda: _discard(mosip, token),  # not recorded, so not handed over: it must not stay valid
+            undo=lambda: discard(mosip, token),  # not recorded, so not handed over: it must not stay valid
         )
 
 
@@ -209,10 +209,10 @@ def submit_otp(
         try:
             completed = sessions.complete(session_id, _identity(user_id))
         except BrokerError:
-            _discard(mosip, verified[0])  # not recorded, so not handed over: it must not stay valid
+            discard(mosip, verified[0])  # not recorded, so not handed over: it must not stay valid
             raise
         if completed is None:
-            _discard(mosip, verified[0])
+            discard(mosip, verified[0])
             raise ActionNotAllowed("The session ended meanwhile.")
         return completed, _credentials(*verified)
     if not isinstance(reserved.next_action, EnterOtp) or not reserved.next_action.attempts_left:
@@ -223,7 +223,7 @@ def submit_otp(
     return reserved, None  # the reservation's write already answered the session as it now stands
 
 
-def _discard(mosip: MosipClient, token: str) -> None:
+def discard(mosip: MosipClient, token: str) -> None:
     """A token the broker cannot hand over must not stay valid."""
     try:
         mosip.invalidate_token(token)

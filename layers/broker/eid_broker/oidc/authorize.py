@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from eid_broker.oidc.catalog import ACR_LEVELS, FAMILY_SCOPES, OFFERS, meets
 from eid_broker.oidc.clients import Client, ClientService
+from eid_broker.oidc.forms import face_offered
 from eid_broker.oidc.i18n import choose_locale
 from eid_broker.oidc.web import issuer, with_params
 
@@ -123,16 +124,17 @@ def parse(
     wanted = [level for level in first.get("acr_values", "").split() if level in ACR_LEVELS]
     acr = min(wanted, key=ACR_LEVELS.index) if wanted else None
     families = [s for s in scope if s in FAMILY_SCOPES]
+    hint = first.get("login_hint")
+    hint = hint if hint and len(hint) <= 64 and hint.isascii() and hint.isprintable() else None
     offers = [
         method
         for method in client.methods
-        if OFFERS[method].page
-        and (not families or OFFERS[method].family in families)
+        if (not families or OFFERS[method].family in families)
         and (acr is None or meets(OFFERS[method].acr, acr))
+        and (OFFERS[method].family != "face" or face_offered(hint))  # whose face, the RP must say
     ]
     if not offers:
         raise fail("unmet_authentication_requirements", "no method meets the scope and acr_values asked for")
-    hint = first.get("login_hint")
     return AuthRequest(
         client=client,
         redirect_uri=redirect_uri,
@@ -142,6 +144,6 @@ def parse(
         code_challenge=challenge,
         acr=acr,
         locale=choose_locale(first.get("ui_locales"), accept_language),
-        login_hint=hint if hint and len(hint) <= 64 and hint.isascii() and hint.isprintable() else None,
+        login_hint=hint,
         offers=offers,
     )

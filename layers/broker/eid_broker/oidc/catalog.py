@@ -1,4 +1,4 @@
-"""What the OpenID Provider knows of each method: its family (and scope), `amr`, `acr`, page support."""
+"""What the OpenID Provider knows of each method: its family (and scope), `amr` and `acr`."""
 
 from __future__ import annotations
 
@@ -13,19 +13,18 @@ class Offer:
     family: str  # one per client; also the scope that limits the chooser to it
     amr: str
     acr: str
-    page: bool  # the hosted page has its steps (the others come with the next pages)
 
 
 OFFERS: dict[str, Offer] = {
     offer.method: offer
     for offer in (
-        Offer("dokobit-mobile-id", "mid", "mID", "high", True),
-        Offer("marksign-mobile-id", "mid", "mID", "high", True),
-        Offer("dokobit-smart-id", "smartid", "smartid", "high", True),
-        Offer("marksign-smart-id", "smartid", "smartid", "high", True),
-        Offer("eeid", "eeid", "eeid", "substantial", False),
-        Offer("mobbid-face", "face", "face", "substantial", False),
-        Offer("mosip-otp", "otp", "otp", "low", False),
+        Offer("dokobit-mobile-id", "mid", "mID", "high"),
+        Offer("marksign-mobile-id", "mid", "mID", "high"),
+        Offer("dokobit-smart-id", "smartid", "smartid", "high"),
+        Offer("marksign-smart-id", "smartid", "smartid", "high"),
+        Offer("eeid", "eeid", "eeid", "substantial"),
+        Offer("mobbid-face", "face", "face", "substantial"),
+        Offer("mosip-otp", "otp", "otp", "low"),
     )
 }
 FAMILY_SCOPES = frozenset(offer.family for offer in OFFERS.values())

@@ -1,4 +1,5 @@
-"""The hosted login page's steps: authorize, chooser, identity form, waiting, completion, failure.
+"""The hosted login page's steps: authorize, chooser, identity form, waiting (a control code, a
+provider's link or the OTP form), completion, failure.
 
 Every step is a plain form (POST, the anti-forgery token bound to the transaction's cookie) or a
 self-reloading page, so the page works without JavaScript. Sessions are started through the same
@@ -18,7 +19,7 @@ from eid_broker.config import Settings, get_settings
 from eid_broker.errors import BrokerError, PersonRateLimited, SessionNotFound
 from eid_broker.methods.base import registry
 from eid_broker.observability import logger
-from eid_broker.oidc import web
+from eid_broker.oidc import forms, otp_step, web
 from eid_broker.oidc.authorize import PageError, Redirected, error_location, parse
 from eid_broker.oidc.claims import authentication, person_claims
 from eid_broker.oidc.clients import default_clients
@@ -28,28 +29,26 @@ from eid_broker.oidc.pages import DEFAULT_REASON, FORM_PROBLEMS, PAGE_ERRORS, RE
 from eid_broker.oidc.store import default_store
 from eid_broker.oidc.transaction import COOKIE, LIFETIME_SECONDS, LoginTransaction, Transactions, csrf_ok
 from eid_broker.oidc.transaction import csrf_token as make_csrf
-from eid_broker.sessions import SessionRecord
+from eid_broker.sessions import EnterOtp, Redirect, SessionRecord
 from eid_broker.sessions.service import SessionService, service_for
 
 STATUS_WAIT_SECONDS = 20
-FIELDS = {"mid": ("phone", "personal_code"), "smartid": ("country", "personal_code")}
 
 
 @cache
 def _settings_for(settings: Settings, method: str) -> Settings:
     polls = json.loads(settings.oidc_poll_functions or "{}")
-    return settings.model_copy(update={"poll_function_arn": polls.get(method, "")})
+    machines = json.loads(settings.oidc_poll_machines or "{}")
+    machine = machines.get(method) or settings.session_poll_state_machine_arn
+    return settings.model_copy(
+        update={"poll_function_arn": polls.get(method, ""), "session_poll_state_machine_arn": machine}
+    )
 
 
 def session_service(method: str) -> SessionService:
-    """The `/v1` session service, with `method`'s poll function (each method polls through its own)."""
+    """The `/v1` session service, with `method`'s poll function and loop (eeID's week-long links and
+    MOSIP's OTP deadline wait on the standard state machine, the others on the express one)."""
     return service_for(_settings_for(get_settings(), method))
-
-
-def _fields(method: str) -> tuple[str, ...]:
-    from eid_broker.oidc.catalog import OFFERS
-
-    return FIELDS[OFFERS[method].family]
 
 
 def _headers(app: APIGatewayRestResolver) -> dict[str, str]:
@@ -98,7 +97,7 @@ def show(app: APIGatewayRestResolver) -> Response[str]:
     if transaction.step == "starting":  # another request is asking the provider right now
         return _page(transaction_id, transaction, "wait.html", control_code=None)
     template = "choose.html" if transaction.step == "choose" else "identify.html"
-    return _page(transaction_id, transaction, template, values=_prefill(transaction))
+    return _page(transaction_id, transaction, template, values=forms.prefill(transaction))
 
 
 def _page(
@@ -112,20 +111,12 @@ def _page(
         csrf=make_csrf(transaction_id),
         offers=transaction.offers,
         method=transaction.method,
-        fields=_fields(transaction.method) if transaction.method else (),
+        fields=forms.fields(transaction.method) if transaction.method else (),
+        channels=forms.CHANNELS,
         status_url=web.endpoint("/oidc/login/status"),
         **context,
     )
     return web.html(body, status, redirect_uri=transaction.redirect_uri)
-
-
-def _prefill(transaction: LoginTransaction) -> dict[str, str]:
-    hint = transaction.login_hint or ""
-    if hint.startswith("+") and hint[1:].isdigit():
-        return {"phone": hint}
-    if len(hint) > 2 and hint[:2] in ("EE", "LT", "LV") and hint[2:].replace("-", "").isdigit():
-        return {"country": hint[:2], "personal_code": hint[2:]}
-    return {}
 
 
 def _session(transaction: LoginTransaction, wait: float = 0) -> SessionRecord:
@@ -136,12 +127,19 @@ def _session(transaction: LoginTransaction, wait: float = 0) -> SessionRecord:
     return session_service(method).read(session_id, transaction.owner)
 
 
-def _waiting(transaction_id: str, transaction: LoginTransaction) -> Response[str]:
+def _waiting(
+    transaction_id: str, transaction: LoginTransaction, problem: str | None = None, status: int = 200
+) -> Response[str]:
     record = _session(transaction)
     if record.status == "pending":
         action = record.next_action
+        if isinstance(action, EnterOtp):
+            left = action.attempts_left
+            shown = translate(transaction.locale, FORM_PROBLEMS[problem], left=left) if problem else None
+            return _page(transaction_id, transaction, "otp.html", status, left=left, problem=shown)
+        link = action.url if isinstance(action, Redirect) else None
         code = getattr(action, "control_code", None)
-        return _page(transaction_id, transaction, "wait.html", control_code=code)
+        return _page(transaction_id, transaction, "wait.html", control_code=code, link=link)
     if record.status == "completed":
         return _complete(transaction_id, transaction, record)
     code = record.error.code if record.error else "TIMEOUT"
@@ -204,20 +202,21 @@ def _act(transaction_id: str, transaction: LoginTransaction, fields: dict[str, s
         return again
     if action == "start" and transaction.step == "identify" and transaction.method:
         return _start(transaction_id, transaction, fields)
+    if action == "otp" and transaction.step == "wait" and transaction.method == "mosip-otp":
+        problem = otp_step.submit(transaction, fields.get("otp", ""), session_service(transaction.method))
+        if problem is not None:
+            return _waiting(transaction_id, transaction, problem, 503 if problem == "unavailable" else 422)
     return again
 
 
 def _start(transaction_id: str, transaction: LoginTransaction, fields: dict[str, str]) -> Response[str]:
     method = registry()[transaction.method or ""]
-    wanted = _fields(method.name)
-    values = {name: fields.get(name, "").strip() for name in wanted}
-    problem = None
+    values = {name: fields.get(name, "").strip() for name in forms.fields(method.name)}
     try:
-        body = method.body.model_validate({**values, "reference": f"oidc:{transaction.client_id}"})
+        body = method.body.model_validate(forms.start_body(transaction, values))
     except ValidationError as invalid:
         names = [str(error["loc"][0]) for error in invalid.errors() if error.get("loc")]
-        field = next((name for name in wanted if name in names), wanted[-1])
-        problem = translate(transaction.locale, FORM_PROBLEMS[field])
+        problem = translate(transaction.locale, FORM_PROBLEMS[forms.problem_field(method.name, names)])
         return _page(transaction_id, transaction, "identify.html", 422, values=values, problem=problem)
     # One start per form: a double submission finds the transaction taken and starts nothing.
     transactions = Transactions(default_store())

@@ -30,15 +30,22 @@ METHOD_NAMES = {
     "mosip-otp": _("One-time code"),
 }
 COUNTRIES = (("EE", _("Estonia")), ("LT", _("Lithuania")), ("LV", _("Latvia")))
+CHANNEL_NAMES = {"phone": _("Text message"), "email": _("E-mail")}
 # The session's error codes in the person's words; never a provider's own message.
 REASONS = {
-    "USER_CANCELLED": _("You cancelled the login on your phone."),
+    "USER_CANCELLED": _("The login was cancelled."),
     "TIMEOUT": _("The login was not confirmed in time."),
     "NOT_MOBILE_ID_USER": _("This number and personal code have no Mobile-ID."),
     "NOT_SMART_ID_USER": _("This personal code has no Smart-ID account."),
     "ACCOUNT_UNUSABLE": _("Your Smart-ID account cannot be used: check the Smart-ID app."),
     "PHONE_UNREACHABLE": _("Your phone could not be reached."),
     "IDENTITY_MISMATCH": _("The person who confirmed is not the one asked for."),
+    "CLAIMS_MISMATCH": _("The person who confirmed is not the one asked for."),
+    "BIOMETRIC_MISMATCH": _("The face did not match the person asked for."),
+    "BIOMETRIC_ERROR": _("The face verification could not be completed."),
+    "USER_NOT_FOUND": _("No user with this ID can receive a one-time code."),
+    "OTP_EXPIRED": _("The one-time code has expired."),
+    "OTP_ATTEMPTS_EXHAUSTED": _("A wrong code was entered three times."),
     "PROVIDER_UNAVAILABLE": _("The login service could not be reached. Please try again."),
 }
 DEFAULT_REASON = _("The login could not be completed.")
@@ -52,11 +59,15 @@ PAGE_ERRORS = {
     "done": _("This login has already finished."),
 }
 FORM_PROBLEMS = {
-    "rate_limited": _("Too many login attempts for this person. Please wait %(seconds)s seconds."),
+    "rate_limited": _("Too many login attempts for this person. Try again in %(seconds)s s."),
     "unavailable": _("The login service could not be reached. Please try again."),
     "phone": _("Enter a mobile number of Estonia, Latvia or Lithuania, like +37255512345."),
     "personal_code": _("Enter a valid personal code of the chosen country."),
     "country": _("Choose a country."),
+    "user_id": _("Enter your user ID: Latin letters, digits and . _ @ + - only."),
+    "channel": _("Choose where to send the code."),
+    "otp_format": _("Enter the code you received: 4 to 8 digits."),
+    "otp_wrong": _("This code is not correct. Attempts left: %(left)s."),
 }
 
 
@@ -82,12 +93,14 @@ def render(template: str, locale: str, **context: Any) -> str:
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     names = {method: translations.gettext(name) for method, name in METHOD_NAMES.items()}
     countries = [(code, translations.gettext(name)) for code, name in COUNTRIES]
+    channel_names = {code: translations.gettext(name) for code, name in CHANNEL_NAMES.items()}
     return env.get_template(template).render(
         locale=locale,
         static=endpoint("/oidc/static"),
         action=endpoint("/oidc/login"),
         method_names=names,
         countries=countries,
+        channel_names=channel_names,
         **context,
     )
 
