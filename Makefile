@@ -57,7 +57,7 @@ check: $(VENV)/.installed $(SAM_VENV)/.installed $(SCAN_VENV)/.installed node_mo
 	$(SAM) validate --lint
 	$(BIN)/cfn-lint template.yaml -a cfn_lint_serverless.rules --ignore-checks WS1004
 	npx --no-install asl-validator --json-path statemachines/session_poll.asl.json
-	$(CHECKOV) -f template.yaml --framework cloudformation
+	$(CHECKOV) --config-file .checkov.yaml -f template.yaml
 	$(SCAN_VENV)/bin/bandit -q -r layers functions
 
 unit: $(VENV)/.installed
