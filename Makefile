@@ -15,12 +15,13 @@ SAM := SAM_CLI_TELEMETRY=0 PYENV_VERSION=$(shell ls $(PYENV_ROOT)/versions 2>/de
 PORT ?= 3000
 ENV ?= default
 
-.PHONY: help setup deps run test lint check unit integration e2e bench openapi build deploy clean
+.PHONY: help setup deps run test lint check unit local-tests integration e2e bench openapi build deploy clean
 
 help:
 	@echo "make run    - serve eid-broker offline on http://127.0.0.1:$(PORT) with built-in provider sandboxes"
 	@echo "make test   - lint, template/ASL checks and security scans (checkov, bandit), unit, integration and end-to-end tests"
 	@echo "make bench  - concurrent sessions through the local stack: calls, transitions, latency, cost"
+	@echo "make unit   - the fast loop: product unit tests and template checks (make local-tests, make integration, make e2e: the other layers)"
 	@echo "make build / make deploy ENV=prod - sam build / sam deploy"
 
 $(VENV)/.installed: requirements-dev.txt layers/broker/requirements.txt
@@ -60,8 +61,13 @@ check: $(VENV)/.installed $(SAM_VENV)/.installed $(SCAN_VENV)/.installed node_mo
 	$(CHECKOV) --config-file .checkov.yaml -f template.yaml
 	$(SCAN_VENV)/bin/bandit -q -r layers functions
 
+# The fast loop: the product's unit tests and the template checks (no socket, no wall-clock sleep).
 unit: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/unit tests/infra -q
+
+# The offline tooling's own tests (emulator, sandboxes, bench arithmetic, demo page).
+local-tests: $(VENV)/.installed
+	$(BIN)/python -m pytest tests/local -q
 
 integration: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/integration -q

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from local.cfn import Template
+from local.emulator.cfn import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template.load(ROOT / "template.yaml")

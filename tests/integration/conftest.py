@@ -20,8 +20,15 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
 from eid_broker import config
-from local.atomic import atomic_items
-from local.cfn import Physical, Resolver, Template, default_physical, function_config, state_machine_config
+from local.emulator.atomic import atomic_items
+from local.emulator.cfn import (
+    Physical,
+    Resolver,
+    Template,
+    default_physical,
+    function_config,
+    state_machine_config,
+)
 from local.sandboxes import SANDBOXES, SandboxSpec
 from local.sandboxes.base import CREDENTIALS
 from tests import wiring

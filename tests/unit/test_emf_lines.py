@@ -8,8 +8,8 @@ import pytest
 
 from eid_broker import config
 from eid_broker.observability import DETAIL, Metric, MetricUnit, count, emit
-from local.cfn import CfnError
-from local.event_sources import rate_seconds
+from local.emulator.cfn import CfnError
+from local.emulator.event_sources import rate_seconds
 
 
 def lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:

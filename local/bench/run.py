@@ -31,15 +31,15 @@ from urllib.parse import urlsplit
 import boto3
 import requests
 
-from local import capacity
-from local.capacity import Counts
-from local.cfn import Template
-from local.lambda_runtime import MAX_WORKERS_PER_FUNCTION, offline_aws_env
+from local.bench import capacity
+from local.bench.capacity import Counts
+from local.bench.webhook_receiver import Arrival, WebhookReceiver, epoch
+from local.emulator.cfn import Template
+from local.emulator.lambda_runtime import MAX_WORKERS_PER_FUNCTION, offline_aws_env
+from local.emulator.stack import REGION, STACK_CALLER, LocalStack, isolate_from_aws
 from local.sandboxes.eeid import EeidSandbox
-from local.stack import REGION, STACK_CALLER, LocalStack, isolate_from_aws
-from local.webhook_receiver import Arrival, WebhookReceiver, epoch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "layers" / "broker"))  # the methods' figures are the product's own
 from eid_broker.methods import dokobit_mobile_id, dokobit_smart_id, eeid, marksign_smart_id  # noqa: E402
 from eid_broker.sessions.service import SESSION_ID  # noqa: E402

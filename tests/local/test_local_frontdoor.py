@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from local.cfn import Resolver, Template
-from local.frontdoor import FrontDoor, Route, api_routes
+from local.emulator.cfn import Resolver, Template
+from local.emulator.frontdoor import FrontDoor, Route, api_routes
 from tests import wiring
 
 REPO = Path(__file__).resolve().parents[2]

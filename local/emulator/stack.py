@@ -1,5 +1,5 @@
 """The offline stack: moto (in-process), provider sandboxes, Lambda workers and the API front door,
-every table, secret, function and state machine created from ``template.yaml`` (:mod:`local.cfn`)."""
+every table, secret, function and state machine created from ``template.yaml`` (:mod:`local.emulator.cfn`)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,13 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
-from local import cfn, demo
-from local.atomic import atomic_items
-from local.cfn import CfnError, Physical, Resolver, Template, env_name
-from local.event_sources import EventSources, mappings
-from local.frontdoor import FrontDoor, QuietHandler, Route, api_routes, serve
-from local.lambda_runtime import MAX_WORKERS_PER_FUNCTION, LambdaRuntime, offline_aws_env
+from local import demo
+from local.emulator import cfn
+from local.emulator.atomic import atomic_items
+from local.emulator.cfn import CfnError, Physical, Resolver, Template, env_name
+from local.emulator.event_sources import EventSources, mappings
+from local.emulator.frontdoor import FrontDoor, QuietHandler, Route, api_routes, serve
+from local.emulator.lambda_runtime import MAX_WORKERS_PER_FUNCTION, LambdaRuntime, offline_aws_env
 from local.sandboxes import SANDBOXES
 from local.sandboxes.faults import FaultInjector
 
@@ -80,7 +81,9 @@ def _variable(provider: str, key: str) -> str:
 # What only the local stack sets, never the template: webhooks may go to a receiver on this machine.
 LOCAL_ONLY_ENVIRONMENT = {"WEBHOOK_ALLOW_LOOPBACK": "true"}
 
-_EMPTY_ZIP = b"PK\x05\x06" + bytes(18)  # moto wants code; ours runs from CodeUri (local.lambda_runtime)
+_EMPTY_ZIP = b"PK\x05\x06" + bytes(
+    18
+)  # moto wants code; ours runs from CodeUri (local.emulator.lambda_runtime)
 
 # Who made an AWS call: a function (its workers set AWS_SDK_UA_APP_ID), the stack itself (provisioning,
 # the event source pollers, which are AWS's side of a mapping) or anyone else (the bench, a test).

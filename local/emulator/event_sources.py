@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local.cfn import CfnError
+from local.emulator.cfn import CfnError
 
 Invoke = Callable[[str, Any], tuple[str, bool]]  # (function name, event) -> (payload, errored)
 Log = Callable[[str], None]

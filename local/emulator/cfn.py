@@ -21,7 +21,7 @@ import yaml
 from samtranslator.plugins.globals.globals import Globals
 from samtranslator.yaml_helper import yaml_parse
 
-from local.lambda_runtime import FunctionConfig
+from local.emulator.lambda_runtime import FunctionConfig
 
 # What the resolver supports: the test of the same name compares these with what template.yaml uses.
 INTRINSICS = frozenset({"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If"})
