@@ -16,7 +16,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from eid_broker import aws, config, tokens
 from eid_broker.sessions import service
-from local.sandboxes.base import CREDENTIALS
+from local.sandboxes import CREDENTIALS
 from local.sandboxes.dokobit import DokobitSandbox
 from local.sandboxes.eeid import EeidSandbox
 from local.sandboxes.marksign import MarkSignSandbox

@@ -29,8 +29,7 @@ from local.emulator.cfn import (
     function_config,
     state_machine_config,
 )
-from local.sandboxes import SANDBOXES, SandboxSpec
-from local.sandboxes.base import CREDENTIALS
+from local.sandboxes import CREDENTIALS, SANDBOXES, SandboxSpec
 from tests import wiring
 from tests.conftest import serve
 
