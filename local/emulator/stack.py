@@ -29,12 +29,17 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from local import demo
-from local.emulator import cfn
 from local.emulator.atomic import atomic_items
-from local.emulator.cfn import CfnError, Physical, Resolver, Template, env_name
+from local.emulator.cfn import CfnError, Template, env_name
 from local.emulator.event_sources import EventSources, mappings
 from local.emulator.frontdoor import FrontDoor, QuietHandler, Route, api_routes, serve
-from local.emulator.lambda_runtime import MAX_WORKERS_PER_FUNCTION, LambdaRuntime, offline_aws_env
+from local.emulator.lambda_runtime import (
+    MAX_WORKERS_PER_FUNCTION,
+    FunctionConfig,
+    LambdaRuntime,
+    offline_aws_env,
+)
+from local.emulator.provision import SERVICES, generated_secret, provision
 from local.sandboxes import SANDBOXES
 from local.sandboxes.faults import FaultInjector
 
@@ -80,10 +85,6 @@ def _variable(provider: str, key: str) -> str:
 
 # What only the local stack sets, never the template: webhooks may go to a receiver on this machine.
 LOCAL_ONLY_ENVIRONMENT = {"WEBHOOK_ALLOW_LOOPBACK": "true"}
-
-_EMPTY_ZIP = b"PK\x05\x06" + bytes(
-    18
-)  # moto wants code; ours runs from CodeUri (local.emulator.lambda_runtime)
 
 # Who made an AWS call: a function (its workers set AWS_SDK_UA_APP_ID), the stack itself (provisioning,
 # the event source pollers, which are AWS's side of a mapping) or anyone else (the bench, a test).
@@ -132,7 +133,6 @@ class LocalStack:
         self._demo: demo.DemoApp | None = None
         self._sfn_baseline: dict[str, int] = {}
         self._clients: dict[str, Any] = {}
-        self._role_arn = ""
         self._secret_notes: list[str] = []
         self.routes: list[Route] = []
         self.moto_url = ""
@@ -276,33 +276,21 @@ class LocalStack:
         config = Config(
             retries={"total_max_attempts": 1}, read_timeout=longest + 30, user_agent_appid=STACK_CALLER
         )
-        for service in (
-            "dynamodb",
-            "dynamodbstreams",
-            "sqs",
-            "secretsmanager",
-            "lambda",
-            "stepfunctions",
-            "iam",
-        ):
+        for service in SERVICES:
             self._clients[service] = session.client(service, endpoint_url=self.moto_url, config=config)
-        role = self._clients["iam"].create_role(
-            RoleName=f"{APP_NAME}-{self.stage}-local-role", AssumeRolePolicyDocument="{}"
-        )
-        self._role_arn = role["Role"]["Arn"]
         self._runtime = LambdaRuntime(self.repo_root, endpoint_url=self.moto_url, region=REGION, log=self.log)
         self._runtime.install()
-        name = f"{APP_NAME}-{self.stage}"
-        resolver = Resolver(
+        resolver, provisioner = provision(
             template,
             parameters,
+            self._clients,
+            stack_name=f"{APP_NAME}-{self.stage}",
             region=REGION,
             account_id=ACCOUNT_ID,
-            stack_name=name,
-            provision=self._create,
+            secret_value=self._secret_value,
+            on_function=self._register,
         )
-        for logical_id in template.resources:
-            resolver.physical(logical_id)
+        self._hash_keys = provisioner.hash_keys
         self.routes = api_routes(resolver)
         self._event_sources = EventSources(
             self._clients,
@@ -322,90 +310,33 @@ class LocalStack:
             log=lambda line: self.log("api", line),
         )
 
-    def _create(self, resolver: Resolver, logical_id: str, resource: dict[str, Any]) -> Physical:
-        rtype, physical = resource["Type"], cfn.default_physical(resolver, logical_id, resource)
-        if rtype == "AWS::DynamoDB::Table":
-            props = resolver.resolve(resource["Properties"])
-            names = (
-                "KeySchema",
-                "AttributeDefinitions",
-                "BillingMode",
-                "StreamSpecification",
-                "GlobalSecondaryIndexes",
-            )
-            keys = {k: props[k] for k in names if k in props}
-            hash_key = next(k["AttributeName"] for k in keys["KeySchema"] if k["KeyType"] == "HASH")
-            self._hash_keys[physical.ref] = hash_key
-            if "StreamSpecification" in keys:
-                keys["StreamSpecification"] = {**keys["StreamSpecification"], "StreamEnabled": True}
-            table = self._clients["dynamodb"].create_table(TableName=physical.ref, **keys)["TableDescription"]
-            ttl = props.get("TimeToLiveSpecification") or {}
-            if ttl.get("Enabled"):
-                self._clients["dynamodb"].update_time_to_live(
-                    TableName=physical.ref,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-                )
-            return Physical(
-                physical.ref, {"Arn": table["TableArn"], "StreamArn": table.get("LatestStreamArn", "")}
-            )
-        if rtype == "AWS::SQS::Queue":
-            props = resolver.resolve(resource["Properties"])
-            attributes = {
-                key: json.dumps(props[key]) if isinstance(props[key], dict) else str(props[key])
-                for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "RedrivePolicy")
-                if key in props
-            }
-            url = self._clients["sqs"].create_queue(
-                QueueName=physical.ref.rsplit("/", 1)[-1], Attributes=attributes
-            )
-            return Physical(url["QueueUrl"], physical.attrs)
-        if rtype == "AWS::SecretsManager::Secret":
-            return self._create_secret(resolver, resource)
-        if rtype == "AWS::Serverless::Function":
-            function = cfn.function_config(resolver, logical_id)
-            function = replace(function, environment={**function.environment, **LOCAL_ONLY_ENVIRONMENT})
-            assert self._runtime is not None
-            self._runtime.register(function)
-            answer = self._clients["lambda"].create_function(
-                FunctionName=function.name,
-                Runtime=function.runtime,
-                Role=self._role_arn,
-                Handler=function.handler,
-                Code={"ZipFile": _EMPTY_ZIP},
-                Timeout=function.timeout,
-                MemorySize=function.memory_size,
-                Environment={"Variables": function.environment},
-            )
-            return Physical(function.name, {"Arn": answer["FunctionArn"]})
-        if rtype == "AWS::Serverless::StateMachine":
-            machine = cfn.state_machine_config(resolver, logical_id)
-            arn = self._clients["stepfunctions"].create_state_machine(
-                name=machine.name, definition=machine.definition, roleArn=self._role_arn, type=machine.type
-            )["stateMachineArn"]
-            return Physical(arn, {"Arn": arn, "Name": machine.name})
-        return physical  # nothing to create locally (layer, log groups, the API: the front door serves it)
+    def _register(self, function: FunctionConfig) -> FunctionConfig:
+        """A function runs in this stack's workers, with what only the local stack sets."""
+        function = replace(function, environment={**function.environment, **LOCAL_ONLY_ENVIRONMENT})
+        assert self._runtime is not None
+        self._runtime.register(function)
+        return function
 
-    def _create_secret(self, resolver: Resolver, resource: dict[str, Any]) -> Physical:
-        name = str(resolver.resolve(resource["Properties"]["Name"]))
+    def _secret_value(self, name: str, generate: dict[str, Any] | None) -> dict[str, str]:
         provider = name.rsplit("/", 1)[-1]
         spec = next((s.spec for s in self._sandboxes if s.spec.provider == provider), None)
         if spec is not None:
             value, from_env = self._credentials(spec)
         else:  # the broker's own key: generated, as GenerateSecretString does, unless the environment has one
-            generate = resolver.resolve(resource["Properties"]["GenerateSecretString"])
-            value = json.loads(generate.get("SecretStringTemplate") or "{}")
+            assert generate is not None, f"secret {name} has neither a sandbox nor GenerateSecretString"
             key = generate["GenerateStringKey"]
             from_env = {key} if _variable(provider, key) in self.environ else set()
-            value[key] = self.environ[_variable(provider, key)] if from_env else secrets.token_urlsafe(24)
-        arn = self._clients["secretsmanager"].create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
-        # API.md: the built-in eeID sandbox's webhook secret is shown (for signing test webhooks);
-        # nothing that came from the environment ever is.
+            value = generated_secret(
+                generate, self.environ[_variable(provider, key)] if from_env else secrets.token_urlsafe(24)
+            )
+        # The built-in eeID sandbox's webhook secret is shown (for signing test webhooks); nothing that came
+        # from the environment ever is.
         printable = set(spec.printable) if spec is not None else set()
         for key in sorted(value):
             shown = value[key] if key in printable and value[key] else "(built-in sandbox default)"
             shown = "(from the environment)" if key in from_env else shown
             self._secret_notes.append(f"{name}: {key} = {shown}   [{_variable(provider, key)}]")
-        return Physical(arn, {"Id": arn})
+        return value
 
     def _queue_url(self, arn: str) -> str:
         return self._clients["sqs"].get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
