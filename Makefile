@@ -61,13 +61,14 @@ check: $(VENV)/.installed $(SAM_VENV)/.installed $(SCAN_VENV)/.installed node_mo
 	$(CHECKOV) --config-file .checkov.yaml -f template.yaml
 	$(SCAN_VENV)/bin/bandit -q -r layers functions
 
-# The fast loop: the product's unit tests and the template checks (no socket, no wall-clock sleep).
+# The fast loop: the product's unit tests and the template checks, no network socket (pytest-socket), the
+# minute-long race sweep left to `make test` (-m "not slow").
 unit: $(VENV)/.installed
-	$(BIN)/python -m pytest tests/unit tests/infra -q
+	$(BIN)/python -m pytest tests/unit tests/infra -q -n 2 -m "not slow" --disable-socket
 
 # The offline tooling's own tests (emulator, sandboxes, bench arithmetic, demo page).
 local-tests: $(VENV)/.installed
-	$(BIN)/python -m pytest tests/local -q
+	$(BIN)/python -m pytest tests/local -q -n 2
 
 integration: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/integration -q
