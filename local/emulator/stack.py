@@ -134,6 +134,7 @@ class LocalStack:
         self._sfn_baseline: dict[str, int] = {}
         self._clients: dict[str, Any] = {}
         self._secret_notes: list[str] = []
+        self._mapped_queues: list[str] = []  # the queues an event source mapping reads
         self.routes: list[Route] = []
         self.moto_url = ""
         self.stage = DEFAULT_STAGE
@@ -300,13 +301,19 @@ class LocalStack:
             workers=MAX_WORKERS_PER_FUNCTION,
         )
         schedule = os.environ.get("LOCAL_SCHEDULE_SECONDS")
-        self._event_sources.start(mappings(resolver, self._queue_url, float(schedule) if schedule else None))
+        found = mappings(resolver, self._queue_url, float(schedule) if schedule else None)
+        self._mapped_queues = [mapping.queue_url for mapping in found if mapping.queue_url]
+        self._event_sources.start(found)
         self._frontdoor = FrontDoor(
             self.routes,
             invoke=self._invoke,
             api_key=self.api_keys,
             account_id=ACCOUNT_ID,
-            admin={"GET /_local/stats": self.stats, "POST /_local/reset": self.reset},
+            admin={
+                "GET /_local/stats": self.stats,
+                "GET /_local/progress": self.progress,
+                "POST /_local/reset": self.reset,
+            },
             log=lambda line: self.log("api", line),
         )
 
@@ -347,18 +354,38 @@ class LocalStack:
 
     def _executions(self) -> list[tuple[str, int]]:
         """Every execution moto knows, with the states it has entered so far."""
+        found = []
+        for execution in self._all_executions():
+            try:
+                events = execution.to_history_output()["events"]
+            except Exception:  # noqa: BLE001 - an execution that is just starting has no history yet
+                events = []
+            entered = sum(1 for e in events if str(e.get("type", "")).endswith("StateEntered"))
+            found.append((execution.exec_arn, entered))
+        return found
+
+    def _all_executions(self) -> list[Any]:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-        found = []
-        for machine in list(stepfunctions_parser_backends[ACCOUNT_ID][REGION].state_machines):
-            for execution in list(machine.executions):
-                try:
-                    events = execution.to_history_output()["events"]
-                except Exception:  # noqa: BLE001 - an execution that is just starting has no history yet
-                    events = []
-                entered = sum(1 for e in events if str(e.get("type", "")).endswith("StateEntered"))
-                found.append((execution.exec_arn, entered))
-        return found
+        machines = list(stepfunctions_parser_backends[ACCOUNT_ID][REGION].state_machines)
+        return [execution for machine in machines for execution in list(machine.executions)]
+
+    def progress(self) -> dict[str, Any]:
+        """What is still under way, for a test to wait on instead of sleeping: the names of running
+        executions (a session's poll loop is named after the session), each stream's completed passes,
+        queue batches being handled and the messages still queued for a function (visible, in flight or
+        delayed)."""
+        running = [
+            e.name for e in self._all_executions() if getattr(e.exec_status, "value", None) == "RUNNING"
+        ]
+        queued = 0
+        for url in self._mapped_queues:  # not the dead-letter queue: nothing reads it
+            names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            names.append("ApproximateNumberOfMessagesDelayed")
+            attributes = self._clients["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=names)
+            queued += sum(int(attributes["Attributes"].get(name, 0)) for name in names)
+        sources = self._event_sources.progress() if self._event_sources else {}
+        return {"running_executions": sorted(running), "queued_messages": queued, **sources}
 
     def stats(self) -> dict[str, Any]:
         executions = transitions = 0
