@@ -71,10 +71,10 @@ local-tests: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/local -q -n 2
 
 integration: $(VENV)/.installed
-	$(BIN)/python -m pytest tests/integration -q
+	$(BIN)/python -m pytest tests/integration -q -n 2 --dist loadfile
 
 e2e: $(VENV)/.installed
-	$(BIN)/python -m pytest tests/e2e -q
+	$(BIN)/python -m pytest tests/e2e -q -n 2 --dist loadfile
 
 # A fresh clone installs its toolchains side by side (mostly downloads and unpacking), then tests.
 deps:
