@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -118,7 +119,7 @@ def _as_lambda_sends(record: dict[str, Any], source_arn: str) -> dict[str, Any]:
     """boto3 parses the record's time into a datetime; Lambda sends epoch seconds."""
     change = dict(record["dynamodb"])
     when = change.get("ApproximateCreationDateTime")
-    if hasattr(when, "timestamp"):
+    if isinstance(when, datetime):
         change["ApproximateCreationDateTime"] = int(when.timestamp())
     return {**record, "dynamodb": change, "eventSourceARN": source_arn}
 
