@@ -1,4 +1,4 @@
-"""Capacity on paper (issue 14, item 7): from the bench's per-session counts and AWS's default quotas,
+"""Capacity on paper: from the bench's per-session counts and AWS's default quotas,
 how many session starts per second and how many pending sessions one region sustains without a quota
 raise, which quota binds first, and what a target load needs. Arithmetic only; the bench measures."""
 

@@ -45,7 +45,7 @@ APIGW_PER_REQUEST = 3.50 / 1_000_000
 SQS_PER_REQUEST, DATA_OUT_PER_GB = 0.40 / 1_000_000, 0.09  # standard queue; internet egress, first 10 TB
 VERDICT = ("FAIL", "PASS")
 WRITE_OPS, READ_OPS = ("PutItem", "UpdateItem", "DeleteItem"), ("GetItem", "Query", "BatchGetItem")
-# Outbound webhooks: the receiver's targets (API.md v1.1) and what the phase does.
+# Outbound webhooks: the receiver's targets (the API's promised delivery latency) and what the phase does.
 LONG_POLL_WAIT, HOOK_TARGET_P95, KNOWN_SLACK, PERIOD_SLACK = 25, 1.0, 1.0, 0.1
 FAILING_EVENTS, ARRIVAL_TIMEOUT, DUPLICATE_GRACE = 2, 60.0, 1.0
 SQS_MAX_DELAY, MEAN_JITTER = 900, 0.05  # a longer wait is several hops; the sender adds 0-10 % jitter

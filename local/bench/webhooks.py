@@ -167,7 +167,7 @@ def hops(schedule: tuple[int, ...]) -> int:
     return sum(math.ceil(w * (1 + MEAN_JITTER) / SQS_MAX_DELAY) - 1 for w in schedule)
 
 
-@dataclass  # the outbound webhook phase (issue 13): Mobile-ID sessions whose clients long-poll
+@dataclass  # the outbound webhook phase: Mobile-ID sessions whose clients long-poll
 class WebhookResult:
     sessions: int
     ok_after: float

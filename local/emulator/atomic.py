@@ -1,6 +1,6 @@
 """DynamoDB applies each write atomically and a read never sees half of one; moto's backend gives
 neither under threads (a read can see a final status without its error, or crash on an item being
-updated: DESIGN.md). The local stack and the integration tests serialise moto's item operations."""
+updated). The local stack and the integration tests serialise moto's item operations."""
 
 from __future__ import annotations
 

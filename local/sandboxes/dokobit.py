@@ -1,4 +1,4 @@
-"""Fake of the Dokobit Identity API's Mobile-ID and Smart-ID logins (PROVIDERS.md §1, §6) on the shared
+"""Fake of the Dokobit Identity API's Mobile-ID and Smart-ID logins (docs/providers.md) on the shared
 gateway engine: form-encoded bodies, ``access_token`` in the query, provider errors in HTTP 200 answers."""
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def _smart_id(name: str, outcome: str, accounts: str, given: str = "", faults: i
     return personas
 
 
-# SK's Smart-ID demo accounts (PROVIDERS.md §6) of each outcome; the last two outcomes have none.
+# SK's published Smart-ID demo accounts of each outcome; the last two outcomes have none.
 SMART_ID_PERSONAS: tuple[Persona, ...] = (
     *_smart_id("sid-ok-ee", OK, "EE:40504040001", given="ONA"),
     *_smart_id("sid-ok-lt", OK, "LT:40504040001", given="ONA"),

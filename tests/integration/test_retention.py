@@ -1,4 +1,4 @@
-"""Retention (API.md v1.1): a final session's personal data is erased PERSONAL_DATA_RETENTION_DAYS after
+"""Retention: a final session's personal data is erased PERSONAL_DATA_RETENTION_DAYS after
 it ended, by the hourly RetentionEraseFunction reading the sparse ErasureDue index."""
 
 from __future__ import annotations

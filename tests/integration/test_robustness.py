@@ -1,4 +1,4 @@
-"""Robustness findings (issue 10) on the real handlers: bad bodies, provider refusals nobody mapped, and
+"""Robustness on the real handlers: bad bodies, provider refusals nobody mapped, and
 partial failures that must say what is true."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The security review's findings (issue 9), each tried as the attacker would, on the real handlers."""
+"""The security review's findings, each tried as the attacker would, on the real handlers."""
 
 from __future__ import annotations
 

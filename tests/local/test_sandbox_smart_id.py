@@ -1,4 +1,4 @@
-"""Smart-ID in the Dokobit and MarkSign sandboxes: every persona in both wire dialects (PROVIDERS.md §6)."""
+"""Smart-ID in the Dokobit and MarkSign sandboxes: every persona in both wire dialects."""
 
 from __future__ import annotations
 

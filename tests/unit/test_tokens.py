@@ -57,7 +57,7 @@ def test_a_token_is_reused_until_shortly_before_it_expires(dynamodb) -> None:
 
 class Atomic:
     """DynamoDB applies each conditional write atomically; moto's server does not promise that under
-    threads (DESIGN.md), so this race test serialises single calls the way DynamoDB does."""
+    threads, so this race test serialises single calls the way DynamoDB does."""
 
     def __init__(self, client: object) -> None:
         self._client = client
