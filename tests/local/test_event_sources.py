@@ -1,11 +1,15 @@
-"""The event sources' progress counters, which tests wait on instead of sleeping."""
+"""The local event sources: the Schedule rates they can run, and the progress counters that tests wait on
+instead of sleeping."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-from local.emulator.event_sources import EventSources, Mapping
+import pytest
+
+from local.emulator.cfn import CfnError
+from local.emulator.event_sources import EventSources, Mapping, rate_seconds
 
 QUEUE = "http://sqs.local/queue"
 
@@ -65,3 +69,16 @@ def test_a_batch_whose_function_fails_is_no_longer_in_flight_either() -> None:
     sources.stop()
     assert sources.progress()["queue_batches_in_flight"] == 0
     assert sqs.deleted == []
+
+
+@pytest.mark.parametrize(
+    ("expression", "seconds"), [("rate(1 hour)", 3600), ("rate(5 minutes)", 300), ("rate(2 days)", 172800)]
+)
+def test_schedule_rates_run_locally(expression: str, seconds: int) -> None:
+    assert rate_seconds(expression) == seconds
+
+
+@pytest.mark.parametrize("expression", ["cron(0 * * * ? *)", "rate(0 hours)", "rate(1 fortnight)"])
+def test_schedules_the_local_stack_cannot_run_are_refused(expression: str) -> None:
+    with pytest.raises(CfnError):
+        rate_seconds(expression)
