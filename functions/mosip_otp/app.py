@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from eid_broker import api, routes
-from eid_broker.methods import mosip
+from eid_broker import mosip_passthrough as mosip
 
 app = api.make_resolver()
 

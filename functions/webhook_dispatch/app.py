@@ -8,7 +8,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from eid_broker import aws
 from eid_broker.observability import logger
 from eid_broker.sessions.repository import record_from_item
-from eid_broker.webhooks.service import default_webhooks, is_final_transition
+from eid_broker.webhooks.dispatch import is_final_transition
+from eid_broker.webhooks.service import dispatch
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -17,7 +18,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     change = record.raw_event.get("dynamodb") or {}
     new = change.get("NewImage")
     if is_final_transition(str(record.raw_event.get("eventName")), change.get("OldImage"), new):
-        default_webhooks().record_final(record_from_item(new))
+        dispatch().record_final(record_from_item(new))
 
 
 @logger.inject_lambda_context
@@ -27,4 +28,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
 
 
-aws.before_snapshot(default_webhooks)
+aws.before_snapshot(dispatch)

@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from eid_broker import api, routes
 from eid_broker.webhooks.models import Deleted, DeliveryQueued, EndpointIn, EndpointOut, SecretOut
-from eid_broker.webhooks.service import default_webhooks
+from eid_broker.webhooks.service import endpoints
 
 app = api.make_resolver()
 PATH = "/v1/webhook-endpoint"
@@ -21,7 +21,7 @@ PATH = "/v1/webhook-endpoint"
     responses=api.responses("The endpoint", 422, model=EndpointOut, body=True),
 )
 def put_endpoint(body: Annotated[EndpointIn, Body()]) -> Response[EndpointOut]:
-    return api.json_response(default_webhooks().put_endpoint(api.caller(app), body.url))
+    return api.json_response(endpoints().put_endpoint(api.caller(app), body.url))
 
 
 @app.get(
@@ -32,7 +32,7 @@ def put_endpoint(body: Annotated[EndpointIn, Body()]) -> Response[EndpointOut]:
     responses=api.responses("The endpoint (never its secret)", 404, model=EndpointOut),
 )
 def get_endpoint() -> Response[EndpointOut]:
-    return api.json_response(default_webhooks().endpoint(api.caller(app)))
+    return api.json_response(endpoints().endpoint(api.caller(app)))
 
 
 @app.delete(
@@ -44,7 +44,7 @@ def get_endpoint() -> Response[EndpointOut]:
     responses=api.responses("Removed", 404, model=Deleted),
 )
 def delete_endpoint() -> Response[Deleted]:
-    return api.json_response(default_webhooks().delete_endpoint(api.caller(app)))
+    return api.json_response(endpoints().delete_endpoint(api.caller(app)))
 
 
 @app.post(
@@ -56,18 +56,20 @@ def delete_endpoint() -> Response[Deleted]:
     responses=api.responses("The new secret", 404, model=SecretOut),
 )
 def rotate_secret() -> Response[SecretOut]:
-    return api.json_response(default_webhooks().rotate_secret(api.caller(app)))
+    return api.json_response(endpoints().rotate_secret(api.caller(app)))
 
 
 @app.post(
     f"{PATH}/test",
     summary="Send a webhook.test event now",
     operation_id="test_webhook_endpoint",
+    description="Counts against the API key's manual webhook calls (with redeliver): beyond "
+    "WEBHOOK_MANUAL_LIMIT per 60 s it is 429 `RATE_LIMITED` with `Retry-After`, and nothing is queued.",
     tags=["webhooks"],
-    responses=api.responses("Queued", 404, 409, model=DeliveryQueued, status=202),
+    responses=api.responses("Queued", 404, 409, 429, model=DeliveryQueued, status=202),
 )
 def send_test() -> Response[DeliveryQueued]:
-    return api.json_response(default_webhooks().send_test(api.caller(app)), 202)
+    return api.json_response(endpoints().send_test(api.caller(app)), 202)
 
 
 lambda_handler = routes.api_handler(app)

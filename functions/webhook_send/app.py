@@ -8,13 +8,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from eid_broker import aws
 from eid_broker.observability import logger
 from eid_broker.webhooks.models import Attempt
-from eid_broker.webhooks.service import default_webhooks
+from eid_broker.webhooks.service import sender
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> None:
-    default_webhooks().attempt(Attempt.model_validate_json(record.body))
+    sender().attempt(Attempt.model_validate_json(record.body))
 
 
 @logger.inject_lambda_context
@@ -24,4 +24,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
 
 
-aws.before_snapshot(default_webhooks)
+aws.before_snapshot(sender)

@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("POLL_INTERVAL_SECONDS", "SESSION_TIMEOUT_SECONDS", "DOKOBIT_BASE_URL"):
         os.environ.pop(name, None)
     os.environ.update(LOCAL_API_KEY=API_KEY, PERSON_START_LIMIT="0")
+    # The bench queues its test events in waves: the per-key manual webhook call limit is not measured.
+    os.environ["WEBHOOK_MANUAL_LIMIT"] = "1000"
+    # Every bench client long-polls with the one bench key: the per-key cap must not refuse them.
+    os.environ["LONG_POLL_MAX_PER_KEY"] = str(min(1000, max(50, 2 * max(args.sessions, args.eeid_sessions))))
     # A delivery that fails is retried at once instead of after the default's minutes and hours, as often.
     os.environ["WEBHOOK_RETRY_SCHEDULE"] = ",".join("0" for _ in retry_schedule())
     os.environ["DOKOBIT_SANDBOX_OK_AFTER"] = os.environ["MARKSIGN_SANDBOX_OK_AFTER"] = str(args.ok_after)

@@ -1,5 +1,6 @@
 """An integrator's webhook receiver, for the bench: a threaded HTTP server on loopback that verifies each
-delivery with the ``standardwebhooks`` library (as the API tells integrators to) and records when it came."""
+delivery with the ``standardwebhooks`` library (as docs/api.md tells integrators to) and records when it
+came."""
 
 from __future__ import annotations
 

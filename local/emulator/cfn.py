@@ -3,7 +3,7 @@
 aws-sam-translator gives the YAML loader and ``Globals`` merging (SAM CLI's code); its full transform
 would want S3 locations and expand each function into resources to fold back. ``!Ref X`` asks a
 *provisioner* for ``X``, which may create it in moto: only what is referenced is resolved, in
-dependency order, with cycle detection. tests/unit/test_local_cfn.py fails when the template needs more.
+dependency order, with cycle detection. tests/local/test_local_cfn.py fails when the template needs more.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from samtranslator.yaml_helper import yaml_parse
 from local.emulator.lambda_runtime import FunctionConfig
 
 # What the resolver supports: the test of the same name compares these with what template.yaml uses.
-INTRINSICS = frozenset({"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If"})
-CONDITION_FUNCTIONS = frozenset({"Fn::Equals", "Fn::Not"})
+INTRINSICS = frozenset({"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If", "Fn::Split"})
+CONDITION_FUNCTIONS = frozenset({"Fn::Equals", "Fn::Not", "Fn::And", "Condition"})
 PSEUDO_PARAMETERS = frozenset({"AWS::NoValue", "AWS::Region"})
 _SUB = re.compile(r"\$\{([^}]*)\}")
 
@@ -138,6 +138,21 @@ _PHYSICAL: dict[str, tuple[str, int, str, dict[str, str]]] = {
     ),
     "AWS::SecretsManager::Secret": ("Name", 64, "arn:aws:secretsmanager:{r}:{a}:secret:{n}-{h:.6}", {}),
     "AWS::Serverless::Api": ("Name", 64, "{h:.10}", {}),
+    # The web ACL guards the deployed stage only; locally these are names, nothing is created.
+    "AWS::WAFv2::IPSet": (
+        "Name",
+        128,
+        "{n}|{h:.8}|REGIONAL",
+        {"Arn": "arn:aws:wafv2:{r}:{a}:regional/ipset/{n}"},
+    ),
+    "AWS::WAFv2::LoggingConfiguration": ("ResourceArn", 2048, "{n}", {}),
+    "AWS::WAFv2::WebACL": (
+        "Name",
+        128,
+        "{n}|{h:.8}|REGIONAL",
+        {"Arn": "arn:aws:wafv2:{r}:{a}:regional/webacl/{n}"},
+    ),
+    "AWS::WAFv2::WebACLAssociation": ("ResourceArn", 2048, "{n}", {}),
     "AWS::Serverless::Function": ("FunctionName", 64, "{n}", {"Arn": "arn:aws:lambda:{r}:{a}:function:{n}"}),
     "AWS::Serverless::LayerVersion": ("LayerName", 64, "arn:aws:lambda:{r}:{a}:layer:{n}:1", {}),
     "AWS::Serverless::StateMachine": (
@@ -161,7 +176,10 @@ def default_physical(resolver: Resolver, logical_id: str, resource: dict[str, An
     )
     fields = {"n": name, "r": resolver.region, "a": resolver.account_id}
     fields["ref"] = ref.format(**fields, h=hashlib.sha256(name.encode()).hexdigest())
-    return Physical(fields["ref"], {attr: value.format(**fields) for attr, value in attrs.items()})
+    attributes = {attr: value.format(**fields) for attr, value in attrs.items()}
+    if "StageName" in props:  # an API's GetAtt .Stage is its stage's name
+        attributes["Stage"] = str(resolver.resolve(props["StageName"]))
+    return Physical(fields["ref"], attributes)
 
 
 class Resolver:
@@ -230,6 +248,10 @@ class Resolver:
             return str(left) == str(right)
         if isinstance(expression, dict) and "Fn::Not" in expression:
             return not self._truth(expression["Fn::Not"][0])
+        if isinstance(expression, dict) and "Fn::And" in expression:
+            return all(self._truth(item) for item in expression["Fn::And"])
+        if isinstance(expression, dict) and "Condition" in expression:
+            return self.condition(expression["Condition"])
         raise CfnError(f"unsupported condition expression: {expression!r}")
 
     def resolve(self, value: Any) -> Any:
@@ -245,6 +267,9 @@ class Resolver:
                 return self.get_att(*arg)
             if key == "Fn::Sub":
                 return self._sub(arg)
+            if key == "Fn::Split":
+                delimiter, text = arg
+                return str(self.resolve(text)).split(delimiter)
             if key == "Fn::If":
                 condition, when_true, when_false = arg
                 return self.resolve(when_true if self.condition(condition) else when_false)

@@ -27,6 +27,9 @@ _TABLE_KEYS = (
     "GlobalSecondaryIndexes",
 )
 _QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "RedrivePolicy")
+# Values below a parameter's MinValue that only a local run may use (the test suites and the bench reuse
+# the sandboxes' few test persons): PERSON_START_LIMIT=0 turns the person limit off locally, never deployed.
+LOCAL_ONLY_VALUES = {"PERSON_START_LIMIT": "0"}
 
 # A secret's value, given its name and its resolved GenerateSecretString (None when it has none).
 SecretValue = Callable[[str, "dict[str, Any] | None"], "dict[str, str]"]
@@ -39,14 +42,28 @@ def generated_secret(generate: Mapping[str, Any], value: str) -> dict[str, str]:
     return secret
 
 
+def local_parameters(
+    template: Template, environ: Mapping[str, str], overrides: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The template's parameter values (:meth:`~local.emulator.cfn.Template.parameter_values`), and apart
+    the :data:`LOCAL_ONLY_VALUES` that `environ` asks for: no parameter may take those, so they are left out
+    of the parameters' checks and go straight into every function's environment (``local_environment``
+    of :func:`provision`)."""
+    local_only = {key: value for key, value in LOCAL_ONLY_VALUES.items() if environ.get(key) == value}
+    checked = {key: value for key, value in environ.items() if key not in local_only}
+    return template.parameter_values(checked, overrides), local_only
+
+
 @dataclass
 class Provisioner:
     """A :class:`~local.emulator.cfn.Resolver`'s provisioner: creates each resource the first time it is
-    referenced. `on_function` sees (and may extend) each function before moto registers it."""
+    referenced. Each function's environment gets `local_environment` (what only a local run sets, over the
+    template's values); `on_function` then sees (and may extend) the function before moto registers it."""
 
     clients: Mapping[str, Any]
     role_arn: str
     secret_value: SecretValue
+    local_environment: Mapping[str, str] = field(default_factory=dict)
     on_function: Callable[[FunctionConfig], FunctionConfig] = lambda function: function
     hash_keys: dict[str, str] = field(default_factory=dict)  # table -> its partition key attribute
     functions: dict[str, FunctionConfig] = field(default_factory=dict)  # function name -> its configuration
@@ -102,7 +119,9 @@ class Provisioner:
         )
 
     def _function(self, resolver: Resolver, logical_id: str) -> Physical:
-        function = self.on_function(cfn.function_config(resolver, logical_id))
+        function = cfn.function_config(resolver, logical_id)
+        function = replace(function, environment={**function.environment, **self.local_environment})
+        function = self.on_function(function)
         self.functions[function.name] = function
         answer = self.clients["lambda"].create_function(
             FunctionName=function.name,
@@ -126,11 +145,12 @@ def provision(
     region: str,
     account_id: str,
     secret_value: SecretValue,
+    local_environment: Mapping[str, str] | None = None,
     on_function: Callable[[FunctionConfig], FunctionConfig] | None = None,
 ) -> tuple[Resolver, Provisioner]:
     """Create every resource of `template` through `clients`; the resolver answers Ref and GetAtt after."""
     role = clients["iam"].create_role(RoleName=f"{stack_name}-local-role", AssumeRolePolicyDocument="{}")
-    provisioner = Provisioner(clients, role["Role"]["Arn"], secret_value)
+    provisioner = Provisioner(clients, role["Role"]["Arn"], secret_value, dict(local_environment or {}))
     if on_function is not None:
         provisioner = replace(provisioner, on_function=on_function)
     resolver = Resolver(

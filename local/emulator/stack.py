@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,7 +39,7 @@ from local.emulator.lambda_runtime import (
     LambdaRuntime,
     offline_aws_env,
 )
-from local.emulator.provision import SERVICES, generated_secret, provision
+from local.emulator.provision import SERVICES, generated_secret, local_parameters, provision
 from local.sandboxes import SANDBOXES
 from local.sandboxes.faults import FaultInjector
 
@@ -267,7 +267,7 @@ class LocalStack:
     def _provision(self, template: Template) -> None:
         overrides = {"Stage": DEFAULT_STAGE}
         overrides.update({s.spec.base_url_parameter: s.url for s in self._sandboxes if s.app is not None})
-        parameters = template.parameter_values(self.environ, overrides)
+        parameters, local_only = local_parameters(template, self.environ, overrides)
         self.stage = parameters["Stage"]
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
@@ -289,6 +289,7 @@ class LocalStack:
             region=REGION,
             account_id=ACCOUNT_ID,
             secret_value=self._secret_value,
+            local_environment={**LOCAL_ONLY_ENVIRONMENT, **local_only},
             on_function=self._register,
         )
         self._hash_keys = provisioner.hash_keys
@@ -318,8 +319,7 @@ class LocalStack:
         )
 
     def _register(self, function: FunctionConfig) -> FunctionConfig:
-        """A function runs in this stack's workers, with what only the local stack sets."""
-        function = replace(function, environment={**function.environment, **LOCAL_ONLY_ENVIRONMENT})
+        """A function runs in this stack's workers."""
         assert self._runtime is not None
         self._runtime.register(function)
         return function

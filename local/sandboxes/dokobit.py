@@ -1,4 +1,4 @@
-"""Fake of the Dokobit Identity API's Mobile-ID and Smart-ID logins (docs/providers.md) on the shared
+"""Fake of the Dokobit Identity API's Mobile-ID and Smart-ID logins, as Dokobit documents them, on the shared
 gateway engine: form-encoded bodies, ``access_token`` in the query, provider errors in HTTP 200 answers."""
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def _ok(name: str, phone: str, code: str, country: str, given: str, surname: str
 def _describe(cert: x509.Certificate) -> dict[str, Any]:
     return {
         "name": oneline(cert.subject),
-        "subject": name_dict(cert.subject),
+        # Every subject key, null when the certificate lacks it (a Smart-ID certificate has no O or OU).
+        "subject": name_dict(cert.subject, complete=True),
         "issuer": name_dict(cert.issuer),
         "valid_from": cert.not_valid_before_utc.isoformat(),
         "valid_to": cert.not_valid_after_utc.isoformat(),

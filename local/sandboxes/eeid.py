@@ -1,4 +1,4 @@
-"""Fake of eeID's identification API (docs/providers.md): token, identification requests with the end
+"""Fake of eeID's identification API: token, identification requests with the end
 user's link page, proof PDF, and HMAC-signed webhooks delivered ``deliveries`` times, each failed attempt
 retried up to 3 times. ``PERSONS`` are the test persons who authenticate."""
 

@@ -1,6 +1,6 @@
-"""Fake of the MarkSign gateway's Mobile-ID and Smart-ID logins (docs/providers.md) on the shared gateway
-engine: JSON bodies with ``access_token`` in the body (a token in the URL is refused), errors with non-200
-statuses, the LT locale without a path prefix and the EN locale under ``/en``."""
+"""Fake of the MarkSign gateway's Mobile-ID and Smart-ID logins, as MarkSign documents them, on the shared
+gateway engine: JSON bodies with ``access_token`` in the body (a token in the URL is refused), errors with
+non-200 statuses, the LT locale without a path prefix and the EN locale under ``/en``."""
 
 from __future__ import annotations
 

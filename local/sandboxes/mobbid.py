@@ -1,4 +1,4 @@
-"""Fake of the MobbID (Mobbeel) API v6 gateway (docs/providers.md): JWT authorization, processes, their
+"""Fake of the MobbID (Mobbeel) API v6 gateway: JWT authorization, processes, their
 operations, and the end user's gateway page. A started process goes STARTED → IN_PROGRESS → PROCESSING →
 COMPLETED, a step every ``step_seconds``; who starts it and how it ends depends on the ``userId``."""
 

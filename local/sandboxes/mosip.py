@@ -1,4 +1,4 @@
-"""Fake of MOSIP's kernel auth manager and OTP manager (docs/providers.md): client-credential, OTP and
+"""Fake of MOSIP's kernel auth manager and OTP manager: client-credential, OTP and
 password logins, token validation and invalidation, OTP generation and validation. Bodies use MOSIP's
 ``{id, version, requesttime, metadata, request}`` envelope; every answer is HTTP 200 with
 ``{id, version, responsetime, metadata, response, errors}``. The users are listed in ``USERS``.

@@ -112,7 +112,7 @@ def test_a_completed_session_pushes_one_signed_event_that_matches_the_session(
     # B's delivery log is empty, and B cannot redeliver A's delivery.
     assert requests.get(
         f"{hooks.url}/v1/webhook-deliveries", headers={"x-api-key": KEY_B}, timeout=30
-    ).json() == {"items": []}
+    ).json() == {"items": [], "next_cursor": None}
     foreign = requests.post(
         f"{hooks.url}/v1/webhook-deliveries/{listed[0]['delivery_id']}/redeliver",
         headers={"x-api-key": KEY_B},

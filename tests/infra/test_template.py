@@ -78,8 +78,10 @@ def test_execution_input_carries_identifiers_and_timing_only() -> None:
 @pytest.mark.parametrize(("logical_id", "function"), FUNCTIONS)
 def test_functions_have_explicit_limits_and_the_shared_layer(logical_id: str, function: dict) -> None:
     props = function["Properties"]
-    # API Gateway waits 29 s at most; only the hourly retention run takes longer.
-    assert props["Timeout"] <= (300 if logical_id == "RetentionEraseFunction" else 29)
+    # API Gateway waits 29 s at most; only the hourly retention run and the webhook sender (an attempt
+    # of up to 30 s and its bookkeeping: tests/infra/test_limits.py) take longer.
+    longest = {"RetentionEraseFunction": 300, "WebhookSendFunction": 45}
+    assert props["Timeout"] <= longest.get(logical_id, 29)
     assert props["MemorySize"] >= 128
     assert props["Runtime"] == "python3.12"
     assert props["Layers"] == [{"Ref": "BrokerLayer"}]
@@ -129,9 +131,14 @@ def _secret_refs(function: dict) -> set[str]:
 # OTP-manager namespaces) read the deployment key; nothing else may.
 KEYED = {
     *wiring.start_functions().values(),
-    *wiring.poll_functions().values(),
+    # every poll function checks who answered, but the OTP expiry watch asks no provider
+    *(poll for poll in wiring.poll_functions().values() if poll != "MosipOtpExpireFunction"),
     "EeidWebhookFunction",
     "MosipOtpFunction",
+    # The manual webhook call limit's counter key and the listing's cursor MAC.
+    "WebhookEndpointFunction",
+    "WebhookDeliveriesFunction",
+    "SessionGetFunction",  # the per-key long-poll slots
 }
 # Starts that push to a person: the methods with a throttle family.
 PUSHING = {
@@ -267,3 +274,15 @@ def test_everything_that_invokes_a_snapstart_function_targets_its_alias(transfor
         "WebhookSendFunctionAliaslive",
     }
     assert "EeidWebhookFunctionAliaslive" in api and "EeidWebhookFunction.Arn" not in api
+
+
+def test_a_deployed_stage_always_limits_and_the_new_limits_keep_their_documented_ranges() -> None:
+    ranges = {
+        "PersonStartLimit": (1, 100, 3),
+        "LongPollMaxPerKey": (1, 1000, 50),
+        "PasswordFailureLimit": (1, 100, 5),
+        "PasswordFailureWindowSeconds": (60, 86400, 900),
+    }
+    for name, (low, high, default) in ranges.items():
+        spec = TEMPLATE.parameters[name]
+        assert (spec["MinValue"], spec["MaxValue"], spec["Default"]) == (low, high, default), name

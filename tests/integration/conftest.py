@@ -21,7 +21,7 @@ from eid_broker import config
 from local.emulator.atomic import atomic_items
 from local.emulator.cfn import Resolver, Template, function_config
 from local.emulator.lambda_runtime import offline_aws_env
-from local.emulator.provision import SERVICES, provision
+from local.emulator.provision import LOCAL_ONLY_VALUES, SERVICES, local_parameters, provision
 from local.sandboxes import CREDENTIALS, SANDBOXES
 from tests import wiring
 from tests.conftest import SANDBOX_APPS, Served, serve
@@ -226,15 +226,16 @@ def _module() -> Iterator[_Module]:
             urls[spec.provider] = next(served).url
             stack.callback(next, served, None)
         template = Template.load(ROOT / "template.yaml")
-        parameters = template.parameter_values(
-            {},
+        # Tests reuse the sandboxes' few test persons; the person limit has its own tests. The template
+        # allows no 0 (a deployed stage always limits), so it is turned off as the local stack does.
+        parameters, local_only = local_parameters(
+            template,
+            LOCAL_ONLY_VALUES,
             {
                 "Stage": "it",
                 **{spec.base_url_parameter: urls[spec.provider] for spec in SANDBOXES},
                 "PollIntervalSeconds": "1",
                 "SessionTimeoutSeconds": "4",
-                # Tests reuse the sandboxes' few test persons; the person limit has its own tests.
-                "PersonStartLimit": "0",
             },
         )
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
@@ -247,6 +248,7 @@ def _module() -> Iterator[_Module]:
             region=REGION,
             account_id=ACCOUNT,
             secret_value=lambda name, generate: SECRETS[name.rsplit("/", 1)[-1]],
+            local_environment=local_only,
         )
         deployed = Deployed(resolver)
         # One process hosts every function: each invocation sees its own function's settings.

@@ -207,6 +207,11 @@ def test_an_erased_eeid_session_keeps_its_status_and_its_proof_is_gone(
     deployed.webhook(body, sign(body))
     path = "/v1/sessions/{session_id}/erase"
 
+    def listing() -> dict:
+        query = {"page": "1", "page_size": "100"}
+        return deployed.api("EeidListFunction", "GET", "/v1/eeid/identifications", query=query)
+
+    assert session["session_id"] in json.dumps(listing()["body"])
     erased = deployed.api("SessionEraseFunction", "POST", path, session_id=session["session_id"])
 
     assert erased["status"] == 200, erased
@@ -218,6 +223,9 @@ def test_an_erased_eeid_session_keeps_its_status_and_its_proof_is_gone(
         _proof_event(session["session_id"]), _Context("proof")
     )
     assert proof["statusCode"] == 410 and json.loads(proof["body"])["code"] == "ERASED"
+    after = listing()
+    assert after["status"] == 200 and session["session_id"] not in json.dumps(after["body"])
+    assert request not in json.dumps(after["body"])
     other = deployed.api(
         "SessionEraseFunction", "POST", path, key_id="key-b", session_id=session["session_id"]
     )

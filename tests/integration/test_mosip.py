@@ -130,3 +130,45 @@ def test_otp_manager_pass_through_reuses_the_service_token(deployed: Deployed, m
     assert right["body"] == {"valid": True, "status": "VALIDATION_SUCCESSFUL"}
     assert wrong["body"]["valid"] is False
     assert mosip.app.stats()["calls"]["clientidsecretkey"] == 1
+
+
+def test_an_otp_session_nobody_completes_expires_by_itself_unread(deployed: Deployed, monkeypatch) -> None:
+    """The expiry watch (the Standard loop, one wait past the deadline) records OTP_EXPIRED and drops the
+    provider reference without anyone reading the session; a short OTP lifetime keeps the test short."""
+    from eid_broker import config
+
+    for name, settings in list(deployed.settings.items()):
+        if name.endswith(("mosip-otp-start", "mosip-otp-expire")):
+            environ = {**settings._environ, "MOSIP_OTP_TTL_SECONDS": "2"}
+            monkeypatch.setitem(deployed.settings, name, config.Settings.from_env(environ))
+    session_id = start_otp(deployed)["body"]["session_id"]
+
+    execution = deployed.execution(session_id, timeout=20, machine="EeidFallbackStateMachine")
+
+    assert execution["status"] == "SUCCEEDED"
+    client = boto3.client("dynamodb", region_name="eu-north-1")
+    table = next(t for t in client.list_tables()["TableNames"] if "Sessions" in t)
+    item = client.get_item(TableName=table, Key={"session_id": {"S": session_id}}, ConsistentRead=True)[
+        "Item"
+    ]
+    assert item["status"]["S"] == "expired"
+    assert item["error"]["M"]["code"]["S"] == "OTP_EXPIRED"
+    assert "provider_ref" not in item and "next_action" not in item
+    assert "erase_at" in item  # on the retention index from now on
+    expired_at = datetime.fromisoformat(item["updated_at"]["S"].replace("Z", "+00:00"))
+    deadline = datetime.fromisoformat(item["expires_at"]["S"].replace("Z", "+00:00"))
+    assert 0 <= (expired_at - deadline).total_seconds() < 30
+
+
+def test_a_cancelled_otp_session_keeps_no_provider_reference(deployed: Deployed) -> None:
+    session_id = start_otp(deployed)["body"]["session_id"]
+    answer = deployed.api(
+        "SessionCancelFunction", "DELETE", "/v1/sessions/{session_id}", session_id=session_id
+    )
+    assert answer["status"] == 200 and answer["body"]["status"] == "cancelled"
+    client = boto3.client("dynamodb", region_name="eu-north-1")
+    table = next(t for t in client.list_tables()["TableNames"] if "Sessions" in t)
+    item = client.get_item(TableName=table, Key={"session_id": {"S": session_id}}, ConsistentRead=True)[
+        "Item"
+    ]
+    assert "provider_ref" not in item

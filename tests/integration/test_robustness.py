@@ -1,4 +1,4 @@
-"""Robustness on the real handlers: bad bodies, provider refusals nobody mapped, and
+"""Robustness findings on the real handlers: bad bodies, provider refusals nobody mapped, and
 partial failures that must say what is true."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""MosipClient against a MOSIP that answers in seed 004's own words (AUTH_ERR_* codes), beside the
+"""MosipClient against a MOSIP that answers in its AUTH_ERR_* codes, beside the
 kernel codes the sandbox uses."""
 
 from __future__ import annotations

@@ -123,7 +123,70 @@ def test_a_limit_of_zero_turns_the_guard_off(monkeypatch: pytest.MonkeyPatch) ->
     from eid_broker.throttle import guard_person
 
     monkeypatch.setattr(config, "process_settings", lambda: config.Settings(person_start_limit=0))
-    guard_person("mobile-id", phone=PHONE)  # no table configured, no AWS call: nothing to refuse
+    guard_person("mobile-id", {"phone": PHONE})  # no table configured, no AWS call: nothing to refuse
     monkeypatch.setattr(config, "process_settings", lambda: config.Settings(person_start_limit=3))
     with pytest.raises(InternalUnavailable):  # on, but not configured: refused, never silently open
-        guard_person("mobile-id", phone=PHONE)
+        guard_person("mobile-id", {"phone": PHONE})
+
+
+def starts(limiter: PersonThrottle, method: object, bodies: list[dict[str, str]]) -> list[bool]:
+    """Each body through the method's own identifiers and shares: True if the start was let through."""
+    answers = []
+    for body in bodies:
+        parsed = method.body.model_validate(body)  # type: ignore[attr-defined]
+        try:
+            limiter.acquire(method.throttle_family, method.person(parsed), method.person_shares)  # type: ignore[attr-defined]
+            answers.append(True)
+        except PersonRateLimited:
+            answers.append(False)
+    return answers
+
+
+def test_mobile_id_starts_with_a_victims_phone_and_other_codes_leave_the_victims_pair_free(dynamodb) -> None:
+    from eid_broker.methods.dokobit_mobile_id import METHOD
+
+    limiter = throttle(dynamodb, Clock())
+    strangers = ["38001085718", "50001029996", "60001019939"]
+    attack = starts(limiter, METHOD, [{"phone": PHONE, "personal_code": code} for code in strangers])
+    victim = starts(limiter, METHOD, [{"phone": PHONE, "personal_code": CODE}] * 4)
+
+    assert attack == [True, True, True]
+    assert victim == [True, True, True, False]  # the pair itself still counts at the limit
+
+
+def test_the_phone_alone_and_the_code_alone_count_at_three_times_the_limit(dynamodb) -> None:
+    from eid_broker.methods.dokobit_mobile_id import METHOD
+
+    limiter = throttle(dynamodb, Clock(), limit=1)
+    codes = ["38001085718", "50001029996", "60001019939", CODE]
+    answers = starts(limiter, METHOD, [{"phone": PHONE, "personal_code": code} for code in codes])
+    assert answers == [True, True, True, False]  # the phone's 3 x 1 slots are used up
+
+
+def test_mosip_user_ids_are_counted_case_folded(dynamodb) -> None:
+    from eid_broker.methods.mosip import OTP_METHOD
+
+    limiter = throttle(dynamodb, Clock())
+    spellings = ["alice", "Alice", "ALICE", "aLiCe", "alicE"]
+    bodies = [{"user_id": user, "user_id_type": "USERID", "channels": ["email"]} for user in spellings]
+    assert starts(limiter, OTP_METHOD, bodies) == [True, True, True, False, False]
+
+
+def test_latvian_codes_with_and_without_the_hyphen_are_one_person(dynamodb) -> None:
+    from eid_broker.methods.dokobit_smart_id import METHOD
+
+    limiter = throttle(dynamodb, Clock(), limit=2)
+    bodies = [
+        {"country": "LV", "personal_code": code} for code in ("050405-10009", "05040510009", "050405-10009")
+    ]
+    assert starts(limiter, METHOD, bodies) == [True, True, False]
+
+
+def test_identifiers_are_normalised_as_the_providers_check_them() -> None:
+    from eid_broker import identifiers
+
+    assert identifiers.phone("+372 5555 0000") == identifiers.phone("00372-5555-0000") == "+37255550000"
+    assert identifiers.personal_code("lv", "050405-10009") == "LV05040510009"
+    assert identifiers.personal_code("EE", CODE) != identifiers.personal_code("LT", CODE)
+    assert identifiers.user_id("ＡＬＩＣＥ") == identifiers.user_id("alice") == "alice"
+    assert identifiers.user_id("STRASSE") == identifiers.user_id("straße")

@@ -71,6 +71,9 @@ class ControlCodeLogin(Method):
             next_action=ShowControlCode(control_code="4231"), provider_ref={"token": "provider-token"}
         )
 
+    def abandon(self, record) -> None:
+        """As Mobile-ID: a cancel is told to the provider at the next poll (which needs the token)."""
+
 
 def open_session(svc: SessionService) -> str:
     record, _ = svc.start(ControlCodeLogin(), SimpleNamespace(reference="order-17"), "key-1")
@@ -358,3 +361,9 @@ def test_erasure_removes_the_personal_data_of_a_final_session_and_keeps_the_rest
     out = erased.to_out().model_dump()
     assert out["status"] == "completed" and out["reference"] == "order-17" and out["erased_at"]
     assert svc.erase(session_id, "key-1").erased_at == erased.erased_at  # again: the same answer
+
+
+def test_an_error_message_is_at_most_200_characters() -> None:
+    error = SessionError(code="PROVIDER_ERROR", message="x" * 5000)
+    assert len(error.message) == 200 and error.message.endswith("…")
+    assert SessionError(code="TIMEOUT", message="short").message == "short"

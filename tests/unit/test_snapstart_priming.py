@@ -27,8 +27,8 @@ def load(function: str) -> None:
     ("function", "steps"),
     [
         ("eeid_webhook", {"default_service", "shared_session", "secrets_provider"}),
-        ("webhook_send", {"default_webhooks"}),
-        ("webhook_dispatch", {"default_webhooks"}),
+        ("webhook_send", {"sender"}),
+        ("webhook_dispatch", {"dispatch"}),
     ],
 )
 def test_a_snapstart_function_registers_its_setup_before_the_snapshot(

@@ -1,4 +1,4 @@
-"""The outbound webhooks' SSRF guard and signatures (API.md v1.1, DESIGN.md's known-answer vector)."""
+"""The outbound webhooks' SSRF guard and signatures (Standard Webhooks' known-answer vector)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from eid_broker.webhooks import targets
-from eid_broker.webhooks.service import delivery_id, new_secret, signature_headers
+from eid_broker.webhooks.base import delivery_id, new_secret, signature_headers
 
 
 def answering(*addresses: str) -> targets.Resolver:

@@ -49,7 +49,7 @@ class Settings(BaseModel):
     session_poll_state_machine_arn: str | None = None
     poll_function_arn: str | None = None
     session_retention_days: int = 30
-    # API.md: a final session's personal data is erased this long after it ended (0: at the next run).
+    # A final session's personal data is erased this long after it ended (0: at the next run).
     personal_data_retention_days: int = Field(default=30, ge=0, le=3650)
     poll_interval_seconds: float | None = None
     session_timeout_seconds: float | None = None
@@ -61,12 +61,22 @@ class Settings(BaseModel):
     # 0 turns the person limit off: for local benches and test suites that reuse a few test persons.
     person_start_limit: int = Field(default=3, ge=0)
     person_start_window_seconds: int = Field(default=120, ge=1, le=86400)
+    # The table of the per-key limits (long-poll slots, password failures): keyed digests only.
+    limits_table: str | None = None
+    long_poll_max_per_key: int = Field(default=50, ge=1, le=1000)
+    password_failure_limit: int = Field(default=5, ge=1, le=100)
+    password_failure_window_seconds: int = Field(default=900, ge=60, le=86400)
 
     tokens_table: str | None = None
     webhooks_table: str | None = None
     webhook_queue_url: str | None = None
-    # API.md: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; WEBHOOK_RETRY_SCHEDULE shortens it for tests.
+    # The contract's 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; WEBHOOK_RETRY_SCHEDULE shortens it for tests.
     webhook_retry_schedule: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    # One attempt in all: name lookup, connect, TLS, sending and reading the whole answer.
+    webhook_timeout_seconds: float = Field(default=15.0, ge=1, le=30)
+    # `test` and `redeliver` calls together per API key per 60 s; counted in webhook_limit_table.
+    webhook_manual_limit: int = Field(default=10, ge=1, le=1000)
+    webhook_limit_table: str | None = None
     # Set by the local stack only (never by the template): http to loopback receivers.
     webhook_allow_loopback: bool = False
 

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 
 class Code(StrEnum):
-    """The session error vocabulary (API.md), stable across methods and providers."""
+    """The session error vocabulary of the public contract (docs/api.md), stable across methods and
+    providers."""
 
     NOT_MOBILE_ID_USER = "NOT_MOBILE_ID_USER"
     NOT_SMART_ID_USER = "NOT_SMART_ID_USER"
@@ -86,6 +87,23 @@ class PersonRateLimited(BrokerError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after  # this refusal's own wait
+
+
+class RateLimited(BrokerError):
+    """Too many calls of one kind from one API key (manual webhook calls); nothing was queued."""
+
+    status, code, title = 429, "RATE_LIMITED", "Too many requests from this API key"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class TooManyWaits(BrokerError):
+    """The API key already has LONG_POLL_MAX_PER_KEY long-poll reads waiting; nothing was read."""
+
+    status, code, title = 429, "TOO_MANY_WAITS", "Too many long-poll reads waiting"
+    retry_after = 1
 
 
 class SessionNotFound(BrokerError):

@@ -19,9 +19,14 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import Ama
 
 from eid_broker.config import get_settings
 
-_KEYS = r"token|client_?secret|secret_?key|api_?key|password|authorization|otp"
+# Every name a secret travels under: access_token, client_secret, secret (a webhook's signing secret,
+# previous_secret), secret_key, hmac_key, api_key, private_key, password/passwd, authorization, otp.
+_KEYS = r"token|secret(?:_?key)?|hmac_?key|private_?key|api_?key|passw(?:or)?d|authorization|otp"
+# Digits that stand alone: never a run inside an id (a UUID's last group may be all digits).
+_ALONE, _END = r"(?<![\w-])", r"(?![\w-])"
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
+    (re.compile(r"\bwhsec_[A-Za-z0-9+/=]+"), "whsec_***"),
     # key=value, "key": "value" (also JSON-escaped inside a JSON line), Authorization=<cookie value>.
     (
         re.compile(rf"({_KEYS})(\\?[\"']?\s*[=:]\s*)(\\?[\"'])?(?(3)[^\"'\\]+|[^&\s\"'\\,;}}\])]+)", re.I),
@@ -30,9 +35,9 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*"), "***"),
     # Provider session tokens in URL paths: Dokobit/MarkSign /status/<token>.json, /session/<token>.
     (re.compile(r"(/(?:status|session)/)[^/?#\s\"']+"), r"\1***"),
-    (re.compile(r"\+?\b\d{3}[\d ]{6,12}\d\b"), "***"),
+    (re.compile(rf"(?<![\w+-])\+?\d{{3}}[\d ]{{6,12}}\d{_END}"), "***"),
     # EE/LT personal codes (11 digits), LV DDMMYY-CNNNN.
-    (re.compile(r"\b\d{6}-?\d{5}\b"), "***"),
+    (re.compile(rf"{_ALONE}\d{{6}}-?\d{{5}}{_END}"), "***"),
 )
 
 

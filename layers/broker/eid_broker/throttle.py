@@ -1,11 +1,12 @@
-"""Person-level start limits (API.md v1.1): push and SMS bombing protection across all API keys.
+"""Person-level start limits: push and SMS bombing protection across all API keys.
 
-Each identifier of a person (a phone, a personal code, a MOSIP user id) owns `limit` slots per
-method family; a start takes one free slot of each, held for `window` seconds. A slot is taken by
-a conditional write (free, or its hold has run out), so concurrent starts can never take more
-than `limit` slots: at most `limit` starts per identifier in any window, a sliding limit rather
-than a fixed-window counter that would allow twice the limit across a window boundary. Keys are
-keyed digests: the table never holds the identifier.
+Each identifier of a person (a phone, a personal code, a MOSIP user id, normalised by
+eid_broker.identifiers) owns `limit` slots per method family (times its share: a Mobile-ID phone or
+code alone has three times the pair's). A start takes one free slot of each, held for `window`
+seconds. A slot is taken by a conditional write (free, or its hold has run out), so concurrent starts
+can never take more than the limit: at most that many starts per identifier in any window, a sliding
+limit rather than a fixed-window counter that would allow twice the limit across a window boundary.
+Keys are keyed digests: the table never holds the identifier.
 """
 
 from __future__ import annotations
@@ -42,28 +43,36 @@ class PersonThrottle:
         self._digest = digest
         self._clock = clock
 
-    def acquire(self, family: str, identifiers: Mapping[str, str]) -> None:
-        """Take one slot for every identifier, or none of them (PersonRateLimited)."""
+    def acquire(
+        self, family: str, identifiers: Mapping[str, str], shares: Mapping[str, int] | None = None
+    ) -> list[tuple[str, float]]:
+        """Take one slot for every identifier, or none of them (PersonRateLimited). An identifier's
+        `shares` (1 when absent) multiplies the limit for it. The slots taken, for `release`."""
         now = self._clock()
         until = now + self._window
         taken: list[str] = []
         for kind, value in sorted(identifiers.items()):
             person = self._digest("person-throttle", family, kind, value)
-            slot, free_at = self._take(person, now, until)
+            slot, free_at = self._take(person, now, until, self._limit * (shares or {}).get(kind, 1))
             if slot is None:
-                for key in taken:
-                    self._give_back(key, until)
+                self.release([(key, until) for key in taken])
                 count(Metric.PERSON_THROTTLED, family=family)
                 raise PersonRateLimited(
                     "Too many recent attempts for this person; try again later.",
                     retry_after=max(1, math.ceil(free_at - now)),
                 )
             taken.append(slot)
+        return [(key, until) for key in taken]
 
-    def _take(self, person: str, now: float, until: float) -> tuple[str | None, float]:
+    def release(self, taken: list[tuple[str, float]]) -> None:
+        """Give back slots that `acquire` took, if they are still held as it left them."""
+        for key, until in taken:
+            self._give_back(key, until)
+
+    def _take(self, person: str, now: float, until: float, limit: int) -> tuple[str | None, float]:
         """A free slot's key (now held until `until`), or None and when the first slot frees up."""
         first_free = until
-        for index in range(self._limit):
+        for index in range(limit):
             key = f"{person}#{index}"
             try:
                 self._client.put_item(
@@ -102,7 +111,9 @@ class PersonThrottle:
             logger.warning("person limit slot kept", extra={"reason": type(exc).__name__})
 
 
-def guard_person(family: str, **identifiers: str) -> None:
+def guard_person(
+    family: str, identifiers: Mapping[str, str], shares: Mapping[str, int] | None = None
+) -> None:
     """Refuse a start that would push to this person once too often (before any provider call)."""
     settings = get_settings()
     if settings.person_start_limit == 0:
@@ -114,4 +125,4 @@ def guard_person(family: str, **identifiers: str) -> None:
         aws.client("dynamodb"),
         limit=settings.person_start_limit,
         window=settings.person_start_window_seconds,
-    ).acquire(family, identifiers)
+    ).acquire(family, identifiers, shares)

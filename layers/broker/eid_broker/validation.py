@@ -1,4 +1,6 @@
-"""Mobile numbers and personal codes of EE, LT and LV (rules: shared/PROVIDERS.md §0).
+"""Mobile numbers and personal codes of EE, LT and LV: each country's E.164 mobile ranges, and its
+personal code with its check digit and birth date (EE and LT: 11 digits, mod 11 with a second weight
+set; LV: DDMMYY-CNNNN, or the newer 32…-codes that carry no date).
 
 Error messages never repeat the checked value.
 """

@@ -9,10 +9,11 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from eid_broker.config import get_settings
 from eid_broker.errors import Code
 from eid_broker.keys import keyed_digest
+from eid_broker.password_guard import NO_GUARD, AttemptGuard
 from eid_broker.sessions.models import Credentials, Identity, NextAction, SessionRecord
 
 
@@ -60,6 +62,10 @@ class Method:
     expiry_code: Code = Code.TIMEOUT
     # Starts that push to a person (a prompt, an SMS) are limited per person across all API keys.
     throttle_family: str | None = None
+    # An identifier's limit as a multiple of PERSON_START_LIMIT (1 when absent): what a provider checks
+    # as a whole counts at the limit, a part of it (a phone alone) more loosely, so that a stranger's
+    # starts with a victim's phone cannot use up the victim's own.
+    person_shares: Mapping[str, int] = MappingProxyType({})
 
     def lifetime(self) -> float:
         return get_settings().timeout_for(self.timeout_seconds)
@@ -68,8 +74,12 @@ class Method:
         return get_settings().interval_for(self.interval_seconds or 1.0)
 
     def person(self, body: Any) -> dict[str, str]:
-        """The identifiers a start pushes to, each counted on its own by the person throttle."""
+        """The identifiers a start pushes to, normalised (eid_broker.identifiers), each counted on its own."""
         return {}
+
+    def attempt_guard(self, body: Any, owner: str) -> AttemptGuard:
+        """What this start must hold while the provider is asked (a password method's failure limit)."""
+        return NO_GUARD
 
     def begin(self, body: Any, session_id: str) -> Opening:
         """Ask the provider to start. Raises SessionOutcomeError for a refusal, a BrokerError for a fault."""
@@ -95,6 +105,11 @@ class Method:
     def _grid(self, record: SessionRecord, now: datetime) -> tuple[float, float]:
         """The poll interval, and the seconds since the session started (where its grid begins)."""
         return self.first_wait(), (now - record.created_at_dt()).total_seconds()
+
+    @property
+    def abandons_on_cancel(self) -> bool:
+        """Whether a cancel is told to the provider (by the next poll, which needs the provider's handle)."""
+        return type(self).abandon is not Method.abandon
 
     def abandon(self, record: SessionRecord) -> None:
         """Tell the provider the broker no longer waits (after a cancel); most need not be told."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from eid_broker import identifiers
 from eid_broker.config import get_settings
 from eid_broker.errors import (
     TRANSIENT,
@@ -37,6 +38,7 @@ FALLBACK_MAX_WAIT_SECONDS = 6 * 3600.0
 LINK_LIFETIME = timedelta(days=7)
 CLAIM_SECONDS = 30.0
 _SUBJECT = re.compile(r"(EE|LT|LV)(.+)")
+_CLAIM = re.compile(r"[a-z_]{1,32}")
 
 
 class EeidStart(StartBody):
@@ -87,7 +89,7 @@ class EeidMethod(Method):
         return self.timeout_seconds  # the link's; SESSION_TIMEOUT_SECONDS is for the short methods
 
     def person(self, body: EeidStart) -> dict[str, str]:
-        return {"subject": body.subject}
+        return {"subject": identifiers.personal_code(body.subject[:2], body.subject[2:])}
 
     def begin(self, body: EeidStart, session_id: str) -> Opening:
         # Our session id is the request's reference: a webhook names it, so no lookup table is needed.
@@ -140,7 +142,8 @@ def outcome(record: SessionRecord, request: IdentificationRequest) -> Identity |
     result = request.result or EeidResult()
     sub = result.sub or ""
     if request.claims_matched is not True or record.expected_subject_hmac != subject_digest(sub[:2], sub[2:]):
-        claims = ", ".join(sorted(request.mismatched_claims or {})) or "sub"
+        # Claim names only, and only ones that look like claim names: never eeID's values or free text.
+        claims = ", ".join(sorted(c for c in request.mismatched_claims or {} if _CLAIM.fullmatch(c))) or "sub"
         raise SessionOutcomeError(
             Code.CLAIMS_MISMATCH,
             f"The person who authenticated is not the one asked for (mismatched claims: {claims}).",
@@ -239,7 +242,8 @@ def proof(session_id: str, owner: str, *, sessions: SessionService) -> bytes:
 
 def identifications(owner: str, page: int, page_size: int, *, sessions: SessionService) -> dict[str, Any]:
     """eeID's page of the service's requests, keeping only those of the caller's own sessions (each
-    request's reference is our session id) and only what the caller needs: no names, codes or links."""
+    request's reference is our session id) that are not erased, and only what the caller needs: no
+    names, codes or links."""
     listing = EeidClient.configured().list_requests(page, page_size)
     items = [item for item in listing.get("items") or [] if isinstance(item, dict)]
     references = [str(item["reference"]) for item in items if isinstance(item.get("reference"), str)]

@@ -91,8 +91,8 @@ class MobbidMethod(Method):
         if operation.status == "ERROR":
             raise SessionOutcomeError(
                 Code.BIOMETRIC_ERROR,
-                "MobbID could not complete the face verification: "
-                f"{operation.data.error or 'no detail given'}",
+                # MobbID's own error text is free text that may name the person: never stored.
+                "MobbID could not complete the face verification.",
                 provider=PROVIDER,
             )
         if record.expected_subject_hmac != subject_digest(PROVIDER, operation.data.userId or ""):

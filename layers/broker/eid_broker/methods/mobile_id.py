@@ -6,10 +6,12 @@ A provider plugs in with a client that speaks `MobileIdClient`; nothing here kno
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Protocol
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from eid_broker import identifiers
 from eid_broker.certificates import serial_matches
 from eid_broker.errors import Code, SessionOutcomeError
 from eid_broker.methods.base import Method, Opening, StartBody, subject_digest
@@ -93,6 +95,7 @@ class MobileIdMethod(Method):
     interval_seconds = 3.0
     timeout_seconds = 120.0
     throttle_family = "mobile-id"
+    person_shares = MappingProxyType({"phone": 3, "personal_code": 3})
 
     def __init__(
         self, name: str, client: Callable[[], MobileIdClient], *, summary: str, about: str = ""
@@ -105,7 +108,12 @@ class MobileIdMethod(Method):
         ).strip()
 
     def person(self, body: MobileIdStart) -> dict[str, str]:
-        return {"phone": body.phone, "personal_code": body.personal_code}
+        """The pair the provider matches, and each half loosely (API.md: the halves at 3 x the limit)."""
+        number, code = (
+            identifiers.phone(body.phone),
+            identifiers.personal_code(body.country, body.personal_code),
+        )
+        return {"pair": f"{number}|{code}", "phone": number, "personal_code": code}
 
     def begin(self, body: MobileIdStart, session_id: str) -> Opening:
         started = self.client().start_login(body.phone, body.personal_code)

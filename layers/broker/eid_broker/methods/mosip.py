@@ -1,4 +1,4 @@
-"""mosip-otp and mosip-password: synchronous MOSIP logins, plus the token and OTP-manager pass-throughs.
+"""mosip-otp and mosip-password: MOSIP logins (the pass-throughs are in eid_broker.mosip_passthrough).
 
 The MOSIP token a login yields is handed to the integrator once, in the response that completes the
 session; it is never stored (only its existence is recorded) and never logged.
@@ -6,24 +6,24 @@ session; it is never stored (only its existence is recorded) and never logged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from eid_broker import identifiers
 from eid_broker.config import get_settings
 from eid_broker.errors import ActionNotAllowed, BrokerError, Code, ProviderRefused, SessionOutcomeError
-from eid_broker.keys import keyed_digest
 from eid_broker.methods.base import Method, Opening, StartBody
-from eid_broker.observability import logger, report_refusal
+from eid_broker.observability import logger
+from eid_broker.password_guard import AttemptGuard, password_guard
 from eid_broker.providers.mosip import PROVIDER, MosipClient, MosipSettings
 from eid_broker.sessions import Credentials, EnterOtp, Identity, SessionRecord
 from eid_broker.sessions.models import iso
 from eid_broker.sessions.service import SessionService
 
 ATTEMPTS = 3
+WATCH_SLACK_SECONDS = 1.0  # the expiry watch wakes this long after the deadline
 # ASCII digits in full: pydantic's `\d` would take any Unicode digit.
 OTP_PATTERN = r"^[0-9]{4,8}$"
 # MOSIP user ids: ASCII, no spaces; never in the broker's OTP-manager namespace (see otp_manager_key).
@@ -80,32 +80,6 @@ class OtpSubmission(BaseModel):
     otp: str = Field(pattern=OTP_PATTERN, description="The 4-8 digit code the person received.")
 
 
-class TokenBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    # RFC 6265 cookie-value characters only: the token is sent as the Authorization cookie, so `;`,
-    # `,`, spaces, quotes or CR/LF would inject into the Cookie header.
-    token: str = Field(
-        min_length=1, max_length=8192, pattern=r"^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$"
-    )
-
-
-class OtpKey(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    key: str = Field(
-        min_length=3,
-        max_length=40,
-        pattern=r"^[A-Za-z0-9._-]+$",
-        description="The caller's own key; the broker namespaces it per API key before MOSIP sees it.",
-        examples=["order-17"],
-    )
-
-
-class OtpCheck(OtpKey):
-    otp: str = Field(pattern=OTP_PATTERN)
-
-
 def _settings() -> MosipSettings:
     return get_settings().provider(MosipSettings)
 
@@ -131,12 +105,27 @@ class MosipOtpMethod(Method):
     description = "MOSIP sends the person an OTP; submit it to `POST /v1/sessions/{session_id}/otp`."
     expiry_code = Code.OTP_EXPIRED
     throttle_family = "mosip-otp"
+    # Not polled (the OTP is checked when submitted); one wake-up just past the deadline ends a session
+    # nobody completed: expired OTP_EXPIRED, its event pushed, its provider reference dropped.
+    interval_seconds = WATCH_SLACK_SECONDS
 
     def lifetime(self) -> float:
         return _settings().otp_ttl_seconds
 
+    def first_wait(self) -> float:
+        return self.lifetime() + WATCH_SLACK_SECONDS
+
+    def wait(self, record: SessionRecord, now: datetime) -> float:
+        return max(1.0, (record.expires_at_dt() - now).total_seconds() + WATCH_SLACK_SECONDS)
+
+    def due_in(self, record: SessionRecord, now: datetime) -> float:
+        return 0.0
+
+    def check(self, record: SessionRecord) -> Identity | None:
+        return None  # nothing to ask MOSIP: the deadline alone ends an OTP nobody submitted
+
     def person(self, body: MosipOtpStart) -> dict[str, str]:
-        return {"user_id": body.user_id}
+        return {"user_id": identifiers.user_id(body.user_id)}
 
     def begin(self, body: MosipOtpStart, session_id: str) -> Opening:
         app_id = body.app_id or _settings().app_id
@@ -164,6 +153,9 @@ class MosipPasswordMethod(Method):
 
     def lifetime(self) -> float:
         return 0
+
+    def attempt_guard(self, body: MosipPasswordStart, owner: str) -> AttemptGuard:
+        return password_guard(owner, body.username)
 
     def begin(self, body: MosipPasswordStart, session_id: str) -> Opening:
         mosip = client()
@@ -237,50 +229,3 @@ def _discard(mosip: MosipClient, token: str) -> None:
         mosip.invalidate_token(token)
     except (BrokerError, SessionOutcomeError) as exc:
         logger.warning("unhanded MOSIP token not invalidated", extra={"reason": type(exc).__name__})
-
-
-@contextmanager
-def _refusals_as_502() -> Iterator[None]:
-    """A pass-through's MOSIP refusal is MOSIP's answer to relay, as 502 with its code, never a 500."""
-    try:
-        yield
-    except SessionOutcomeError as refusal:
-        report_refusal(refusal)
-        raise ProviderRefused(
-            "MOSIP refused the request.", provider=PROVIDER, provider_code=refusal.provider_code
-        ) from refusal
-
-
-def validate_token(token: str) -> dict[str, Any]:
-    with _refusals_as_502():
-        user = client().validate_token(token)
-    if user is None:
-        return {"valid": False, "user_id": None, "roles": []}
-    roles = [role for role in str(user.get("role") or "").split(",") if role]
-    return {"valid": True, "user_id": user.get("userId"), "roles": roles}
-
-
-def invalidate_token(token: str) -> dict[str, Any]:
-    with _refusals_as_502():
-        return {"invalidated": client().invalidate_token(token)}
-
-
-def otp_manager_key(owner: str, key: str) -> str:
-    """The caller's key inside its own namespace: never another caller's key, never a MOSIP user id
-    (user ids in the `eidb-` namespace are refused at start)."""
-    return f"{NAMESPACE_PREFIX}{keyed_digest('otp-manager', owner)[:10]}-{key}"
-
-
-def generate_otp(owner: str, key: str) -> dict[str, Any]:
-    with _refusals_as_502():
-        answer = client().generate_otp(otp_manager_key(owner, key))
-    return {"status": answer.get("status"), "otp": answer.get("otp")}
-
-
-def validate_otp(owner: str, key: str, otp: str) -> dict[str, Any]:
-    with _refusals_as_502():
-        answer = client().validate_otp(otp_manager_key(owner, key), otp)
-    return {
-        "valid": answer.get("status") == "success",
-        "status": answer.get("message") or answer.get("status"),
-    }

@@ -3,10 +3,12 @@ the poll check, the identity and the cancel are Mobile-ID's (the same token / co
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Literal, Protocol
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from eid_broker import identifiers
 from eid_broker.methods.base import Opening, StartBody, subject_digest
 from eid_broker.methods.mobile_id import MobileIdClient, MobileIdMethod
 from eid_broker.providers.base import LoginStarted
@@ -45,9 +47,10 @@ class SmartIdClient(MobileIdClient, Protocol):
 class SmartIdMethod(MobileIdMethod):
     body = SmartIdStart
     throttle_family = "smart-id"
+    person_shares = MappingProxyType({})  # country + code is all Smart-ID matches: it counts at the limit
 
     def person(self, body: SmartIdStart) -> dict[str, str]:
-        return {"personal_code": f"{body.country}{body.personal_code}"}
+        return {"personal_code": identifiers.personal_code(body.country, body.personal_code)}
 
     def begin(self, body: SmartIdStart, session_id: str) -> Opening:
         client: SmartIdClient = self.client()  # type: ignore[assignment]

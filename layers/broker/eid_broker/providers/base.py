@@ -7,16 +7,39 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from eid_broker.config import ProviderSettings, get_settings
 from eid_broker.errors import ProviderBadResponse
 from eid_broker.http import shared_session
+from eid_broker.observability import logger
 from eid_broker.sessions.models import Certificate
 from eid_broker.tokens import Token, TokenCache, shared_cache, with_token
 
 if TYPE_CHECKING:
     import requests
+
+
+def null_as_no_list(value: Any) -> Any:
+    """A "before" field validator: an optional list that a provider sends as null is empty, as if left out."""
+    return [] if value is None else value
+
+
+def null_as_no_object(value: Any) -> Any:
+    """A "before" field validator: an optional object sent as null is read as if it were left out."""
+    return {} if value is None else value
+
+
+def unreadable(provider: str, message: str, exc: Exception) -> ProviderBadResponse:
+    """The fault for an answer the broker cannot read, logged with what failed: each field's path and
+    the rule it broke (pydantic's loc and type), never the value."""
+    violations = (
+        [{"field": ".".join(map(str, e["loc"])) or "(body)", "rule": e["type"]} for e in exc.errors()]
+        if isinstance(exc, ValidationError)
+        else [{"field": "(body)", "rule": type(exc).__name__}]
+    )
+    logger.warning("provider answer unreadable", extra={"provider": provider, "violations": violations[:10]})
+    return ProviderBadResponse(message)
 
 
 class LoginStarted(BaseModel):

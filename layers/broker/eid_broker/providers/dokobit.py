@@ -1,4 +1,4 @@
-"""Dokobit Identity API, Mobile-ID login (seed 000, PROVIDERS.md §1).
+"""Dokobit Identity API: Mobile-ID and Smart-ID logins, each a login call and then status reads.
 
 Form-encoded bodies, `access_token` in the query of every call. The token never leaves this module:
 errors and logs name the provider and the HTTP status only.
@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from eid_broker.certificates import pem_from_value
 from eid_broker.config import ProviderSettings, get_settings
 from eid_broker.errors import Code, Outcome, ProviderBadResponse, SessionOutcomeError, outcome_of
 from eid_broker.http import json_body, path_segment, send, shared_session
-from eid_broker.providers.base import ConfirmedPerson, LoginStarted, confirmed_person
+from eid_broker.providers.base import (
+    ConfirmedPerson,
+    LoginStarted,
+    confirmed_person,
+    null_as_no_object,
+    unreadable,
+)
 from eid_broker.sessions import Certificate
 
 if TYPE_CHECKING:
@@ -35,16 +41,18 @@ class DokobitCertificate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str | None = None
-    subject: dict[str, str] = {}
-    issuer: dict[str, str] = {}
+    # Smart-ID certificates carry no O/OU: their fields come as null.
+    subject: dict[str, str | None] = {}
+    issuer: dict[str, str | None] = {}
     valid_from: str | None = None
+    _names = field_validator("subject", "issuer", mode="before")(null_as_no_object)
     valid_to: str | None = None
     value: str | None = None
 
     def broker(self) -> Certificate:
         return Certificate(
-            subject=self.subject,
-            issuer=self.issuer,
+            subject={k: v for k, v in self.subject.items() if v is not None},
+            issuer={k: v for k, v in self.issuer.items() if v is not None},
             valid_from=self.valid_from,
             valid_to=self.valid_to,
             pem=pem_from_value(self.value),
@@ -75,7 +83,8 @@ class StatusResponse(DokobitPerson):
     error_code: int | None = None
 
 
-# Smart-ID's own codes (PROVIDERS.md §6); `canceled` comes without a code.
+# Smart-ID's own codes: no account (6006), an account or document that cannot be used (6007, 6008);
+# a refusal in the app comes as status `canceled` without a code.
 SMART_ID_CODES: dict[int | None, Outcome] = {
     None: (Code.USER_CANCELLED, "The person cancelled in the Smart-ID app.", "failed"),
     6005: ERROR_CODES[6005],
@@ -156,7 +165,7 @@ class DokobitClient:
         try:
             parsed = LoginResponse.model_validate(body)
         except ValidationError as exc:
-            raise ProviderBadResponse("Dokobit answered an unreadable login response.") from exc
+            raise unreadable(PROVIDER, "Dokobit answered an unreadable login response.", exc) from exc
         if parsed.status != "ok":
             raise outcome_error(parsed.error_code, self.codes)
         if not parsed.token or not parsed.control_code:
@@ -169,7 +178,7 @@ class DokobitClient:
         try:
             parsed = StatusResponse.model_validate(body)
         except ValidationError as exc:
-            raise ProviderBadResponse("Dokobit answered an unreadable status response.") from exc
+            raise unreadable(PROVIDER, "Dokobit answered an unreadable status response.", exc) from exc
         if parsed.status == "error":
             raise outcome_error(parsed.error_code, self.codes)
         if parsed.status == "canceled":

@@ -1,4 +1,4 @@
-"""eeID identification requests (seed 002, PROVIDERS.md §3).
+"""eeID identification requests: create one with a link for the person, read it, its proof PDF, the listing.
 
 OAuth2 client-credentials token (HTTP Basic, lives 120 s) from the shared token cache; a 401 on a
 call drops the cached token, refreshes once and retries once.
@@ -13,7 +13,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from eid_broker.config import ProviderSettings
 from eid_broker.errors import Code, ProviderBadResponse, SessionOutcomeError
 from eid_broker.http import json_body, path_segment, send
-from eid_broker.providers.base import TokenClient
+from eid_broker.providers.base import TokenClient, unreadable
 from eid_broker.tokens import Token
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class EeidClient(TokenClient):
         try:
             return IdentificationRequest.model_validate(json_body(response, provider=PROVIDER))
         except ValidationError as exc:
-            raise ProviderBadResponse("eeID answered an unreadable identification request.") from exc
+            raise unreadable(PROVIDER, "eeID answered an unreadable identification request.", exc) from exc
 
     def create_request(self, subject: str, reference: str) -> IdentificationRequest:
         """POST /api/ident/v1/identification_requests asking for the `sub` claim."""

@@ -1,4 +1,4 @@
-"""MarkSign gateway, mobile-ID login (seed 001, PROVIDERS.md §2).
+"""MarkSign gateway: Mobile-ID and Smart-ID logins, with sanctions and PEP screening on request.
 
 JSON bodies with `access_token` in the body, also for status and DELETE, so the token never rides in
 a URL. Errors may come with any HTTP status; the body's `error_code` decides.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from eid_broker.certificates import pem_from_value
 from eid_broker.config import ProviderSettings, get_settings
@@ -22,7 +22,13 @@ from eid_broker.errors import (
     outcome_of,
 )
 from eid_broker.http import json_body, path_segment, send, shared_session
-from eid_broker.providers.base import ConfirmedPerson, LoginStarted, confirmed_person
+from eid_broker.providers.base import (
+    ConfirmedPerson,
+    LoginStarted,
+    confirmed_person,
+    null_as_no_object,
+    unreadable,
+)
 from eid_broker.sessions import Certificate
 
 if TYPE_CHECKING:
@@ -65,6 +71,7 @@ class MarkSignCertificate(BaseModel):
     subject: dict[str, str | None] = {}
     issuer: dict[str, str | None] = {}
     valid_from: str | None = None
+    _names = field_validator("subject", "issuer", mode="before")(null_as_no_object)
     valid_to: str | None = None
     value: str | None = None
 
@@ -95,9 +102,11 @@ class StatusResponse(BaseModel):
     error_code: int | None = None
 
 
-# Smart-ID reads some codes its own way (API.md, Smart-ID methods).
+# Smart-ID reads some codes its own way: 40401 is no Smart-ID account, 40403 and 40022 an account or
+# document that cannot be used, 40020 a refusal in the app. A phone's codes (40801: the phone did not
+# answer) mean nothing there, so they are PROVIDER_ERROR with the code kept.
 SMART_ID_CODES: dict[int | str | None, Outcome] = {
-    **ERROR_CODES,
+    **{code: outcome for code, outcome in ERROR_CODES.items() if code != 40801},
     40401: (Code.NOT_SMART_ID_USER, "The person has no Smart-ID account.", "failed"),
     40403: (
         Code.ACCOUNT_UNUSABLE,
@@ -179,7 +188,8 @@ class MarkSignClient:
         except (ValidationError, ProviderBadResponse) as exc:
             if response.status_code >= 500:
                 raise ProviderUnavailable(f"MarkSign answered HTTP {response.status_code}.") from exc
-            raise ProviderBadResponse(f"MarkSign answered HTTP {response.status_code} unreadably.") from exc
+            message = f"MarkSign answered HTTP {response.status_code} unreadably."
+            raise unreadable(PROVIDER, message, exc) from exc
         if parsed.status == "error" or response.status_code != 200:
             raise outcome_error(parsed.error_code, response.status_code, self.codes)
         return parsed

@@ -1,16 +1,15 @@
-"""MobbID (Mobbeel) API v6: authorization JWT, gateway process, process status, biometric operation
-(seed 003, PROVIDERS.md §4)."""
+"""MobbID (Mobbeel) API v6: authorization JWT, gateway process, process status, biometric operation."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from eid_broker.config import ProviderSettings
 from eid_broker.errors import Code, ProviderBadResponse, ProviderUnavailable, SessionOutcomeError
 from eid_broker.http import json_body, path_segment, send
-from eid_broker.providers.base import TokenClient
+from eid_broker.providers.base import TokenClient, null_as_no_list, null_as_no_object, unreadable
 from eid_broker.tokens import Token, jwt_expiry
 
 if TYPE_CHECKING:
@@ -36,6 +35,8 @@ class OperationData(BaseModel):
     scores: list[Score] = []
     error: str | None = None
 
+    _scores = field_validator("scores", mode="before")(null_as_no_list)
+
 
 class Resource(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -51,6 +52,9 @@ class Operation(BaseModel):
     status: Literal["SUCCESS", "PENDING", "PROCESSING", "ERROR"]
     data: OperationData = OperationData()
     resources: list[Resource] = []
+
+    _data = field_validator("data", mode="before")(null_as_no_object)
+    _resources = field_validator("resources", mode="before")(null_as_no_list)
 
 
 class Process(BaseModel):
@@ -147,7 +151,7 @@ class MobbidClient(TokenClient):
         try:
             return model.model_validate(json_body(response, provider=PROVIDER))
         except ValidationError as exc:
-            raise ProviderBadResponse(f"MobbID answered an unreadable {what}.") from exc
+            raise unreadable(PROVIDER, f"MobbID answered an unreadable {what}.", exc) from exc
 
     def process(self, process_id: str) -> Process:
         return self._read("/gateway/process", process_id, Process, "gateway process")

@@ -1,4 +1,4 @@
-"""MOSIP kernel auth manager and OTP manager (seed 004, PROVIDERS.md §5).
+"""MOSIP kernel auth manager (OTP and password logins, token validation) and OTP manager.
 
 Requests and answers are wrapped in MOSIP's envelope; errors arrive inside HTTP 200 answers, in
 `errors[]`, and are mapped here. Auth tokens come back as an `Authorization` cookie.
@@ -22,7 +22,8 @@ PROVIDER = "mosip"
 AUTH = "/v1/authmanager"
 OTP_MANAGER = "/v1/otpmanager"
 DEFAULT_TOKEN_SECONDS = 30 * 60
-# "This OTP is wrong" as seed 004 words it, an error rather than a failure status: one attempt used.
+# "This OTP is wrong" in the AUTH_ERR_* form some MOSIP versions answer, an error rather than a
+# failure status: one attempt used.
 WRONG_OTP_CODES = frozenset({"AUTH_ERR_INVALIDOTP", "AUTH_ERR_OTPNOTVALID"})
 # The OTP manager has no OTP waiting for the key (never generated, used up, or expired).
 NO_OTP_CODES = frozenset({"KER-OTV-005", "KER-OTV-003", "AUTH_ERR_OTPEXPIRED"})
@@ -36,7 +37,7 @@ ERROR_CODES: dict[str | None, Outcome] = {
     "KER-ATH-401": (Code.PROVIDER_MISCONFIGURED, "MOSIP refused the broker's client credentials.", "failed"),
     "KER-ATH-004": (Code.PROVIDER_ERROR, "MOSIP refused the request.", "failed"),
     "KER-OTV-003": (Code.OTP_EXPIRED, "The OTP has expired.", "expired"),
-    # Seed 004's own forms (useridOTP and the OTP manager), beside the kernel codes above.
+    # The AUTH_ERR_* forms of useridOTP and the OTP manager, beside the kernel codes above.
     "AUTH_ERR_EXPIREDOTP": (Code.OTP_EXPIRED, "The OTP has expired.", "expired"),
     "AUTH_ERR_OTPEXPIRED": (Code.OTP_EXPIRED, "The OTP has expired.", "expired"),
     "KER-OTV-004": (
@@ -55,7 +56,7 @@ def mosip_time(moment: float) -> str:
 def _first_code(body: dict[str, Any]) -> str | None:
     errors = body.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        return str(errors[0].get("errorCode", ""))
+        return str(errors[0].get("errorCode") or "")
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 Status = Literal["pending", "completed", "failed", "expired", "cancelled"]
 FINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -56,11 +56,22 @@ class EnterOtp(BaseModel):
 NextAction = Annotated[ShowControlCode | Redirect | EnterOtp, Field(discriminator="type")]
 
 
+MAX_MESSAGE = 200
+
+
 class SessionError(BaseModel):
     code: str = Field(examples=["NOT_MOBILE_ID_USER"])
-    message: str
+    # Always the broker's own text, never a provider's free text (which may name the person).
+    message: str = Field(max_length=MAX_MESSAGE)
     provider: str | None = Field(default=None, examples=["dokobit"])
     provider_code: str | None = Field(default=None, examples=["6001"])
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _bounded(cls, message: Any) -> Any:
+        if isinstance(message, str) and len(message) > MAX_MESSAGE:
+            return message[: MAX_MESSAGE - 1] + "…"
+        return message
 
 
 class Certificate(BaseModel):
@@ -97,7 +108,7 @@ class _SessionFields(BaseModel):
 
 
 class SessionOut(_SessionFields):
-    """The public session object (API.md)."""
+    """The public session object."""
 
 
 class Credentials(BaseModel):
@@ -135,6 +146,8 @@ class SessionRecord(_SessionFields):
     expected_subject_hmac: str | None = None
     # The error code a pending session gets when its time runs out (default TIMEOUT).
     expiry_code: str | None = None
+    # A cancel keeps provider_ref only for a method whose next poll tells the provider (then drops it).
+    abandon_on_cancel: bool = False
     ttl: int
 
     @property

@@ -88,14 +88,15 @@ class SessionRepository:
         return record_from_item(item) if item else None
 
     def owners(self, session_ids: list[str]) -> dict[str, tuple[str, str]]:
-        """(owner, method) of each stored session among the ids, in BatchGetItem pages of 100."""
+        """(owner, method) of each stored session among the ids whose personal data is not erased (an
+        erased session links to nothing any more), in BatchGetItem pages of 100."""
         found: dict[str, tuple[str, str]] = {}
         ids = sorted(set(session_ids))
         for start in range(0, len(ids), 100):
             request: dict[str, Any] = {
                 self._table: {
                     "Keys": [{"session_id": {"S": sid}} for sid in ids[start : start + 100]],
-                    "ProjectionExpression": "session_id, #owner, #method",
+                    "ProjectionExpression": "session_id, #owner, #method, erased_at",
                     "ExpressionAttributeNames": {"#owner": "owner", "#method": "method"},
                     "ConsistentRead": True,
                 }
@@ -106,7 +107,8 @@ class SessionRepository:
                 except (ClientError, BotoCoreError) as exc:
                     raise InternalUnavailable("Sessions could not be read.") from exc
                 for item in response.get("Responses", {}).get(self._table, []):
-                    found[item["session_id"]["S"]] = (item["owner"]["S"], item["method"]["S"])
+                    if "erased_at" not in item:
+                        found[item["session_id"]["S"]] = (item["owner"]["S"], item["method"]["S"])
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -120,10 +122,12 @@ class SessionRepository:
         *,
         identity: Identity | None = None,
         error: SessionError | None = None,
+        keep_provider_ref: bool = False,
     ) -> SessionRecord | None:
-        """Move a pending session to a final status; None if it was not pending (the earlier outcome wins)."""
+        """Move a pending session to a final status; None if it was not pending (the earlier outcome wins).
+        The provider's references go with it, unless the caller keeps them for one more provider call."""
         names = {"#status": "status", "#updated": "updated_at", "#next": "next_action"}
-        removed = "#next, expected_subject_hmac" + ("" if status == "cancelled" else ", provider_ref")
+        removed = "#next, expected_subject_hmac" + ("" if keep_provider_ref else ", provider_ref")
         values = {
             **_PENDING,
             ":status": {"S": status},
@@ -139,7 +143,6 @@ class SessionRepository:
             names["#error"] = "error"
             values[":error"] = serialize(attribute(error))
             sets.append("#error = :error")
-        # A cancelled session keeps its provider handle until the next poll abandons it there.
         answer = self._update(
             session_id,
             f"SET {', '.join(sets)} REMOVE {removed}",

@@ -1,4 +1,4 @@
-"""Outbound webhooks: an integrator's endpoint and the deliveries made to it (API.md, v1.1)."""
+"""Outbound webhooks: an integrator's endpoint and the deliveries made to it."""
 
 from __future__ import annotations
 
@@ -111,6 +111,11 @@ class DeliveryOut(BaseModel):
 
 class DeliveryList(BaseModel):
     items: list[DeliveryOut]
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` for the next (older) page; null on the last page. Opaque, and valid "
+        "only for the API key and the `session_id` filter it was given for.",
+    )
 
 
 class Attempt(BaseModel):

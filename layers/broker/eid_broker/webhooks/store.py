@@ -13,33 +13,19 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from eid_broker.dynamo import is_condition_failure, item_of, plain_item, serialize
+from eid_broker.dynamo import is_condition_failure, item_of, plain_item
 from eid_broker.errors import InternalUnavailable
+from eid_broker.webhooks.listing import DELIVERY, DELIVERY_NAMES, Listing, _delivery, _partition, _values
 from eid_broker.webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 ENDPOINT = "endpoint"
-DELIVERY = "delivery#"
-DELIVERY_SHARDS = 16
 
 
 def _key(owner: str, item: str) -> dict[str, Any]:
     return {"owner": {"S": owner}, "item": {"S": item}}
 
 
-def _partition(owner: str, delivery_id: str) -> str:
-    """The partition of a delivery (or of a session's deliveries): from the id's last hex digit."""
-    return f"{owner}#{int(delivery_id[-1], 16) % DELIVERY_SHARDS}"
-
-
-def _delivery(owner: str, found: dict[str, Any] | None) -> Delivery | None:
-    return Delivery.model_validate({**found, "owner": owner}) if found else None
-
-
-def _values(**values: Any) -> dict[str, Any]:
-    return {f":{name}": serialize(value) for name, value in values.items()}
-
-
-class WebhookStore:
+class WebhookStore(Listing):
     def __init__(self, table_name: str, client: Any) -> None:
         self._table = table_name
         self._client = client
@@ -88,6 +74,27 @@ class WebhookStore:
     def endpoint(self, owner: str) -> Endpoint | None:
         found = self._get(owner, ENDPOINT)
         return Endpoint.model_validate(found) if found else None
+
+    def endpoint_enabled(self, owner: str) -> bool:
+        """Whether the owner has an enabled endpoint, reading no secret (dispatch's IAM allows no more)."""
+        answer = self._call(
+            "get_item",
+            Key=_key(owner, ENDPOINT),
+            ConsistentRead=True,
+            ProjectionExpression="enabled",
+        )
+        found = (answer or {}).get("Item")
+        return bool(found and plain_item(found).get("enabled", True))
+
+    def drop_previous_secret(self, owner: str, previous_until: float | None) -> None:
+        """Remove the previous secret once its overlap has ended (unless a new rotation replaced it)."""
+        self._call(
+            "update_item",
+            Key=_key(owner, ENDPOINT),
+            UpdateExpression="REMOVE previous_secret, previous_until",
+            ConditionExpression="previous_until = :until",
+            ExpressionAttributeValues=_values(until=previous_until or 0),
+        )
 
     def create_endpoint(self, endpoint: Endpoint) -> bool:
         return self._create(endpoint.owner, ENDPOINT, endpoint)
@@ -138,66 +145,52 @@ class WebhookStore:
         return _delivery(owner, answer)
 
     def delivery(self, owner: str, delivery_id: str) -> Delivery | None:
-        return _delivery(owner, self._get(_partition(owner, delivery_id), DELIVERY + delivery_id))
+        """A delivery, reading its own attributes only (the IAM of dispatch and of the deliveries
+        function allows no other read)."""
+        answer = self._call(
+            "get_item",
+            Key=_key(_partition(owner, delivery_id), DELIVERY + delivery_id),
+            ConsistentRead=True,
+            ProjectionExpression=", ".join(DELIVERY_NAMES),
+            ExpressionAttributeNames=DELIVERY_NAMES,
+        )
+        found = (answer or {}).get("Item")
+        return _delivery(owner, plain_item(found)) if found else None
 
     def create_delivery(self, delivery: Delivery) -> bool:
         """Record a delivery once: False if its id is already recorded (a repeated stream record)."""
         partition = _partition(delivery.owner, delivery.delivery_id)
         return self._create(partition, DELIVERY + delivery.delivery_id, delivery)
 
-    def deliveries(self, owner: str, session_id: str | None, limit: int = 100) -> list[Delivery]:
-        """The owner's newest `limit` deliveries (of one session, if given), newest first. A session's
-        events are in one shard: their delivery ids end with the session id, whose last digit picks it."""
-        partitions = (
-            [_partition(owner, session_id)]
-            if session_id is not None
-            else [f"{owner}#{shard}" for shard in range(DELIVERY_SHARDS)]
-        )
-        found: list[Delivery] = []
-        for partition in partitions:
-            found += self._shard_deliveries(owner, partition, session_id, limit)
-        return sorted(found, key=lambda d: d.delivery_id, reverse=True)[:limit]
-
-    def _shard_deliveries(
-        self, owner: str, partition: str, session_id: str | None, limit: int
-    ) -> list[Delivery]:
-        request: dict[str, Any] = {
-            "KeyConditionExpression": "#owner = :partition AND begins_with(#item, :prefix)",
-            "ExpressionAttributeNames": {"#owner": "owner", "#item": "item"},
-            "ExpressionAttributeValues": _values(partition=partition, prefix=DELIVERY),
-            "ScanIndexForward": False,
-            "ConsistentRead": True,
-        }
-        if session_id is not None:
-            request["FilterExpression"] = "session_id = :sid"
-            request["ExpressionAttributeValues"].update(_values(sid=session_id))
-        found: list[Delivery] = []
-        for _ in range(10):  # at most 10 pages (10 MB) of a shard are read for one answer
-            answer = self._call("query", **request) or {}
-            found += [d for item in answer.get("Items", []) if (d := _delivery(owner, plain_item(item)))]
-            if len(found) >= limit or "LastEvaluatedKey" not in answer:
-                break
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        return found[:limit]
-
-    def claim(self, owner: str, delivery_id: str, attempt: int, now: float, lease: float) -> Delivery | None:
-        """Take the `attempt`-th attempt; None if it was taken (a duplicate message) or the delivery ended.
-
-        An attempt whose sender died is taken again once its lease has run out.
-        """
-        return self._update_delivery(
+    def claim(
+        self, owner: str, delivery_id: str, attempt: int, now: float, lease: float, stale_at: str
+    ) -> tuple[Delivery, bool] | None:
+        """Take the `attempt`-th attempt: the delivery, and whether that attempt was taken before by a
+        sender that was stopped (its lease ran out, nothing recorded). None if another sender holds
+        it (a duplicate message) or the delivery ended. While it runs, `next_attempt_at` is `stale_at`:
+        when a stopped attempt's message comes back."""
+        values = dict(until=now + lease, stale=stale_at, pending="pending", retrying="retrying")
+        fresh = self._update_delivery(
             owner,
             delivery_id,
-            "SET attempts = :attempt, claimed_until = :until",
-            "#status IN (:pending, :retrying) AND (attempts = :previous"
-            " OR (attempts = :attempt AND claimed_until < :now))",
+            "SET attempts = :attempt, claimed_until = :until, next_attempt_at = :stale",
+            "#status IN (:pending, :retrying) AND attempts = :previous",
             attempt=attempt,
             previous=attempt - 1,
-            until=now + lease,
-            now=now,
-            pending="pending",
-            retrying="retrying",
+            **values,
         )
+        if fresh is not None:
+            return fresh, False
+        again = self._update_delivery(
+            owner,
+            delivery_id,
+            "SET claimed_until = :until, next_attempt_at = :stale",
+            "#status IN (:pending, :retrying) AND attempts = :attempt AND claimed_until < :now",
+            attempt=attempt,
+            now=now,
+            **values,
+        )
+        return (again, True) if again is not None else None
 
     def record_attempt(
         self,
@@ -229,14 +222,17 @@ class WebhookStore:
             **values,
         )
 
-    def queue_again(self, owner: str, delivery_id: str, now: float, at: str) -> Delivery | None:
-        """Mark a delivery for one more attempt (redeliver); None if unknown or an attempt is running."""
-        return self._update_delivery(
-            owner,
-            delivery_id,
-            "SET #status = :pending, next_attempt_at = :at",
-            "attribute_exists(delivery_id) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
-            pending="pending",
-            at=at,
-            now=now,
+    def queue_again(self, owner: str, delivery_id: str, attempts: int, now: float, at: str) -> bool:
+        """Mark a delivery that has made `attempts` attempts for one more (redeliver); False if it has
+        made others since or an attempt is running. Returns nothing of the item (the deliveries
+        function's IAM allows no more)."""
+        answer = self._call(
+            "update_item",
+            Key=_key(_partition(owner, delivery_id), DELIVERY + delivery_id),
+            UpdateExpression="SET #status = :pending, next_attempt_at = :at",
+            ConditionExpression="attribute_exists(delivery_id) AND attempts = :attempts"
+            " AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_values(pending="pending", at=at, attempts=attempts, now=now),
         )
+        return answer is not None
