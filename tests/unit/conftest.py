@@ -19,6 +19,9 @@ LOOPBACK = frozenset(
         "test_smart_id_clients.py",
     }
 )
+# The webhook transport's own tests: its deadlines must hold on a real TCP connection (a trickling or silent
+# receiver, a TLS handshake that never ends, a closed port), so they serve one on loopback by design.
+REAL_SOCKETS = frozenset({"test_webhook_transport.py"})
 # A thousand seeded race interleavings against moto: one test of about a minute, run by `make test` and
 # left out of the fast loop (`make unit` deselects the `slow` mark).
 SLOW = frozenset(
@@ -31,7 +34,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = Path(str(item.path))
         if path.parent != HERE:
             continue
-        if path.name in LOOPBACK:
+        if path.name in LOOPBACK | REAL_SOCKETS:
             item.add_marker(pytest.mark.enable_socket)
         else:
             item.add_marker(pytest.mark.disable_socket)

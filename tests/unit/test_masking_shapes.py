@@ -12,15 +12,23 @@ from hypothesis import strategies as st
 from eid_broker.observability import mask
 from eid_broker.webhooks.base import new_secret
 
-WEBHOOK_SECRET = new_secret()
+WEBHOOK_SECRET = new_secret()  # fresh each run: the cases below have fixed ids (pytest-xdist collects twice)
 
 
 @pytest.mark.parametrize(
     ("line", "secret"),
     [
-        (f'{{"secret": "{WEBHOOK_SECRET}"}}', WEBHOOK_SECRET.removeprefix("whsec_")),
+        pytest.param(
+            f'{{"secret": "{WEBHOOK_SECRET}"}}',
+            WEBHOOK_SECRET.removeprefix("whsec_"),
+            id="webhook-secret-json",
+        ),
         ('{"previous_secret": "s3cr3t-previous"}', "s3cr3t-previous"),
-        (f"signing with {WEBHOOK_SECRET} now", WEBHOOK_SECRET.removeprefix("whsec_")),
+        pytest.param(
+            f"signing with {WEBHOOK_SECRET} now",
+            WEBHOOK_SECRET.removeprefix("whsec_"),
+            id="webhook-secret-text",
+        ),
         ('{"client_secret": "cl13nt-s3cr3t"}', "cl13nt-s3cr3t"),
         ("client_secret=cl13nt-s3cr3t&x=1", "cl13nt-s3cr3t"),
         ('{"hmac_key": "hm4c-k3y-value"}', "hm4c-k3y-value"),
