@@ -79,7 +79,7 @@ e2e: $(VENV)/.installed
 # A fresh clone installs its toolchains side by side (mostly downloads and unpacking), then tests.
 deps:
 	@$(MAKE) -j4 --no-print-directory $(VENV)/.installed $(SAM_VENV)/.installed $(SCAN_VENV)/.installed \
-	  node_modules/.installed chromium
+	  node_modules/.installed chromium apache
 
 test: deps lint check
 	$(BIN)/python -m pytest -q --timeout=300 -n 2 --dist loadfile --durations=12
@@ -92,6 +92,17 @@ chromium:
 	  export DEBIAN_FRONTEND=noninteractive && { apt-get update -qq && \
 	  apt-get install -y -qq --no-install-recommends chromium; } >/dev/null 2>&1; } || \
 	  echo "chromium could not be installed (needs root and apt-get): the browser tests will skip"
+
+# The OIDC relying-party test runs Apache's mod_auth_openidc (an OpenID-certified client): Debian's
+# packages, installed like chromium (root and apt-get), else that test skips. Never fails the build.
+# After chromium: two apt-get runs at once (make -j) would fight over dpkg's lock.
+.PHONY: apache
+apache: chromium
+	@{ command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ]; } && [ -f /usr/lib/apache2/modules/mod_auth_openidc.so ] || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  export DEBIAN_FRONTEND=noninteractive && { apt-get update -qq && \
+	  apt-get install -y -qq --no-install-recommends apache2 libapache2-mod-auth-openidc; } >/dev/null 2>&1; } || \
+	  echo "apache2/mod_auth_openidc could not be installed (needs root and apt-get): that OIDC test will skip"
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m local.bench $(BENCH_ARGS)

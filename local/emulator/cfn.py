@@ -26,7 +26,7 @@ from local.emulator.lambda_runtime import FunctionConfig
 # What the resolver supports: the test of the same name compares these with what template.yaml uses.
 INTRINSICS = frozenset({"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If", "Fn::Split"})
 CONDITION_FUNCTIONS = frozenset({"Fn::Equals", "Fn::Not", "Fn::And", "Condition"})
-PSEUDO_PARAMETERS = frozenset({"AWS::NoValue", "AWS::Region"})
+PSEUDO_PARAMETERS = frozenset({"AWS::NoValue", "AWS::Region", "AWS::AccountId"})
 _SUB = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -128,6 +128,7 @@ _PHYSICAL: dict[str, tuple[str, int, str, dict[str, str]]] = {
             "StreamArn": "arn:aws:dynamodb:{r}:{a}:table/{n}/stream/1970-01-01T00:00:00.000",
         },
     ),
+    "AWS::KMS::Key": ("", 0, "{h:.8}-0000-4000-8000-{h:.12}", {"Arn": "arn:aws:kms:{r}:{a}:key/{ref}"}),
     "AWS::IAM::ManagedPolicy": ("ManagedPolicyName", 64, "arn:aws:iam::{a}:policy/{n}", {}),
     "AWS::Logs::LogGroup": ("LogGroupName", 512, "{n}", {"Arn": "arn:aws:logs:{r}:{a}:log-group:{n}:*"}),
     "AWS::SQS::Queue": (
@@ -228,6 +229,8 @@ class Resolver:
             return self.parameters[name]
         if name == "AWS::NoValue":
             return NO_VALUE
+        if name == "AWS::AccountId":
+            return self.account_id
         return self.region if name == "AWS::Region" else self.physical(name).ref
 
     def get_att(self, logical_id: str, attribute: str) -> Any:

@@ -168,7 +168,9 @@ class FrontDoor:
         request = Request(environ)
         response = self.handle(request)
         elapsed = f"{(time.perf_counter() - started) * 1000:.0f} ms"
-        self.log(f"{request.method} {request.full_path.rstrip('?')} {response.status_code} ({elapsed})")
+        # The OIDC routes' queries carry a login_hint (a phone, a personal code): never logged.
+        shown = request.path if request.path.startswith("/oidc/") else request.full_path.rstrip("?")
+        self.log(f"{request.method} {shown} {response.status_code} ({elapsed})")
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:

@@ -1,8 +1,9 @@
 """The template's resources created in moto: the one provisioning path of ``make run``
 (:mod:`local.emulator.stack`, moto served over HTTP) and of the integration tests (moto in-process,
 ``mock_aws``). Tables get their keys, indexes, stream and TTL; queues their redrive policy; secrets their
-value; functions and state machines their configuration. What has no local counterpart (the layer, log
-groups, the API) keeps its default physical id."""
+value; KMS keys (the OIDC signing keys) their spec and usage; functions and state machines their
+configuration. What has no local counterpart (the layer, log groups, the API) keeps its default physical
+id."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from local.emulator.lambda_runtime import FunctionConfig
 # moto wants code; ours runs from CodeUri (the stack's workers, or the tests' in-process handlers).
 EMPTY_ZIP = b"PK\x05\x06" + bytes(18)
 # The clients the resources are created with, one per service.
-SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "secretsmanager", "lambda", "stepfunctions", "iam")
+SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "secretsmanager", "lambda", "stepfunctions", "iam", "kms")
 _TABLE_KEYS = (
     "KeySchema",
     "AttributeDefinitions",
@@ -89,6 +90,14 @@ class Provisioner:
                 Name=props["Name"], SecretString=json.dumps(value)
             )
             return Physical(created["ARN"], {"Id": created["ARN"]})
+        if kind == "AWS::KMS::Key":  # the OIDC signing keys: moto's KMS signs as KMS does
+            props = resolver.resolve(resource["Properties"])
+            key = self.clients["kms"].create_key(
+                Description=str(props.get("Description", "")),
+                KeySpec=str(props.get("KeySpec", "SYMMETRIC_DEFAULT")),
+                KeyUsage=str(props.get("KeyUsage", "ENCRYPT_DECRYPT")),
+            )["KeyMetadata"]
+            return Physical(key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]})
         if kind == "AWS::Serverless::Function":
             return self._function(resolver, logical_id)
         if kind == "AWS::Serverless::StateMachine":

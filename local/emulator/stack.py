@@ -265,7 +265,8 @@ class LocalStack:
         return values, from_env
 
     def _provision(self, template: Template) -> None:
-        overrides = {"Stage": DEFAULT_STAGE}
+        # The OpenID Provider's issuer is this stack's own address (OIDC_ISSUER overrides it).
+        overrides = {"Stage": DEFAULT_STAGE, "OidcIssuer": f"http://{HOST}:{self.port}"}
         overrides.update({s.spec.base_url_parameter: s.url for s in self._sandboxes if s.app is not None})
         parameters, local_only = local_parameters(template, self.environ, overrides)
         self.stage = parameters["Stage"]
@@ -458,6 +459,7 @@ class LocalStack:
         for note in self._secret_notes:
             say(f"  secret       {note}")
         say(f"  demo         {url}/demo   (a page that runs sessions through this API)")
+        say(f"  openid       {url}/.well-known/openid-configuration   (OpenID Provider: docs/oidc.md)")
         say(f"  stats        curl -s {url}/_local/stats   (reset: curl -s -X POST {url}/_local/reset)")
         built_in = {sandbox.spec.provider for sandbox in self._sandboxes if sandbox.app is not None}
         for provider, (path, body) in _EXAMPLES.items():

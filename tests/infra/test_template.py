@@ -52,12 +52,16 @@ def test_each_machine_may_invoke_exactly_the_poll_functions_started_on_it(
         for policy in machine["Properties"]["Policies"]
         if isinstance(policy, dict) and "LambdaInvokePolicy" in policy
     }
-    pollers = {
-        variables["POLL_FUNCTION_ARN"]["Fn::GetAtt"][0]
-        for _, fn in FUNCTIONS
-        if (variables := fn["Properties"]["Environment"]["Variables"]).get("SESSION_POLL_STATE_MACHINE_ARN")
-        == {"Ref": logical_id}
-    }
+    pollers: set[str] = set()
+    for _, fn in FUNCTIONS:
+        variables = fn["Properties"]["Environment"]["Variables"]
+        if variables.get("SESSION_POLL_STATE_MACHINE_ARN") != {"Ref": logical_id}:
+            continue
+        if "POLL_FUNCTION_ARN" in variables:
+            pollers.add(variables["POLL_FUNCTION_ARN"]["Fn::GetAtt"][0])
+        # the hosted OIDC login page starts several methods: one poll function each
+        oidc = (variables.get("OIDC_POLL_FUNCTIONS") or {}).get("Fn::Sub", "")
+        pollers.update(re.findall(r"\$\{(\w+)\.Arn\}", oidc))
     assert pollers and invokable == pollers | {"PollFailedFunction"}
 
 
@@ -139,11 +143,15 @@ KEYED = {
     "WebhookEndpointFunction",
     "WebhookDeliveriesFunction",
     "SessionGetFunction",  # the per-key long-poll slots
+    # OIDC codes, tokens and login transactions are stored as keyed digests; so are client secrets.
+    "OidcClientsFunction",
+    "OidcLoginFunction",
+    "OidcTokenFunction",
 }
 # Starts that push to a person: the methods with a throttle family.
 PUSHING = {
     wiring.start_functions()[name] for name, method in wiring.methods().items() if method.throttle_family
-}
+} | {"OidcLoginFunction"}  # the hosted login page starts sessions as the /v1 starts do
 
 
 def test_every_registered_method_has_its_start_function_and_polling_methods_their_poll_function() -> None:

@@ -69,7 +69,18 @@ def test_routes_come_from_the_template(routes: list[Route]) -> None:
         (r.method, r.path, r.function_name) for r in routes
     }
     assert all(r.api.stage == "local" for r in routes)
-    assert {r.path for r in routes if not r.api_key_required} == {"/eeid/webhooks/identification_requests"}
+    # eeID's signed webhook and the OpenID Provider's public routes; everything else needs a key
+    assert {r.path for r in routes if not r.api_key_required} == {
+        "/eeid/webhooks/identification_requests",
+        "/.well-known/openid-configuration",
+        "/oidc/jwks",
+        "/oidc/authorize",
+        "/oidc/login",
+        "/oidc/login/status",
+        "/oidc/static/{name}",
+        "/oidc/token",
+        "/oidc/userinfo",
+    }
     assert routes[0].api.binary_media_types == ("application/pdf",)
 
 
@@ -266,3 +277,4 @@ def test_admin_routes_need_no_key(routes: list[Route]) -> None:
     assert response.status_code == 200
     assert response.json == {"lambda": {}}
     assert client.post("/_local/stats").status_code == 405
+

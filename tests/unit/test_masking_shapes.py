@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import uuid
 
 import pytest
@@ -12,7 +14,10 @@ from hypothesis import strategies as st
 from eid_broker.observability import mask
 from eid_broker.webhooks.base import new_secret
 
-WEBHOOK_SECRET = new_secret()  # fresh each run: the cases below have fixed ids (pytest-xdist collects twice)
+# A fixed secret of new_secret()'s shape: test ids must be the same in every xdist worker.
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode("ascii")
+# And one fresh each run (its case has a fixed id too): whatever new_secret() makes is masked.
+FRESH_WEBHOOK_SECRET = new_secret()
 
 
 @pytest.mark.parametrize(
@@ -28,6 +33,11 @@ WEBHOOK_SECRET = new_secret()  # fresh each run: the cases below have fixed ids 
             f"signing with {WEBHOOK_SECRET} now",
             WEBHOOK_SECRET.removeprefix("whsec_"),
             id="webhook-secret-text",
+        ),
+        pytest.param(
+            f"signing with {FRESH_WEBHOOK_SECRET} now",
+            FRESH_WEBHOOK_SECRET.removeprefix("whsec_"),
+            id="webhook-secret-fresh",
         ),
         ('{"client_secret": "cl13nt-s3cr3t"}', "cl13nt-s3cr3t"),
         ("client_secret=cl13nt-s3cr3t&x=1", "cl13nt-s3cr3t"),
@@ -47,6 +57,11 @@ WEBHOOK_SECRET = new_secret()  # fresh each run: the cases below have fixed ids 
 )
 def test_every_secret_shape_is_masked(line: str, secret: str) -> None:
     assert secret not in mask(line)
+
+
+def test_the_fixed_webhook_secret_has_the_shape_new_secret_makes() -> None:
+    shape = re.compile(r"whsec_[A-Za-z0-9+/]{43}=")
+    assert shape.fullmatch(new_secret()) and shape.fullmatch(WEBHOOK_SECRET)
 
 
 def test_phones_and_personal_codes_alone_are_still_masked() -> None:

@@ -80,6 +80,17 @@ class Settings(BaseModel):
     # Set by the local stack only (never by the template): http to loopback receivers.
     webhook_allow_loopback: bool = False
 
+    # OpenID Provider: the public base URL, the one table of its clients, transactions, codes and
+    # tokens, the KMS signing keys (current, and the next one published before it signs), lifetimes.
+    oidc_issuer: str | None = None
+    oidc_table: str | None = None
+    oidc_signing_key_id: str | None = None
+    oidc_next_signing_key_id: str | None = None
+    oidc_code_ttl_seconds: int = Field(default=60, ge=5, le=600)
+    oidc_token_ttl_seconds: int = Field(default=600, ge=30, le=86400)
+    # JSON {method: poll function ARN}: the hosted page starts sessions of several methods.
+    oidc_poll_functions: str | None = None
+
     _environ: dict[str, str] = PrivateAttr(default_factory=dict)
     _providers: dict[type, Any] = PrivateAttr(default_factory=dict)
 

@@ -108,7 +108,7 @@ class MobileIdMethod(Method):
         ).strip()
 
     def person(self, body: MobileIdStart) -> dict[str, str]:
-        """The pair the provider matches, and each half loosely (API.md: the halves at 3 x the limit)."""
+        """The pair the provider matches, and each half loosely (the halves at 3 x the limit)."""
         number, code = (
             identifiers.phone(body.phone),
             identifiers.personal_code(body.country, body.personal_code),

@@ -11,7 +11,7 @@ from eid_broker.sessions.core import SESSION_ID, SessionCore
 from eid_broker.sessions.models import SessionRecord
 
 LONG_POLL_STEP = 0.5  # seconds between the reads of a long-poll: an outcome is seen within this
-# A pending session read this long after expires_at is recorded as expired (API.md).
+# A pending session read this long after expires_at is recorded as expired (the contract promises 30 s).
 EXPIRY_GRACE = timedelta(seconds=30)
 
 

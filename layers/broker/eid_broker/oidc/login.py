@@ -1,0 +1,275 @@
+"""The hosted login page's steps: authorize, chooser, identity form, waiting, completion, failure.
+
+Every step is a plain form (POST, the anti-forgery token bound to the transaction's cookie) or a
+self-reloading page, so the page works without JavaScript. Sessions are started through the same
+session service as `POST /v1/sessions/{method}`, as the client's API key (same limits, same events).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from pydantic import ValidationError
+
+from eid_broker.config import Settings, get_settings
+from eid_broker.errors import BrokerError, PersonRateLimited, SessionNotFound
+from eid_broker.methods.base import registry
+from eid_broker.observability import logger
+from eid_broker.oidc import web
+from eid_broker.oidc.authorize import PageError, Redirected, error_location, parse
+from eid_broker.oidc.claims import authentication, person_claims
+from eid_broker.oidc.clients import default_clients
+from eid_broker.oidc.grant import Grants
+from eid_broker.oidc.i18n import choose_locale
+from eid_broker.oidc.pages import DEFAULT_REASON, FORM_PROBLEMS, PAGE_ERRORS, REASONS, render, translate
+from eid_broker.oidc.store import default_store
+from eid_broker.oidc.transaction import COOKIE, LIFETIME_SECONDS, LoginTransaction, Transactions, csrf_ok
+from eid_broker.oidc.transaction import csrf_token as make_csrf
+from eid_broker.sessions import SessionRecord
+from eid_broker.sessions.service import SessionService, service_for
+
+STATUS_WAIT_SECONDS = 20
+FIELDS = {"mid": ("phone", "personal_code"), "smartid": ("country", "personal_code")}
+
+
+@cache
+def _settings_for(settings: Settings, method: str) -> Settings:
+    polls = json.loads(settings.oidc_poll_functions or "{}")
+    return settings.model_copy(update={"poll_function_arn": polls.get(method, "")})
+
+
+def session_service(method: str) -> SessionService:
+    """The `/v1` session service, with `method`'s poll function (each method polls through its own)."""
+    return service_for(_settings_for(get_settings(), method))
+
+
+def _fields(method: str) -> tuple[str, ...]:
+    from eid_broker.oidc.catalog import OFFERS
+
+    return FIELDS[OFFERS[method].family]
+
+
+def _headers(app: APIGatewayRestResolver) -> dict[str, str]:
+    return {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+
+
+def error_page(app: APIGatewayRestResolver, reason: str, status: int = 400) -> Response[str]:
+    locale = choose_locale(None, _headers(app).get("accept-language"))
+    message = translate(locale, PAGE_ERRORS[reason])
+    return web.html(render("error.html", locale, message=message), status)
+
+
+def authorize(app: APIGatewayRestResolver) -> Response[str]:
+    params = app.current_event.multi_value_query_string_parameters or {}
+    try:
+        request = parse(default_clients(), params, _headers(app).get("accept-language"))
+    except PageError as error:
+        return error_page(app, str(error))
+    except Redirected as redirected:
+        return web.redirect(redirected.location, status=302)
+    transaction_id, _ = Transactions(default_store()).open(request)
+    cookie = web.set_cookie(COOKIE, transaction_id, max_age=LIFETIME_SECONDS)
+    return web.redirect(web.endpoint("/oidc/login"), cookies=[cookie])
+
+
+def _current(app: APIGatewayRestResolver) -> tuple[str, LoginTransaction] | None:
+    transaction_id = web.cookie(app, COOKIE)
+    transaction = Transactions(default_store()).load(transaction_id)
+    return (transaction_id, transaction) if transaction_id and transaction else None
+
+
+def show(app: APIGatewayRestResolver) -> Response[str]:
+    """GET /oidc/login: the transaction's current step."""
+    found = _current(app)
+    if found is None:
+        return error_page(app, "no_login")
+    transaction_id, transaction = found
+    if transaction.step == "done":
+        return error_page(app, "done")
+    if transaction.step == "wait":
+        try:
+            return _waiting(transaction_id, transaction)
+        except SessionNotFound:  # erased or never kept (its polling could not start)
+            Transactions(default_store()).end(transaction_id)
+            return error_page(app, "no_login")
+    if transaction.step == "starting":  # another request is asking the provider right now
+        return _page(transaction_id, transaction, "wait.html", control_code=None)
+    template = "choose.html" if transaction.step == "choose" else "identify.html"
+    return _page(transaction_id, transaction, template, values=_prefill(transaction))
+
+
+def _page(
+    transaction_id: str, transaction: LoginTransaction, template: str, status: int = 200, **context: Any
+) -> Response[str]:
+    client = default_clients().find(transaction.client_id)
+    body = render(
+        template,
+        transaction.locale,
+        client_name=client.client_name if client else "",
+        csrf=make_csrf(transaction_id),
+        offers=transaction.offers,
+        method=transaction.method,
+        fields=_fields(transaction.method) if transaction.method else (),
+        status_url=web.endpoint("/oidc/login/status"),
+        **context,
+    )
+    return web.html(body, status, redirect_uri=transaction.redirect_uri)
+
+
+def _prefill(transaction: LoginTransaction) -> dict[str, str]:
+    hint = transaction.login_hint or ""
+    if hint.startswith("+") and hint[1:].isdigit():
+        return {"phone": hint}
+    if len(hint) > 2 and hint[:2] in ("EE", "LT", "LV") and hint[2:].replace("-", "").isdigit():
+        return {"country": hint[:2], "personal_code": hint[2:]}
+    return {}
+
+
+def _session(transaction: LoginTransaction, wait: float = 0) -> SessionRecord:
+    """The transaction's session (step `wait`), read as the client's API key; after up to `wait` s."""
+    method, session_id = transaction.method or "", transaction.session_id or ""
+    if wait > 0:
+        return session_service(method).read_waiting(session_id, transaction.owner, wait)
+    return session_service(method).read(session_id, transaction.owner)
+
+
+def _waiting(transaction_id: str, transaction: LoginTransaction) -> Response[str]:
+    record = _session(transaction)
+    if record.status == "pending":
+        action = record.next_action
+        code = getattr(action, "control_code", None)
+        return _page(transaction_id, transaction, "wait.html", control_code=code)
+    if record.status == "completed":
+        return _complete(transaction_id, transaction, record)
+    code = record.error.code if record.error else "TIMEOUT"
+    reason = translate(transaction.locale, REASONS.get(code, DEFAULT_REASON))
+    return _page(transaction_id, transaction, "failed.html", reason=reason)
+
+
+def _complete(transaction_id: str, transaction: LoginTransaction, record: SessionRecord) -> Response[str]:
+    """One code per completion: only the request that ends the transaction issues it."""
+    transactions = Transactions(default_store())
+    if not transactions.advance(transaction_id, transaction, step="done", phone=None):
+        return web.redirect(web.endpoint("/oidc/login"))
+    code = Grants(default_store()).issue_code(
+        transaction, person_claims(record, transaction.phone), authentication(record)
+    )
+    location = web.with_params(
+        transaction.redirect_uri, {"code": code, "state": transaction.state, "iss": web.issuer()}
+    )
+    return web.redirect(location, cookies=[web.set_cookie(COOKIE, "", max_age=0)])
+
+
+def step(app: APIGatewayRestResolver) -> Response[str]:
+    """POST /oidc/login: one form of the page. Without the right anti-forgery token nothing changes."""
+    found = _current(app)
+    if found is None:
+        return error_page(app, "no_login")
+    transaction_id, transaction = found
+    fields = web.form(app) if web.is_form(app) else {}
+    if not csrf_ok(transaction_id, fields.get("csrf")):
+        return error_page(app, "forbidden", 403)
+    if transaction.step == "done":
+        return error_page(app, "done")
+    try:
+        return _act(transaction_id, transaction, fields)
+    except SessionNotFound:
+        Transactions(default_store()).end(transaction_id)
+        return error_page(app, "no_login")
+
+
+def _act(transaction_id: str, transaction: LoginTransaction, fields: dict[str, str]) -> Response[str]:
+    action = fields.get("action")
+    transactions = Transactions(default_store())
+    again = web.redirect(web.endpoint("/oidc/login"))
+    if action == "return":
+        return _return(transaction_id, transaction)
+    if action == "choose" and transaction.step in ("choose", "identify"):
+        method = fields.get("method")
+        if method in transaction.offers:
+            transactions.advance(transaction_id, transaction, step="identify", method=method)
+        return again
+    if action == "back" and transaction.step == "identify" and len(transaction.offers) > 1:
+        transactions.advance(transaction_id, transaction, step="choose", method=None)
+        return again
+    ended = transaction.step == "wait" and _session(transaction).status not in ("pending", "completed")
+    if action == "retry" and ended:
+        single = len(transaction.offers) == 1
+        transactions.advance(
+            transaction_id, transaction, step="identify" if single else "choose", session_id=None
+        )
+        return again
+    if action == "start" and transaction.step == "identify" and transaction.method:
+        return _start(transaction_id, transaction, fields)
+    return again
+
+
+def _start(transaction_id: str, transaction: LoginTransaction, fields: dict[str, str]) -> Response[str]:
+    method = registry()[transaction.method or ""]
+    wanted = _fields(method.name)
+    values = {name: fields.get(name, "").strip() for name in wanted}
+    problem = None
+    try:
+        body = method.body.model_validate({**values, "reference": f"oidc:{transaction.client_id}"})
+    except ValidationError as invalid:
+        names = [str(error["loc"][0]) for error in invalid.errors() if error.get("loc")]
+        field = next((name for name in wanted if name in names), wanted[-1])
+        problem = translate(transaction.locale, FORM_PROBLEMS[field])
+        return _page(transaction_id, transaction, "identify.html", 422, values=values, problem=problem)
+    # One start per form: a double submission finds the transaction taken and starts nothing.
+    transactions = Transactions(default_store())
+    claimed = transactions.advance(transaction_id, transaction, step="starting")
+    if claimed is None:
+        return web.redirect(web.endpoint("/oidc/login"))
+    try:
+        record, _ = session_service(method.name).start(method, body, transaction.owner)
+    except BrokerError as refused:
+        transactions.advance(transaction_id, claimed, step="identify")
+        if isinstance(refused, PersonRateLimited):
+            seconds = refused.retry_after
+            problem = translate(transaction.locale, FORM_PROBLEMS["rate_limited"], seconds=seconds)
+            return _page(transaction_id, transaction, "identify.html", 429, values=values, problem=problem)
+        logger.warning("oidc login start failed", extra={"reason": type(refused).__name__})
+        problem = translate(transaction.locale, FORM_PROBLEMS["unavailable"])
+        return _page(transaction_id, transaction, "identify.html", 503, values=values, problem=problem)
+    phone = values.get("phone") if "phone" in transaction.scope else None
+    transactions.advance(transaction_id, claimed, step="wait", session_id=record.session_id, phone=phone)
+    return web.redirect(web.endpoint("/oidc/login"))
+
+
+def _return(transaction_id: str, transaction: LoginTransaction) -> Response[str]:
+    """Back to the relying party with access_denied and the session's error code."""
+    code = "USER_CANCELLED"
+    if transaction.step == "wait":
+        record = _session(transaction)
+        if record.status == "pending":
+            session_service(record.method).cancel(record.session_id, transaction.owner)
+        elif record.error is not None:
+            code = record.error.code
+    Transactions(default_store()).end(transaction_id)
+    location = error_location(transaction.redirect_uri, "access_denied", code, transaction.state)
+    return web.redirect(location, cookies=[web.set_cookie(COOKIE, "", max_age=0)])
+
+
+def status(app: APIGatewayRestResolver) -> Response[dict[str, Any]]:
+    """GET /oidc/login/status?wait=N: the waiting page's long-poll (JavaScript); status only."""
+    found = _current(app)
+    headers = web.NO_STORE
+    if found is not None and found[1].step == "starting":
+        return Response(200, "application/json", json.dumps({"status": "starting"}), headers)  # type: ignore[arg-type]
+    if found is None or found[1].step != "wait":
+        body = {"status": "none"}
+        return Response(404, "application/json", json.dumps(body), headers)  # type: ignore[arg-type]
+    transaction = found[1]
+    try:
+        wait = min(max(int(web.query(app).get("wait", STATUS_WAIT_SECONDS)), 0), STATUS_WAIT_SECONDS)
+    except ValueError:
+        wait = 0
+    try:
+        record = _session(transaction, wait)
+    except SessionNotFound:
+        return Response(404, "application/json", json.dumps({"status": "none"}), headers)  # type: ignore[arg-type]
+    return Response(200, "application/json", json.dumps({"status": record.status}), headers)  # type: ignore[arg-type]
