@@ -1,5 +1,6 @@
 """The integration stack is provisioned as `make run` provisions it (local.emulator.provision): every table
-with its stream and TTL, every queue with its redrive policy, every secret, function and state machine."""
+with its stream and TTL, every queue with its redrive policy, every KMS key (the OIDC signing keys), every
+secret, function and state machine."""
 
 from __future__ import annotations
 
@@ -54,3 +55,34 @@ def test_every_secret_function_and_state_machine_exists(deployed: Deployed) -> N
     assert len(functions) == len(template.of_type("AWS::Serverless::Function"))
     machines = deployed.sfn.list_state_machines()["stateMachines"]
     assert len(machines) == len(template.of_type("AWS::Serverless::StateMachine"))
+
+
+def test_every_kms_key_exists_with_its_spec_and_signs_for_the_functions_that_name_it(
+    deployed: Deployed,
+) -> None:
+    kms = boto3.client("kms", region_name=REGION)
+    keys = deployed.resolver.template.of_type("AWS::KMS::Key")
+    assert keys
+    arns = set()
+    for logical_id, key in keys:
+        physical = deployed.resolver.physical(logical_id)
+        described = kms.describe_key(KeyId=physical.ref)["KeyMetadata"]
+        assert described["Arn"] == physical.attrs["Arn"], logical_id
+        assert described["KeySpec"] == key["Properties"]["KeySpec"], logical_id
+        assert described["KeyUsage"] == key["Properties"]["KeyUsage"], logical_id
+        signed = kms.sign(
+            KeyId=physical.attrs["Arn"],
+            Message=b"x",
+            MessageType="RAW",
+            SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256",
+        )
+        assert signed["Signature"], logical_id
+        arns.add(physical.attrs["Arn"])
+    functions = boto3.client("lambda", region_name=REGION).list_functions()["Functions"]
+    named = {
+        value
+        for function in functions
+        for name, value in function.get("Environment", {}).get("Variables", {}).items()
+        if name in ("OIDC_SIGNING_KEY_ID", "OIDC_NEXT_SIGNING_KEY_ID")
+    }
+    assert named == arns  # the OIDC functions sign and publish with exactly the keys provisioned
