@@ -278,3 +278,11 @@ def test_admin_routes_need_no_key(routes: list[Route]) -> None:
     assert response.json == {"lambda": {}}
     assert client.post("/_local/stats").status_code == 405
 
+
+def test_the_access_log_leaves_out_the_oidc_routes_query(routes: list[Route]) -> None:
+    logged: list[str] = []
+    client = client_for(routes, FakeInvoke(), log=logged.append)
+    client.get("/oidc/authorize?client_id=c&login_hint=37200000766")  # a login_hint is a phone or a code
+    client.get("/v1/sessions/abc?wait=5", headers={"x-api-key": KEY})
+    assert logged[0].startswith("GET /oidc/authorize 200 (") and "37200000766" not in logged[0]
+    assert logged[1].startswith("GET /v1/sessions/abc?wait=5 200 (")
