@@ -15,12 +15,13 @@ SAM := SAM_CLI_TELEMETRY=0 PYENV_VERSION=$(shell ls $(PYENV_ROOT)/versions 2>/de
 PORT ?= 3000
 ENV ?= default
 
-.PHONY: help setup deps run test lint check unit integration e2e bench openapi messages build deploy clean
+.PHONY: help setup deps run test lint check unit local-tests integration e2e bench openapi messages build deploy clean
 
 help:
 	@echo "make run    - serve eid-broker offline on http://127.0.0.1:$(PORT) with built-in provider sandboxes"
 	@echo "make test   - lint, template/ASL checks and security scans (checkov, bandit), unit, integration and end-to-end tests"
 	@echo "make bench  - concurrent sessions through the local stack: calls, transitions, latency, cost"
+	@echo "make unit   - the fast loop: product unit tests and template checks (make local-tests, make integration, make e2e: the other layers)"
 	@echo "make build / make deploy ENV=prod - sam build / sam deploy"
 
 $(VENV)/.installed: requirements-dev.txt layers/broker/requirements.txt
@@ -57,17 +58,23 @@ check: $(VENV)/.installed $(SAM_VENV)/.installed $(SCAN_VENV)/.installed node_mo
 	$(SAM) validate --lint
 	$(BIN)/cfn-lint template.yaml -a cfn_lint_serverless.rules --ignore-checks WS1004
 	npx --no-install asl-validator --json-path statemachines/session_poll.asl.json
-	$(CHECKOV) -f template.yaml --framework cloudformation
+	$(CHECKOV) --config-file .checkov.yaml -f template.yaml
 	$(SCAN_VENV)/bin/bandit -q -r layers functions
 
+# The fast loop: the product's unit tests and the template checks, no network socket (pytest-socket), the
+# minute-long race sweep left to `make test` (-m "not slow").
 unit: $(VENV)/.installed
-	$(BIN)/python -m pytest tests/unit tests/infra -q
+	$(BIN)/python -m pytest tests/unit tests/infra -q -n 2 -m "not slow" --disable-socket
+
+# The offline tooling's own tests (emulator, sandboxes, bench arithmetic, demo page).
+local-tests: $(VENV)/.installed
+	$(BIN)/python -m pytest tests/local -q -n 2
 
 integration: $(VENV)/.installed
-	$(BIN)/python -m pytest tests/integration -q
+	$(BIN)/python -m pytest tests/integration -q -n 2 --dist loadfile
 
 e2e: $(VENV)/.installed
-	$(BIN)/python -m pytest tests/e2e -q
+	$(BIN)/python -m pytest tests/e2e -q -n 2 --dist loadfile
 
 # A fresh clone installs its toolchains side by side (mostly downloads and unpacking), then tests.
 deps:

@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000))
     args = parser.parse_args(argv)
 
-    from local.stack import LocalStack, StartupError, isolate_from_aws
+    from local.emulator.stack import LocalStack, StartupError, isolate_from_aws
 
     environ = dict(os.environ)  # parameters and credentials come from the caller's environment
     isolate_from_aws()

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from local.cfn import Template
+from local.emulator.cfn import Template
 
 ROOT = Path(__file__).resolve().parent.parent
 

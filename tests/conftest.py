@@ -16,7 +16,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from eid_broker import aws, config, tokens
 from eid_broker.sessions import service
-from local.sandboxes.base import CREDENTIALS
+from local.sandboxes import CREDENTIALS
 from local.sandboxes.dokobit import DokobitSandbox
 from local.sandboxes.eeid import EeidSandbox
 from local.sandboxes.marksign import MarkSignSandbox
@@ -90,16 +90,72 @@ def serve(app: Any) -> Iterator[Served]:
     server.shutdown()
 
 
+def dokobit_app() -> DokobitSandbox:
+    """The Dokobit sandbox; the person confirms 0.5 s after login."""
+    return DokobitSandbox(access_token=ACCESS_TOKEN, ok_after=0.5, session_ttl=60)
+
+
+def marksign_app() -> MarkSignSandbox:
+    """The MarkSign sandbox; the person confirms 0.5 s after login."""
+    return MarkSignSandbox(access_token=MARKSIGN_TOKEN, ok_after=0.5, session_ttl=60)
+
+
+class ShiftedClock:
+    """A sandbox's clock that a test can move forward (token expiry at the provider)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def eeid_app() -> EeidSandbox:
+    """The eeID sandbox; a test points its webhooks where it wants them."""
+    clock = ShiftedClock()
+    app = EeidSandbox(client_id=EEID_CLIENT[0], client_secret=EEID_CLIENT[1], webhook_delay=0.05, clock=clock)
+    app.test_clock = clock  # type: ignore[attr-defined]
+    return app
+
+
+def mobbid_app() -> MobbidSandbox:
+    """The MobbID sandbox; each gateway step takes 0.2 s."""
+    clock = ShiftedClock()
+    app = MobbidSandbox(*MOBBID_CREDENTIALS, step_seconds=0.2, clock=clock)
+    app.test_clock = clock  # type: ignore[attr-defined]
+    return app
+
+
+def mosip_app() -> MosipSandbox:
+    """The MOSIP auth and OTP manager sandbox; OTPs go to `app.otp_lines`."""
+    lines: list[str] = []
+    clock = ShiftedClock()
+    app = MosipSandbox(*MOSIP_CREDENTIALS, clock=clock, on_otp=lines.append)
+    app.test_clock = clock  # type: ignore[attr-defined]
+    app.otp_lines = lines  # type: ignore[attr-defined]
+    return app
+
+
+# Each provider's sandbox as the tests configure it: a fresh one per test.
+SANDBOX_APPS = {
+    "dokobit": dokobit_app,
+    "marksign": marksign_app,
+    "eeid": eeid_app,
+    "mobbid": mobbid_app,
+    "mosip": mosip_app,
+}
+
+
 @pytest.fixture
 def dokobit() -> Iterator[Served]:
-    """The Dokobit sandbox on a loopback port; the person confirms 0.5 s after login."""
-    yield from serve(DokobitSandbox(access_token=ACCESS_TOKEN, ok_after=0.5, session_ttl=60))
+    """The Dokobit sandbox on a loopback port."""
+    yield from serve(dokobit_app())
 
 
 @pytest.fixture
 def marksign() -> Iterator[Served]:
-    """The MarkSign sandbox on a loopback port; the person confirms 0.5 s after login."""
-    yield from serve(MarkSignSandbox(access_token=MARKSIGN_TOKEN, ok_after=0.5, session_ttl=60))
+    """The MarkSign sandbox on a loopback port."""
+    yield from serve(marksign_app())
 
 
 START = 1_700_000_000.0
@@ -123,40 +179,19 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-class ShiftedClock:
-    """A sandbox's clock that a test can move forward (token expiry at the provider)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
 @pytest.fixture
 def eeid() -> Iterator[Served]:
-    """The eeID sandbox on a loopback port; a test points its webhooks where it wants them."""
-    clock = ShiftedClock()
-    app = EeidSandbox(client_id=EEID_CLIENT[0], client_secret=EEID_CLIENT[1], webhook_delay=0.05, clock=clock)
-    app.test_clock = clock  # type: ignore[attr-defined]
-    yield from serve(app)
+    """The eeID sandbox on a loopback port."""
+    yield from serve(eeid_app())
 
 
 @pytest.fixture
 def mobbid() -> Iterator[Served]:
-    """The MobbID sandbox on a loopback port; each gateway step takes 0.2 s."""
-    clock = ShiftedClock()
-    app = MobbidSandbox(*MOBBID_CREDENTIALS, step_seconds=0.2, clock=clock)
-    app.test_clock = clock  # type: ignore[attr-defined]
-    yield from serve(app)
+    """The MobbID sandbox on a loopback port."""
+    yield from serve(mobbid_app())
 
 
 @pytest.fixture
 def mosip() -> Iterator[Served]:
-    """The MOSIP auth and OTP manager sandbox on a loopback port; OTPs go to `app.otp_lines`."""
-    lines: list[str] = []
-    clock = ShiftedClock()
-    app = MosipSandbox(*MOSIP_CREDENTIALS, clock=clock, on_otp=lines.append)
-    app.test_clock = clock  # type: ignore[attr-defined]
-    app.otp_lines = lines  # type: ignore[attr-defined]
-    yield from serve(app)
+    """The MOSIP sandbox on a loopback port."""
+    yield from serve(mosip_app())

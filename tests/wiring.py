@@ -8,7 +8,7 @@ from pathlib import Path
 
 from eid_broker.config import ProviderSettings
 from eid_broker.methods.base import Method, registry
-from local.cfn import Template
+from local.emulator.cfn import Template
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = Template.load(ROOT / "template.yaml")

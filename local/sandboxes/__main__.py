@@ -18,7 +18,6 @@ from werkzeug.serving import WSGIRequestHandler, run_simple
 
 from local.sandboxes import SANDBOXES
 
-PORTS = {"dokobit": 8081, "marksign": 8082, "eeid": 8083, "mobbid": 8084, "mosip": 8091}
 _ID_IN_PATH = re.compile(r"[0-9A-Fa-f-]{16,}")
 
 
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         for key, default in spec.credentials.items()
     }
     app = spec.factory(**{**credentials, **_options(rest)})
-    port = args.port or PORTS[spec.provider]
+    port = args.port or spec.port
     print(f"{spec.provider} sandbox on http://127.0.0.1:{port}/ with these test identities:")
     for row in spec.personas:
         print("  " + "  ".join("+".join(v) if isinstance(v, list) else str(v or "-") for v in row.values()))

@@ -21,20 +21,6 @@ from werkzeug.wrappers import Request, Response
 
 from local.sandboxes.faults import FaultInjector
 
-# The one place the sandboxes' credentials are defined: the secret keys of eid-broker/{stage}/{provider},
-# which `make run` fills with these unless {PROVIDER}_{KEY} environment variables say otherwise.
-CREDENTIALS: dict[str, dict[str, str]] = {
-    "dokobit": {"access_token": "sandbox-dokobit-token"},
-    "marksign": {"access_token": "sandbox-marksign-token"},
-    "eeid": {
-        "client_id": "sandbox-eeid-client",
-        "client_secret": "sandbox-eeid-secret",
-        "previous_client_secret": "",
-    },
-    "mobbid": {"application_id": "sandbox-mobbid-app", "api_key": "sandbox-mobbid-key"},
-    "mosip": {"client_id": "sandbox-mosip-client", "secret_key": "sandbox-mosip-secret"},
-}
-
 
 def json_response(body: Mapping[str, Any], status: int = 200) -> Response:
     return Response(

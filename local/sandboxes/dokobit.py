@@ -15,10 +15,15 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from local.sandboxes import gateway as g
-from local.sandboxes.base import CREDENTIALS, error_response, json_response
+from local.sandboxes.base import error_response, json_response
 from local.sandboxes.gateway import GatewaySandbox, Person, Persona, Session, name_dict, oneline
+from local.sandboxes.spec import SandboxSpec, env
 
 __all__ = ["PERSONAS", "SMART_ID_PERSONAS", "DokobitSandbox"]
+
+# The secret eid-broker/{stage}/dokobit's keys and the sandbox's defaults (`make run` seeds the secret with
+# them unless DOKOBIT_{KEY} environment variables say otherwise).
+CREDENTIALS: dict[str, str] = {"access_token": "sandbox-dokobit-token"}
 
 
 def _ok(name: str, phone: str, code: str, country: str, given: str, surname: str, faults: int = 0) -> Persona:
@@ -86,7 +91,7 @@ class DokobitSandbox(GatewaySandbox):
 
     def __init__(
         self,
-        access_token: str = CREDENTIALS["dokobit"]["access_token"],
+        access_token: str = CREDENTIALS["access_token"],
         ok_after: float = 7.0,
         session_ttl: float = 300.0,
         clock: Callable[[], float] = time.time,
@@ -144,3 +149,12 @@ class DokobitSandbox(GatewaySandbox):
 PERSONAS: list[dict[str, str]] = DokobitSandbox.persona_rows()
 SMART_ID_PERSONAS: list[dict[str, str]] = DokobitSandbox.persona_rows(smart_id=True)
 ALL_PERSONAS = PERSONAS + SMART_ID_PERSONAS
+
+
+def _factory(access_token: str, **options: Any) -> DokobitSandbox:
+    return DokobitSandbox(
+        access_token, **{"ok_after": float(env("DOKOBIT_SANDBOX_OK_AFTER", "7")), **options}
+    )
+
+
+SANDBOX = SandboxSpec("dokobit", "DokobitBaseUrl", CREDENTIALS, _factory, 8081, (), ALL_PERSONAS)

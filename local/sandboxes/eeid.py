@@ -26,9 +26,18 @@ import requests
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from local.sandboxes.base import CREDENTIALS, Sandbox, html_page, json_response
+from local.sandboxes.base import Sandbox, html_page, json_response
+from local.sandboxes.spec import SandboxSpec, env
 
 __all__ = ["PERSONS", "EeidSandbox"]
+
+# The secret eid-broker/{stage}/eeid's keys and the sandbox's defaults (`make run` seeds the secret with
+# them unless EEID_{KEY} environment variables say otherwise).
+CREDENTIALS: dict[str, str] = {
+    "client_id": "sandbox-eeid-client",
+    "client_secret": "sandbox-eeid-secret",
+    "previous_client_secret": "",
+}
 
 MATCH = "match"
 MISMATCH = "mismatch"
@@ -256,8 +265,8 @@ class EeidSandbox(Sandbox):
 
     def __init__(
         self,
-        client_id: str = CREDENTIALS["eeid"]["client_id"],
-        client_secret: str = CREDENTIALS["eeid"]["client_secret"],
+        client_id: str = CREDENTIALS["client_id"],
+        client_secret: str = CREDENTIALS["client_secret"],
         webhook_url: str | None = None,
         webhook_delay: float = 0.3,
         deliveries: int = 2,
@@ -535,3 +544,16 @@ Either way the request becomes <code>completed</code> and the service is notifie
                 "<p>This identification link has expired.</p>", 410
             )
         return _html("<p>Authenticated — you can close this window; the broker has been notified.</p>")
+
+
+def _factory(
+    client_id: str, client_secret: str, previous_client_secret: str = "", **options: Any
+) -> EeidSandbox:
+    # The webhook is signed with the current secret only; the previous one is the broker's to accept.
+    webhook_url = f"{env('LOCAL_BROKER_URL', 'http://127.0.0.1:3000')}/eeid/webhooks/identification_requests"
+    return EeidSandbox(client_id, client_secret, **{"webhook_url": webhook_url, **options})
+
+
+SANDBOX = SandboxSpec(
+    "eeid", "EeidBaseUrl", CREDENTIALS, _factory, 8083, ("client_id", "client_secret"), PERSONS
+)

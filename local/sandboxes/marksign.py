@@ -16,10 +16,15 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from local.sandboxes import gateway as g
-from local.sandboxes.base import CREDENTIALS, error_response, json_response
+from local.sandboxes.base import error_response, json_response
 from local.sandboxes.gateway import GatewaySandbox, Person, Persona, Session, name_dict, oneline
+from local.sandboxes.spec import SandboxSpec, env
 
 __all__ = ["PERSONAS", "SMART_ID_PERSONAS", "MarkSignSandbox"]
+
+# The secret eid-broker/{stage}/marksign's keys and the sandbox's defaults (`make run` seeds the secret with
+# them unless MARKSIGN_{KEY} environment variables say otherwise).
+CREDENTIALS: dict[str, str] = {"access_token": "sandbox-marksign-token"}
 
 _LANGUAGES = frozenset({"LIT", "ENG", "RUS", "EST"})
 _MESSAGE_LIMITS = {"GSM-7": 40, "UCS-2": 20}
@@ -135,7 +140,7 @@ class MarkSignSandbox(GatewaySandbox):
 
     def __init__(
         self,
-        access_token: str = CREDENTIALS["marksign"]["access_token"],
+        access_token: str = CREDENTIALS["access_token"],
         ok_after: float = 7.0,
         session_ttl: float = 300.0,
         clock: Callable[[], float] = time.time,
@@ -227,3 +232,11 @@ class MarkSignSandbox(GatewaySandbox):
 PERSONAS: list[dict[str, str]] = MarkSignSandbox.persona_rows()
 SMART_ID_PERSONAS: list[dict[str, str]] = MarkSignSandbox.persona_rows(smart_id=True)
 ALL_PERSONAS = PERSONAS + SMART_ID_PERSONAS
+
+
+def _factory(access_token: str, **options: Any) -> MarkSignSandbox:
+    ok_after = float(env("MARKSIGN_SANDBOX_OK_AFTER", "7"))
+    return MarkSignSandbox(access_token, **{"ok_after": ok_after, **options})
+
+
+SANDBOX = SandboxSpec("marksign", "MarksignBaseUrl", CREDENTIALS, _factory, 8082, (), ALL_PERSONAS)

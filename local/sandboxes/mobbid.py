@@ -18,7 +18,6 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from local.sandboxes.base import (
-    CREDENTIALS,
     Sandbox,
     html_page,
     iso_millis,
@@ -27,8 +26,13 @@ from local.sandboxes.base import (
     jwt_encode,
     same,
 )
+from local.sandboxes.spec import SandboxSpec, env
 
 __all__ = ["CHOICES", "PERSONAS", "AlreadyChosenError", "MobbidSandbox"]
+
+# The secret eid-broker/{stage}/mobbid's keys and the sandbox's defaults (`make run` seeds the secret with
+# them unless MOBBID_{KEY} environment variables say otherwise).
+CREDENTIALS: dict[str, str] = {"application_id": "sandbox-mobbid-app", "api_key": "sandbox-mobbid-key"}
 
 VERIFIED = "verified"
 NOT_SAME_PERSON = "not_same_person"
@@ -218,8 +222,8 @@ class MobbidSandbox(Sandbox):
 
     def __init__(
         self,
-        application_id: str = CREDENTIALS["mobbid"]["application_id"],
-        api_key: str = CREDENTIALS["mobbid"]["api_key"],
+        application_id: str = CREDENTIALS["application_id"],
+        api_key: str = CREDENTIALS["api_key"],
         token_ttl: int = 1800,
         step_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
@@ -402,3 +406,11 @@ Either way you return to the service, which then asks MobbID for the outcome.</p
         if choice == ERROR:
             params["error"] = "BiometricError"
         return Response(status=302, headers={"Location": _with_query(return_url, **params)})
+
+
+def _factory(application_id: str, api_key: str, **options: Any) -> MobbidSandbox:
+    step_seconds = float(env("MOBBID_SANDBOX_STEP_SECONDS", "1"))
+    return MobbidSandbox(application_id, api_key, **{"step_seconds": step_seconds, **options})
+
+
+SANDBOX = SandboxSpec("mobbid", "MobbidBaseUrl", CREDENTIALS, _factory, 8084, (), PERSONAS)

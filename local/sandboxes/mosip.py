@@ -18,9 +18,14 @@ from typing import Any
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from local.sandboxes.base import CREDENTIALS, Sandbox, iso_millis, json_response, jwt_decode, jwt_encode, same
+from local.sandboxes.base import Sandbox, iso_millis, json_response, jwt_decode, jwt_encode, same
+from local.sandboxes.spec import SandboxSpec, env
 
 __all__ = ["APP_IDS", "USERS", "MosipSandbox"]
+
+# The secret eid-broker/{stage}/mosip's keys and the sandbox's defaults (`make run` seeds the secret with
+# them unless MOSIP_{KEY} environment variables say otherwise).
+CREDENTIALS: dict[str, str] = {"client_id": "sandbox-mosip-client", "secret_key": "sandbox-mosip-secret"}
 
 AUTH = "/v1/authmanager"
 OTP_MANAGER = "/v1/otpmanager/otp"
@@ -87,8 +92,8 @@ class _Otp:
 class MosipSandbox(Sandbox):
     def __init__(
         self,
-        client_id: str = CREDENTIALS["mosip"]["client_id"],
-        secret_key: str = CREDENTIALS["mosip"]["secret_key"],
+        client_id: str = CREDENTIALS["client_id"],
+        secret_key: str = CREDENTIALS["secret_key"],
         dev_otp: bool = False,
         otp_ttl: int = 120,
         token_ttl: int = 1800,
@@ -371,3 +376,12 @@ class MosipSandbox(Sandbox):
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _factory(client_id: str, secret_key: str, **options: Any) -> MosipSandbox:
+    # MOSIP's development setting: every OTP is 111111 (mosip.kernel.auth.proxy-otp).
+    dev_otp = env("MOSIP_SANDBOX_DEV_OTP", "false").lower() == "true"
+    return MosipSandbox(client_id, secret_key, **{"dev_otp": dev_otp, **options})
+
+
+SANDBOX = SandboxSpec("mosip", "MosipBaseUrl", CREDENTIALS, _factory, 8091, (), USERS)

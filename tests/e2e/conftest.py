@@ -55,6 +55,28 @@ class Stack:
     def stats(self) -> dict:
         return requests.get(f"{self.url}/_local/stats", timeout=10).json()
 
+    def progress(self) -> dict:
+        return requests.get(f"{self.url}/_local/progress", timeout=10).json()
+
+    def settle(self, *session_ids: str, timeout: float = 30) -> None:
+        """Until nothing that could still act is under way, read off the stack's progress counters (never a
+        fixed sleep): the sessions' poll loops have ended, every stream has been read through twice since
+        this call (so a record written before it has reached its function), no queue batch is being
+        handled and no message waits in a function's queue."""
+        mark = self.progress()["stream_passes"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.progress()
+            if (
+                all(now["stream_passes"].get(name, 0) >= passes + 2 for name, passes in mark.items())
+                and now["queue_batches_in_flight"] == 0
+                and now["queued_messages"] == 0
+                and not set(session_ids) & set(now["running_executions"])
+            ):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"the stack is still busy after {timeout} s: {self.progress()}")
+
     def logs(self) -> str:
         return "\n".join(self.output)
 

@@ -168,7 +168,7 @@ def test_cancel_stops_polling_and_final_sessions_cannot_be_cancelled(stack: Stac
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert stack.http.delete(f"{stack.url}/v1/sessions/{session_id}", timeout=10).status_code == 200
     status_calls = _status_calls(stack)
-    time.sleep(3)
+    stack.settle(session_id)  # its poll loop has ended
     assert _status_calls(stack) <= status_calls + 1  # at most the poll already in flight
     assert stack.get(session_id).json()["status"] == "cancelled"
 

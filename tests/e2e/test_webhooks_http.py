@@ -19,6 +19,7 @@ from tests.e2e.conftest import Stack, launch, stop
 
 KEY_A, KEY_B = "hooks-a-key", "hooks-b-key"
 DOKOBIT_OK = {"phone": "+37200000766", "personal_code": "60001019906"}
+OTP_TTL = "30"
 
 
 class Receiver:
@@ -59,7 +60,11 @@ class Receiver:
 
 @pytest.fixture(scope="module")
 def hooks() -> Iterator[Stack]:
-    running = launch(LOCAL_API_KEY=f"{KEY_A},{KEY_B}", WEBHOOK_RETRY_SCHEDULE="1,1")
+    # The shortest OTP lifetime the template allows: a mosip-otp session's expiry watch (an execution named
+    # after the session) wakes within the test that waits for it to end.
+    running = launch(
+        LOCAL_API_KEY=f"{KEY_A},{KEY_B}", WEBHOOK_RETRY_SCHEDULE="1,1", MOSIP_OTP_TTL_SECONDS=OTP_TTL
+    )
     running.http.headers["x-api-key"] = KEY_A
     yield running
     stop(running)
@@ -102,7 +107,7 @@ def test_a_completed_session_pushes_one_signed_event_that_matches_the_session(
     document = verified(secret, event)
     assert document["data"] == final
     assert event["headers"]["webhook-id"].startswith("msg_")
-    time.sleep(3)  # nothing more arrives: one event per session
+    hooks.settle(session["session_id"])  # nothing more arrives: one event per session
     assert len(receiver.of_type("session.completed")) == 1
     listed = hooks.http.get(
         f"{hooks.url}/v1/webhook-deliveries", params={"session_id": session["session_id"]}, timeout=30
@@ -138,7 +143,7 @@ def test_a_failing_receiver_gets_retries_with_the_same_id_then_redeliver_and_410
     assert {a["headers"]["webhook-id"] for a in attempts} == {queued.json()["delivery_id"]}
     assert all(verified(secret, a)["type"] == "webhook.test" for a in attempts)
     assert len({a["headers"]["webhook-signature"] for a in attempts}) >= 2  # signed afresh per attempt
-    time.sleep(0.5)
+    hooks.settle()  # the last attempt's outcome is recorded
     [delivery] = [
         d
         for d in hooks.http.get(f"{hooks.url}/v1/webhook-deliveries", timeout=30).json()["items"]
@@ -162,7 +167,7 @@ def test_a_failing_receiver_gets_retries_with_the_same_id_then_redeliver_and_410
     receiver.plan = [410]
     hooks.http.post(f"{hooks.url}/v1/webhook-endpoint/test", timeout=30)
     receiver.wait_for("webhook.test", count=5)
-    time.sleep(0.5)
+    hooks.settle()  # the 410 is recorded
     assert hooks.http.get(f"{hooks.url}/v1/webhook-endpoint", timeout=30).json()["enabled"] is False
     assert hooks.http.post(f"{hooks.url}/v1/webhook-endpoint/test", timeout=30).status_code == 409
     assert put_endpoint(hooks, receiver.url).json()["enabled"] is True
@@ -214,7 +219,8 @@ def test_every_method_pushes_exactly_one_signed_event_per_session(hooks: Stack, 
     deadline = time.monotonic() + 30
     while len(events()) < len(sessions) and time.monotonic() < deadline:
         time.sleep(0.2)
-    time.sleep(2)  # and nothing more arrives
+    # And nothing more arrives, not even once the cancelled mosip-otp session's expiry watch has woken.
+    hooks.settle(*sessions, timeout=float(OTP_TTL) + 30)
     pushed = events()
     assert set(pushed) == set(sessions)
     for session_id, deliveries in pushed.items():

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from eid_broker.config import Settings
 from eid_broker.webhooks import sending
-from local.cfn import Template
+from local.emulator.cfn import Template
 from tests import wiring
 
 ROOT = Path(__file__).resolve().parents[2]

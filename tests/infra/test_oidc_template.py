@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from eid_broker.oidc.catalog import OFFERS
-from local.cfn import Template
+from local.emulator.cfn import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template.load(ROOT / "template.yaml")

@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from local.cfn import Template
+from local.emulator.cfn import Template
 from tests.infra.test_limits import CORE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +22,8 @@ NO_VALUE = {"Ref": "AWS::NoValue"}
 THE_KEY_IF_GIVEN = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, NO_VALUE]}
 # Provider access tokens: renewable and TTL-expired, so they stay out of backups.
 NOT_BACKED_UP = {"TokensTable": "CKV_AWS_28"}
+CHECKOV_CONFIG = ROOT / ".checkov.yaml"
+GLOBAL_SKIPS = yaml.safe_load(CHECKOV_CONFIG.read_text())["skip-check"]
 
 
 def checkov_skips(resource: dict) -> dict[str, str]:
@@ -108,3 +111,34 @@ def test_every_checkov_skip_says_why(logical_id: str) -> None:
     for check, comment in checkov_skips(TEMPLATE.resources[logical_id]).items():
         assert re.fullmatch(r"CKV2?_AWS_\d+", check), check
         assert len(comment) >= 20, f"{logical_id} skips {check} without a reason"
+
+
+def test_the_checkov_configuration_says_why_once_for_each_global_skip() -> None:
+    lines = CHECKOV_CONFIG.read_text().splitlines()
+    assert set(GLOBAL_SKIPS) == {"CKV_AWS_116", "CKV_AWS_117"}
+    for check in GLOBAL_SKIPS:
+        at = lines.index(f"  - {check}")
+        reason = []
+        while lines[at - 1 - len(reason)].lstrip().startswith("#"):
+            reason.append(lines[at - 1 - len(reason)])
+        assert check in reason[-1] and len(" ".join(reason)) >= 80, f"{check} is skipped without a reason"
+
+
+@pytest.mark.parametrize("logical_id", sorted(TEMPLATE.resources))
+def test_no_resource_repeats_a_global_skip_inline(logical_id: str) -> None:
+    assert not set(checkov_skips(TEMPLATE.resources[logical_id])) & set(GLOBAL_SKIPS)
+
+
+def test_every_event_source_mapping_sends_its_failures_to_a_dead_letter_queue() -> None:
+    """The reason CKV_AWS_116 is skipped for all: what a mapping cannot deliver is kept, not lost."""
+    queues = dict(TEMPLATE.of_type("AWS::SQS::Queue"))
+    for logical_id, function in FUNCTIONS:
+        for event in (function["Properties"].get("Events") or {}).values():
+            props = event["Properties"]
+            if event["Type"] == "DynamoDB":
+                assert props["DestinationConfig"]["OnFailure"]["Type"] == "SQS", logical_id
+            elif event["Type"] == "SQS":
+                queue = queues[props["Queue"]["Fn::GetAtt"][0]]
+                assert "deadLetterTargetArn" in queue["Properties"]["RedrivePolicy"], logical_id
+            else:
+                assert event["Type"] in {"Api", "Schedule"}, f"{logical_id}: {event['Type']} needs a reason"

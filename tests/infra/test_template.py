@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from local.cfn import Template
+from local.emulator.cfn import Template
 from tests import wiring
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from local.cfn import Template
+from local.emulator.cfn import Template
 from tests.infra.test_template import ROOT
 
 TEMPLATE = Template.load(ROOT / "template.yaml")

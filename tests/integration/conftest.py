@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import io
 import json
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +18,13 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
 from eid_broker import config
-from local.atomic import atomic_items
-from local.cfn import Physical, Resolver, Template, default_physical, function_config, state_machine_config
-from local.sandboxes import SANDBOXES, SandboxSpec
-from local.sandboxes.base import CREDENTIALS
+from local.emulator.atomic import atomic_items
+from local.emulator.cfn import Resolver, Template, function_config
+from local.emulator.lambda_runtime import offline_aws_env
+from local.emulator.provision import LOCAL_ONLY_VALUES, SERVICES, local_parameters, provision
+from local.sandboxes import CREDENTIALS, SANDBOXES
 from tests import wiring
-from tests.conftest import serve
+from tests.conftest import SANDBOX_APPS, Served, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-north-1"
@@ -154,48 +153,54 @@ class _Context:
         return 15_000
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "")
-    return buffer.getvalue()
+class _Swap:
+    """A sandbox's loopback server lives for the module; each test plugs in a fresh sandbox app."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.app(environ, start_response)
 
 
-def _provision(resolver: Resolver, logical_id: str, resource: dict[str, Any]) -> Physical:
-    kind, props = resource["Type"], resolver.resolve(resource.get("Properties") or {})
-    if kind == "AWS::DynamoDB::Table":
-        default = default_physical(resolver, logical_id, resource)
-        keys = {
-            k: props[k]
-            for k in ("KeySchema", "AttributeDefinitions", "BillingMode", "GlobalSecondaryIndexes")
-            if k in props
-        }
-        arn = boto3.client("dynamodb", region_name=REGION).create_table(TableName=default.ref, **keys)
-        # No stream here: these tests call the functions themselves (the e2e suite runs the stream).
-        return Physical(default.ref, {**default.attrs, "Arn": arn["TableDescription"]["TableArn"]})
-    if kind == "AWS::SecretsManager::Secret":
-        secret = json.dumps(SECRETS[props["Name"].rsplit("/", 1)[-1]])
-        arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
-            Name=props["Name"], SecretString=secret
-        )
-        return Physical(arn["ARN"], {"Id": arn["ARN"]})
-    if kind == "AWS::Serverless::Function":
-        config = function_config(resolver, logical_id)
-        created = boto3.client("lambda", region_name=REGION).create_function(
-            FunctionName=config.name,
-            Runtime=config.runtime,
-            Role=ROLE,
-            Handler=config.handler,
-            Code={"ZipFile": _zip()},
-        )
-        return Physical(config.name, {"Arn": created["FunctionArn"]})
-    if kind == "AWS::Serverless::StateMachine":
-        config = state_machine_config(resolver, logical_id)
-        arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-            name=config.name, definition=config.definition, roleArn=ROLE, type=config.type
-        )["stateMachineArn"]
-        return Physical(arn, {"Arn": arn, "Name": config.name})
-    return default_physical(resolver, logical_id, resource)
+class _Module:
+    """One module's provisioned stack: sandboxes served, the template in moto, every handler loaded."""
+
+    def __init__(self, deployed: Deployed, urls: dict[str, str], swaps: dict[str, _Swap]) -> None:
+        self.deployed = deployed
+        self.urls = urls
+        self.swaps = swaps
+        self.settings = dict(deployed.settings)  # as provisioned: a test may change its copy
+
+    def plug(self, provider: str, app: Any) -> Served:
+        self.swaps[provider].app = app
+        served = Served.__new__(Served)
+        served.app, served.url = app, self.urls[provider]
+        return served
+
+    def clean(self) -> None:
+        """What a test leaves behind goes: running executions, items, queued messages."""
+        resolver, sfn = self.deployed.resolver, self.deployed.sfn
+        for logical_id, _ in resolver.template.of_type("AWS::Serverless::StateMachine"):
+            arn = resolver.physical(logical_id).ref
+            for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+                with contextlib.suppress(Exception):  # it may have ended meanwhile; moto then raises
+                    sfn.stop_execution(executionArn=execution["executionArn"])
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        for logical_id, _ in resolver.template.of_type("AWS::DynamoDB::Table"):
+            table = resolver.physical(logical_id).ref
+            keys = [
+                k["AttributeName"] for k in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
+            ]
+            for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+                for item in page["Items"]:
+                    dynamodb.delete_item(TableName=table, Key={k: item[k] for k in keys})
+        sqs = boto3.client("sqs", region_name=REGION)
+        for logical_id, _ in resolver.template.of_type("AWS::SQS::Queue"):
+            url = resolver.physical(logical_id).ref  # moto allows one PurgeQueue a minute: drain it instead
+            while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+                for message in messages:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def _load(code_dir: Path, name: str) -> Any:
@@ -206,54 +211,51 @@ def _load(code_dir: Path, name: str) -> Any:
     return module
 
 
-def _sandbox_url(request: pytest.FixtureRequest, spec: SandboxSpec) -> str:
-    """The provider's sandbox: the test's own fixture of that name if there is one, else the default."""
-    try:
-        return request.getfixturevalue(spec.provider).url
-    except pytest.FixtureLookupError:
-        served = serve(spec.factory(**spec.credentials))
-        request.addfinalizer(lambda: next(served, None))
-        return next(served).url
-
-
-@pytest.fixture
-def deployed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
-    template = Template.load(ROOT / "template.yaml")
-    parameters = template.parameter_values(
-        {},
-        {
-            "Stage": "it",
-            **{spec.base_url_parameter: _sandbox_url(request, spec) for spec in SANDBOXES},
-            "PollIntervalSeconds": "1",
-            "SessionTimeoutSeconds": "4",
-        },
-    )
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        boto3.client("iam", region_name=REGION).create_role(
-            RoleName="eid-broker-it", AssumeRolePolicyDocument="{}"
+@pytest.fixture(scope="module")
+def _module() -> Iterator[_Module]:
+    """Provisioned once per test module, by the same code path as `make run` (local.emulator.provision)."""
+    with contextlib.ExitStack() as stack:
+        patch = stack.enter_context(pytest.MonkeyPatch.context())
+        for key, value in offline_aws_env(REGION).items():
+            patch.setenv(key, value)
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        swaps = {spec.provider: _Swap() for spec in SANDBOXES}
+        urls = {}
+        for spec in SANDBOXES:
+            served = serve(swaps[spec.provider])
+            urls[spec.provider] = next(served).url
+            stack.callback(next, served, None)
+        template = Template.load(ROOT / "template.yaml")
+        # Tests reuse the sandboxes' few test persons; the person limit has its own tests. The template
+        # allows no 0 (a deployed stage always limits), so it is turned off as the local stack does.
+        parameters, local_only = local_parameters(
+            template,
+            LOCAL_ONLY_VALUES,
+            {
+                "Stage": "it",
+                **{spec.base_url_parameter: urls[spec.provider] for spec in SANDBOXES},
+                "PollIntervalSeconds": "1",
+                "SessionTimeoutSeconds": "4",
+            },
         )
-        resolver = Resolver(
+        stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        clients = {service: boto3.client(service, region_name=REGION) for service in SERVICES}
+        resolver, provisioner = provision(
             template,
             parameters,
+            clients,
+            stack_name="eid-broker-it",
             region=REGION,
             account_id=ACCOUNT,
-            stack_name="eid-broker-it",
-            provision=_provision,
+            secret_value=lambda name, generate: SECRETS[name.rsplit("/", 1)[-1]],
+            local_environment=local_only,
         )
-        for logical_id in template.resources:
-            resolver.physical(logical_id)
         deployed = Deployed(resolver)
         # One process hosts every function: each invocation sees its own function's settings.
-        for logical_id, _ in template.of_type("AWS::Serverless::Function"):
-            function = function_config(resolver, logical_id)
-            # Tests reuse the sandboxes' few test persons; the person limit has its own tests. The template
-            # allows no 0 (a deployed stage always limits), so it is turned off as the local stack does.
-            environment = function.environment | (
-                {"PERSON_START_LIMIT": "0"} if "PERSON_START_LIMIT" in function.environment else {}
-            )
-            deployed.settings[function.name] = config.Settings.from_env(environment)
+        for function in provisioner.functions.values():
+            deployed.settings[function.name] = config.Settings.from_env(function.environment)
             deployed.handlers[function.name] = _load(function.code_dir, function.name)
-        monkeypatch.setattr(config, "process_settings", lambda: deployed.settings[_current.function])
+        patch.setattr(config, "process_settings", lambda: deployed.settings[_current.function])
 
         def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
             payload = json.loads(event) if isinstance(event, (str, bytes)) else event
@@ -266,14 +268,34 @@ def deployed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
                 return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
             return json.dumps(answer), False, ""
 
-        monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke)
-        atomic_items(monkeypatch.setattr)
-        yield deployed
-        # Week-long eeID fallback loops would outlive the test: stop what still runs.
-        for machine in ("SessionPollStateMachine", "EeidFallbackStateMachine"):
-            arn = resolver.physical(machine).ref
-            for execution in deployed.sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")[
-                "executions"
-            ]:
-                with contextlib.suppress(Exception):  # it may have ended meanwhile; moto then raises
-                    deployed.sfn.stop_execution(executionArn=execution["executionArn"])
+        patch.setattr(LambdaFunction, "_invoke_lambda", invoke)
+        atomic_items(patch.setattr)
+        module = _Module(deployed, urls, swaps)
+        yield module
+        module.clean()  # week-long eeID fallback loops would outlive the module: stop what still runs
+
+
+def _sandbox_fixture(provider: str) -> Any:
+    """The test's own sandbox of that provider: a fresh app behind the module's loopback server."""
+
+    @pytest.fixture(name=provider)
+    def fixture(_module: _Module) -> Served:
+        return _module.plug(provider, SANDBOX_APPS[provider]())
+
+    return fixture
+
+
+dokobit, marksign, eeid, mobbid, mosip = (_sandbox_fixture(name) for name in SANDBOX_APPS)
+
+
+@pytest.fixture
+def deployed(request: pytest.FixtureRequest, _module: _Module) -> Iterator[Deployed]:
+    """The module's stack, with fresh sandboxes, the provisioned settings and nothing left by another test."""
+    for spec in SANDBOXES:
+        if spec.provider in SANDBOX_APPS:  # as the tests configure it (faster than `make run`'s defaults)
+            request.getfixturevalue(spec.provider)
+        else:
+            _module.plug(spec.provider, spec.factory(**spec.credentials))
+    _module.deployed.settings.update(_module.settings)
+    yield _module.deployed
+    _module.clean()

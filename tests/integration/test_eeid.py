@@ -13,7 +13,7 @@ import pytest
 from eid_broker import config
 from eid_broker.errors import ProviderUnavailable
 from eid_broker.methods import eeid as eeid_method
-from local.cfn import function_config
+from local.emulator.cfn import function_config
 from tests.conftest import EEID_CLIENT, Served
 from tests.integration.conftest import Deployed, _Context
 

@@ -12,7 +12,7 @@ import pytest
 from eid_broker.errors import ProviderUnavailable
 from eid_broker.providers import dokobit, eeid, marksign, mobbid, mosip
 from eid_broker.providers.dokobit import DokobitClient
-from local.cfn import function_config
+from local.emulator.cfn import function_config
 from tests.conftest import Served
 from tests.integration.conftest import Deployed
 

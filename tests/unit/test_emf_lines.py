@@ -1,4 +1,4 @@
-"""The EMF lines of eid_broker.observability, and the local stack's reading of Schedule rates."""
+"""The EMF lines of eid_broker.observability."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import pytest
 
 from eid_broker import config
 from eid_broker.observability import DETAIL, Metric, MetricUnit, count, emit
-from local.cfn import CfnError
-from local.event_sources import rate_seconds
 
 
 def lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
@@ -70,16 +68,3 @@ def test_metrics_follow_the_settings_namespace_and_can_be_turned_off(
 
 def test_every_metric_has_its_dimension_sets() -> None:
     assert set(DETAIL) == set(Metric)
-
-
-@pytest.mark.parametrize(
-    ("expression", "seconds"), [("rate(1 hour)", 3600), ("rate(5 minutes)", 300), ("rate(2 days)", 172800)]
-)
-def test_schedule_rates_run_locally(expression: str, seconds: int) -> None:
-    assert rate_seconds(expression) == seconds
-
-
-@pytest.mark.parametrize("expression", ["cron(0 * * * ? *)", "rate(0 hours)", "rate(1 fortnight)"])
-def test_schedules_the_local_stack_cannot_run_are_refused(expression: str) -> None:
-    with pytest.raises(CfnError):
-        rate_seconds(expression)

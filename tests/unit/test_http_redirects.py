@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
+from werkzeug.datastructures import Headers
+from werkzeug.wrappers import Request
 
 from eid_broker.errors import ProviderBadResponse
 from eid_broker.http import make_session, path_segment, send
@@ -17,47 +18,40 @@ from eid_broker.providers.eeid import EeidClient
 from eid_broker.providers.marksign import MarkSignClient
 from eid_broker.providers.mobbid import MobbidClient
 from eid_broker.tokens import Token
+from tests.transport import mount
 
 EVIL = "../../admin?x=1#"
+Answer = tuple[int, dict[str, str], bytes]
 ESCAPED = "..%2F..%2Fadmin%3Fx%3D1%23"
 
 
 class Recorder:
-    """A local server that records every request's raw path and headers and answers with `answer`."""
+    """A provider double at `url` (reached in process, see tests/transport.py) that records every request's
+    method, raw path and headers and answers with `answer`."""
 
-    def __init__(self, answer: Callable[[str], tuple[int, dict[str, str], bytes]]) -> None:
-        self.hits: list[tuple[str, str, dict[str, str]]] = []
+    def __init__(
+        self, answer: Callable[[str], tuple[int, dict[str, str], bytes]], host: str = "provider"
+    ) -> None:
+        self.hits: list[tuple[str, str, Headers]] = []
         self.status = 0
-        recorder = self
+        self.url = f"http://{host}.test"
+        self.answer = answer
 
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                recorder.hits.append((self.command, self.path, dict(self.headers)))
-                status, headers, body = answer(self.path)
-                self.send_response(status)
-                for name, value in {"Content-Length": str(len(body)), **headers}.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        request = Request(environ)
+        request.get_data()
+        self.hits.append((request.method, environ["RAW_URI"], Headers(request.headers)))
+        status, headers, body = self.answer(environ["RAW_URI"])
+        start_response(f"{status} X", list({"Content-Length": str(len(body)), **headers}.items()))
+        return [body]
 
-            do_GET = do_POST = do_DELETE = do_PUT = _any
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> Recorder:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def session(*servers: Recorder, **options: float) -> requests.Session:
+    """The broker's own session, each recorder mounted at its URL."""
+    made = make_session(**options)
+    for server in servers:
+        mount(made, server, server.url)
+    return made
 
 
 def json_answer(body: dict[str, Any], status: int = 200) -> tuple[int, dict[str, str], bytes]:
@@ -65,17 +59,16 @@ def json_answer(body: dict[str, Any], status: int = 200) -> tuple[int, dict[str,
 
 
 @pytest.fixture
-def target() -> Iterator[Recorder]:
-    with Recorder(lambda path: json_answer({"authToken": "x", "status": "ok"})) as server:
-        yield server
+def target() -> Recorder:
+    return Recorder(lambda path: json_answer({"authToken": "x", "status": "ok"}), "target")
 
 
 @pytest.fixture
-def redirecting(target: Recorder, request: pytest.FixtureRequest) -> Iterator[Recorder]:
+def redirecting(target: Recorder, request: pytest.FixtureRequest) -> Recorder:
     status = getattr(request, "param", 302)
-    with Recorder(lambda path: (status, {"Location": f"{target.url}/elsewhere"}, b"")) as server:
-        server.status = status
-        yield server
+    server = Recorder(lambda path: (status, {"Location": f"{target.url}/elsewhere"}, b""), "redirecting")
+    server.status = status
+    return server
 
 
 @pytest.mark.parametrize("redirecting", [301, 302, 303, 307, 308], indirect=True)
@@ -85,7 +78,7 @@ def test_a_redirect_is_a_bad_response_and_never_followed(
 ) -> None:
     with pytest.raises(ProviderBadResponse) as raised:
         send(
-            make_session(backoff=0.01),
+            session(redirecting, target, backoff=0.01),
             method,
             f"{redirecting.url}/api/v6/authorization",
             provider="mobbid",
@@ -97,7 +90,8 @@ def test_a_redirect_is_a_bad_response_and_never_followed(
 
 
 def test_mobbid_api_key_never_reaches_the_redirect_target(redirecting: Recorder, target: Recorder) -> None:
-    client = MobbidClient(redirecting.url, "app-id", "key-SECRET", make_session(backoff=0.01), FakeTokens())
+    made = session(redirecting, target, backoff=0.01)
+    client = MobbidClient(redirecting.url, "app-id", "key-SECRET", made, FakeTokens())
     with pytest.raises(ProviderBadResponse) as raised:
         client.process("process-1")
     assert str(raised.value) == "mobbid answered HTTP 302."
@@ -114,18 +108,18 @@ class FakeTokens:
 
 
 def test_a_dokobit_status_token_is_one_escaped_path_segment() -> None:
-    with Recorder(lambda path: json_answer({"status": "waiting"})) as server:
-        assert DokobitClient(server.url, "acc", make_session()).login_status(EVIL) is None
+    server = Recorder(lambda path: json_answer({"status": "waiting"}))
+    assert DokobitClient(server.url, "acc", session(server)).login_status(EVIL) is None
     assert [path for _, path, _ in server.hits] == [
         f"/v2/mobile/login/status/{ESCAPED}.json?access_token=acc"
     ]
 
 
 def test_marksign_tokens_are_one_escaped_path_segment() -> None:
-    with Recorder(lambda path: json_answer({"status": "waiting"})) as server:
-        client = MarkSignClient(server.url, "acc", make_session())
-        assert client.login_status(EVIL) is None
-        client.abandon(EVIL)
+    server = Recorder(lambda path: json_answer({"status": "waiting"}))
+    client = MarkSignClient(server.url, "acc", session(server))
+    assert client.login_status(EVIL) is None
+    client.abandon(EVIL)
     assert [(method, path) for method, path, _ in server.hits] == [
         ("POST", f"/mobile/status/{ESCAPED}.json"),
         ("DELETE", f"/api/mobile/session/{ESCAPED}"),
@@ -138,10 +132,10 @@ def test_eeid_request_ids_are_one_escaped_path_segment() -> None:
             return 200, {"Content-Type": "application/pdf"}, b"%PDF-1.4"
         return json_answer({"access_token": "t", "id": EVIL, "status": "pending"})
 
-    with Recorder(answer) as server:
-        client = EeidClient(server.url, "client", "secret", make_session(), FakeTokens())
-        assert client.get_request(EVIL).status == "pending"
-        assert client.proof_of_identity(EVIL) == b"%PDF-1.4"
+    server = Recorder(answer)
+    client = EeidClient(server.url, "client", "secret", session(server), FakeTokens())
+    assert client.get_request(EVIL).status == "pending"
+    assert client.proof_of_identity(EVIL) == b"%PDF-1.4"
     paths = [path for method, path, _ in server.hits if method == "GET"]
     assert paths == [
         f"/api/ident/v1/identification_requests/{ESCAPED}",
@@ -155,10 +149,10 @@ def test_mobbid_process_and_operation_ids_are_one_escaped_path_segment() -> None
             return json_answer({"id": "o", "status": "PENDING"})
         return json_answer({"authToken": "t", "id": "p", "status": "CREATED"})
 
-    with Recorder(answer) as server:
-        client = MobbidClient(server.url, "app", "key", make_session(), FakeTokens())
-        client.process(EVIL)
-        client.operation(EVIL)
+    server = Recorder(answer)
+    client = MobbidClient(server.url, "app", "key", session(server), FakeTokens())
+    client.process(EVIL)
+    client.operation(EVIL)
     paths = [path for _, path, _ in server.hits if not path.endswith("/authorization")]
     assert paths == [
         f"/api/v6/application/app/gateway/process/{ESCAPED}",

@@ -16,14 +16,29 @@ from eid_broker.webhooks.base import new_secret
 
 # A fixed secret of new_secret()'s shape: test ids must be the same in every xdist worker.
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode("ascii")
+# And one fresh each run (its case has a fixed id too): whatever new_secret() makes is masked.
+FRESH_WEBHOOK_SECRET = new_secret()
 
 
 @pytest.mark.parametrize(
     ("line", "secret"),
     [
-        (f'{{"secret": "{WEBHOOK_SECRET}"}}', WEBHOOK_SECRET.removeprefix("whsec_")),
+        pytest.param(
+            f'{{"secret": "{WEBHOOK_SECRET}"}}',
+            WEBHOOK_SECRET.removeprefix("whsec_"),
+            id="webhook-secret-json",
+        ),
         ('{"previous_secret": "s3cr3t-previous"}', "s3cr3t-previous"),
-        (f"signing with {WEBHOOK_SECRET} now", WEBHOOK_SECRET.removeprefix("whsec_")),
+        pytest.param(
+            f"signing with {WEBHOOK_SECRET} now",
+            WEBHOOK_SECRET.removeprefix("whsec_"),
+            id="webhook-secret-text",
+        ),
+        pytest.param(
+            f"signing with {FRESH_WEBHOOK_SECRET} now",
+            FRESH_WEBHOOK_SECRET.removeprefix("whsec_"),
+            id="webhook-secret-fresh",
+        ),
         ('{"client_secret": "cl13nt-s3cr3t"}', "cl13nt-s3cr3t"),
         ("client_secret=cl13nt-s3cr3t&x=1", "cl13nt-s3cr3t"),
         ('{"hmac_key": "hm4c-k3y-value"}', "hm4c-k3y-value"),

@@ -22,7 +22,7 @@ from eid_broker.webhooks.manual_limit import ManualLimit
 from eid_broker.webhooks.service import WebhookService
 from eid_broker.webhooks.store import WebhookStore
 from eid_broker.webhooks.transport import AttemptFailed
-from local.atomic import atomic_items
+from local.emulator.atomic import atomic_items
 from tests.unit.test_webhook_service import OWNER, SCHEDULE, TABLE, URL, Clock, Recorded, completed
 from tests.unit.test_webhook_targets import answering
 

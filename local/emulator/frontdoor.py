@@ -25,7 +25,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from local.cfn import CfnError, Resolver
+from local.emulator.cfn import CfnError, Resolver
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 RAW_HEADERS_KEY = "eid_broker.raw_headers"
@@ -94,7 +94,7 @@ def api_routes(resolver: Resolver) -> list[Route]:
     routes: list[Route] = []
     for logical_id, resource in resolver.template.of_type("AWS::Serverless::Function"):
         for event in (resource["Properties"].get("Events") or {}).values():
-            if event["Type"] != "Api":  # streams and queues: local/event_sources.py
+            if event["Type"] != "Api":  # streams and queues: local/emulator/event_sources.py
                 continue
             props = resolver.resolve(event["Properties"])
             api_id = (event["Properties"].get("RestApiId") or {}).get("Ref")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.cfn import (
+from local.emulator.cfn import (
     CONDITION_FUNCTIONS,
     INTRINSICS,
     PSEUDO_PARAMETERS,
@@ -293,17 +293,18 @@ def test_the_resolver_supports_every_intrinsic_and_resource_type_the_template_us
     _uses([document["Resources"], document.get("Globals")], "resources", found)
     _uses(document.get("Conditions"), "conditions", found)
     # Then the resolver supports each function, pseudo parameter and resource type used
-    assert found["resources"] <= INTRINSICS, "template.yaml uses an intrinsic local/cfn.py lacks"
-    assert found["conditions"] <= CONDITION_FUNCTIONS | {"Ref"}, "a condition function local/cfn.py lacks"
-    assert found["pseudo"] <= PSEUDO_PARAMETERS, "a pseudo parameter local/cfn.py lacks"
+    assert found["resources"] <= INTRINSICS, "template.yaml uses an intrinsic local/emulator/cfn.py lacks"
+    assert found["conditions"] <= CONDITION_FUNCTIONS | {"Ref"}, "a condition function cfn.py lacks"
+    assert found["pseudo"] <= PSEUDO_PARAMETERS, "a pseudo parameter local/emulator/cfn.py lacks"
     types = {resource["Type"] for resource in template.resources.values()}
-    assert types <= RESOURCE_TYPES, f"resource types local/cfn.py lacks: {types - RESOURCE_TYPES}"
+    assert types <= RESOURCE_TYPES, f"resource types local/emulator/cfn.py lacks: {types - RESOURCE_TYPES}"
     events = {
         event["Type"]
         for _, resource in template.of_type("AWS::Serverless::Function")
         for event in (resource["Properties"].get("Events") or {}).values()
     }
-    # Api events are served by local/frontdoor.py, DynamoDB and SQS ones by local/event_sources.py
+    # Api events are served by local/emulator/frontdoor.py, DynamoDB and SQS ones by
+    # local/emulator/event_sources.py
     assert events <= {"Api", "DynamoDB", "SQS", "Schedule"}, f"event types the local stack lacks: {events}"
     # And every attribute it reads exists locally, with or without the optional resources
     # (a resource its condition leaves out is read by nothing)

@@ -15,11 +15,12 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local.cfn import CfnError
+from local.emulator.cfn import CfnError
 
 Invoke = Callable[[str, Any], tuple[str, bool]]  # (function name, event) -> (payload, errored)
 Log = Callable[[str], None]
@@ -118,7 +119,7 @@ def _as_lambda_sends(record: dict[str, Any], source_arn: str) -> dict[str, Any]:
     """boto3 parses the record's time into a datetime; Lambda sends epoch seconds."""
     change = dict(record["dynamodb"])
     when = change.get("ApproximateCreationDateTime")
-    if hasattr(when, "timestamp"):
+    if isinstance(when, datetime):
         change["ApproximateCreationDateTime"] = int(when.timestamp())
     return {**record, "dynamodb": change, "eventSourceARN": source_arn}
 
@@ -147,6 +148,18 @@ class EventSources:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sqs-invoke")
+        # Progress a test can wait on instead of sleeping: full passes over each stream (a record written
+        # before a pass began has been handed to its function when the pass ends), queue batches in flight.
+        self._progress = threading.Lock()
+        self._stream_passes: dict[str, int] = {}
+        self._queue_batches = 0
+
+    def progress(self) -> dict[str, Any]:
+        with self._progress:
+            return {
+                "stream_passes": dict(self._stream_passes),
+                "queue_batches_in_flight": self._queue_batches,
+            }
 
     def start(self, found: list[Mapping]) -> None:
         for mapping in found:
@@ -206,6 +219,10 @@ class EventSources:
                 ]
                 for start in range(0, len(records), mapping.batch_size):
                     self._stream_batch(mapping, records[start : start + mapping.batch_size])
+            with self._progress:
+                self._stream_passes[mapping.function_name] = (
+                    self._stream_passes.get(mapping.function_name, 0) + 1
+                )
             self._stopping.wait(STREAM_POLL_SECONDS)
 
     def _stream_batch(self, mapping: Mapping, batch: list[dict[str, Any]]) -> None:
@@ -259,9 +276,18 @@ class EventSources:
                 continue
             messages = answer.get("Messages") or []
             if messages:
+                with self._progress:
+                    self._queue_batches += 1
                 self._pool.submit(self._queue_batch, mapping, messages)
 
     def _queue_batch(self, mapping: Mapping, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._deliver(mapping, messages)
+        finally:
+            with self._progress:
+                self._queue_batches -= 1
+
+    def _deliver(self, mapping: Mapping, messages: list[dict[str, Any]]) -> None:
         records = [
             {
                 "messageId": m["MessageId"],

@@ -3,9 +3,9 @@
 moto's Lambda needs Docker to invoke; :meth:`LambdaRuntime.install` replaces its one call site, so
 ``Invoke`` and Step Functions ``lambda:invoke`` tasks run our handler. Workers are long-lived processes
 like Lambda's execution environments: an idle warm one is reused, else one is spawned (a cold start).
-A worker (``python -m local.lambda_runtime <code_dir> <module.handler>``) imports the handler, answers
-``{"ready": ...}``, then reads one JSON request per stdin line and writes one JSON result per line;
-what the handler prints or logs goes to stderr, the function's log. Standard library only.
+A worker (``python -m local.emulator.lambda_runtime <code_dir> <module.handler>``) imports the handler,
+answers ``{"ready": ...}``, then reads one JSON request per stdin line and writes one JSON result per
+line; what the handler prints or logs goes to stderr, the function's log. Standard library only.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class _Worker:
     def __init__(self, config: FunctionConfig, runtime: LambdaRuntime) -> None:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "local.lambda_runtime", str(config.code_dir), config.handler],
+            [sys.executable, "-m", "local.emulator.lambda_runtime", str(config.code_dir), config.handler],
             cwd=runtime.repo_root,
             env=runtime.worker_env(config),
             stdin=subprocess.PIPE,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from local.cfn import Resolver, Template
-from local.frontdoor import FrontDoor, Route, api_routes
+from local.emulator.cfn import Resolver, Template
+from local.emulator.frontdoor import FrontDoor, Route, api_routes
 from tests import wiring
 
 REPO = Path(__file__).resolve().parents[2]
@@ -277,3 +277,12 @@ def test_admin_routes_need_no_key(routes: list[Route]) -> None:
     assert response.status_code == 200
     assert response.json == {"lambda": {}}
     assert client.post("/_local/stats").status_code == 405
+
+
+def test_the_access_log_leaves_out_the_oidc_routes_query(routes: list[Route]) -> None:
+    logged: list[str] = []
+    client = client_for(routes, FakeInvoke(), log=logged.append)
+    client.get("/oidc/authorize?client_id=c&login_hint=37200000766")  # a login_hint is a phone or a code
+    client.get("/v1/sessions/abc?wait=5", headers={"x-api-key": KEY})
+    assert logged[0].startswith("GET /oidc/authorize 200 (") and "37200000766" not in logged[0]
+    assert logged[1].startswith("GET /v1/sessions/abc?wait=5 200 (")

@@ -3,7 +3,7 @@
 aws-sam-translator gives the YAML loader and ``Globals`` merging (SAM CLI's code); its full transform
 would want S3 locations and expand each function into resources to fold back. ``!Ref X`` asks a
 *provisioner* for ``X``, which may create it in moto: only what is referenced is resolved, in
-dependency order, with cycle detection. tests/unit/test_local_cfn.py fails when the template needs more.
+dependency order, with cycle detection. tests/local/test_local_cfn.py fails when the template needs more.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import yaml
 from samtranslator.plugins.globals.globals import Globals
 from samtranslator.yaml_helper import yaml_parse
 
-from local.lambda_runtime import FunctionConfig
+from local.emulator.lambda_runtime import FunctionConfig
 
 # What the resolver supports: the test of the same name compares these with what template.yaml uses.
 INTRINSICS = frozenset({"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If", "Fn::Split"})

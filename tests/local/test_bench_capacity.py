@@ -1,4 +1,4 @@
-"""The bench's capacity arithmetic and its webhook receiver (local/capacity.py, local/webhook_receiver.py)."""
+"""The bench's capacity arithmetic (local/bench/capacity.py) and its webhook receiver."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from local import capacity
-from local.capacity import CONCURRENCY, EXPRESS_STARTS, INVOCATIONS, Counts
-from local.webhook_receiver import WebhookReceiver
+from local.bench import capacity
+from local.bench.capacity import CONCURRENCY, EXPRESS_STARTS, INVOCATIONS, Counts
+from local.bench.webhook_receiver import WebhookReceiver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

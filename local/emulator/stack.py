@@ -1,5 +1,5 @@
 """The offline stack: moto (in-process), provider sandboxes, Lambda workers and the API front door,
-every table, secret, function and state machine created from ``template.yaml`` (:mod:`local.cfn`)."""
+every table, secret, function and state machine created from ``template.yaml`` (:mod:`local.emulator.cfn`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,12 +28,18 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
-from local import cfn, demo
-from local.atomic import atomic_items
-from local.cfn import CfnError, Physical, Resolver, Template, env_name
-from local.event_sources import EventSources, mappings
-from local.frontdoor import FrontDoor, QuietHandler, Route, api_routes, serve
-from local.lambda_runtime import MAX_WORKERS_PER_FUNCTION, LambdaRuntime, offline_aws_env
+from local import demo
+from local.emulator.atomic import atomic_items
+from local.emulator.cfn import CfnError, Template, env_name
+from local.emulator.event_sources import EventSources, mappings
+from local.emulator.frontdoor import FrontDoor, QuietHandler, Route, api_routes, serve
+from local.emulator.lambda_runtime import (
+    MAX_WORKERS_PER_FUNCTION,
+    FunctionConfig,
+    LambdaRuntime,
+    offline_aws_env,
+)
+from local.emulator.provision import SERVICES, generated_secret, local_parameters, provision
 from local.sandboxes import SANDBOXES
 from local.sandboxes.faults import FaultInjector
 
@@ -79,11 +85,6 @@ def _variable(provider: str, key: str) -> str:
 
 # What only the local stack sets, never the template: webhooks may go to a receiver on this machine.
 LOCAL_ONLY_ENVIRONMENT = {"WEBHOOK_ALLOW_LOOPBACK": "true"}
-# Values below a parameter's MinValue that only a local run may use (the test suites and the bench reuse
-# the sandboxes' few test persons): PERSON_START_LIMIT=0 turns the person limit off locally, never deployed.
-LOCAL_ONLY_VALUES = {"PERSON_START_LIMIT": "0"}
-
-_EMPTY_ZIP = b"PK\x05\x06" + bytes(18)  # moto wants code; ours runs from CodeUri (local.lambda_runtime)
 
 # Who made an AWS call: a function (its workers set AWS_SDK_UA_APP_ID), the stack itself (provisioning,
 # the event source pollers, which are AWS's side of a mapping) or anyone else (the bench, a test).
@@ -131,10 +132,9 @@ class LocalStack:
         self._frontdoor: FrontDoor | None = None
         self._demo: demo.DemoApp | None = None
         self._sfn_baseline: dict[str, int] = {}
-        self._local_environment: dict[str, str] = dict(LOCAL_ONLY_ENVIRONMENT)
         self._clients: dict[str, Any] = {}
-        self._role_arn = ""
         self._secret_notes: list[str] = []
+        self._mapped_queues: list[str] = []  # the queues an event source mapping reads
         self.routes: list[Route] = []
         self.moto_url = ""
         self.stage = DEFAULT_STAGE
@@ -268,10 +268,7 @@ class LocalStack:
         # The OpenID Provider's issuer is this stack's own address (OIDC_ISSUER overrides it).
         overrides = {"Stage": DEFAULT_STAGE, "OidcIssuer": f"http://{HOST}:{self.port}"}
         overrides.update({s.spec.base_url_parameter: s.url for s in self._sandboxes if s.app is not None})
-        local_only = {k: v for k, v in LOCAL_ONLY_VALUES.items() if self.environ.get(k) == v}
-        checked = {k: v for k, v in self.environ.items() if k not in local_only}
-        parameters = template.parameter_values(checked, overrides)
-        self._local_environment = {**LOCAL_ONLY_ENVIRONMENT, **local_only}
+        parameters, local_only = local_parameters(template, self.environ, overrides)
         self.stage = parameters["Stage"]
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
@@ -281,34 +278,22 @@ class LocalStack:
         config = Config(
             retries={"total_max_attempts": 1}, read_timeout=longest + 30, user_agent_appid=STACK_CALLER
         )
-        for service in (
-            "dynamodb",
-            "dynamodbstreams",
-            "sqs",
-            "secretsmanager",
-            "lambda",
-            "stepfunctions",
-            "iam",
-            "kms",
-        ):
+        for service in SERVICES:
             self._clients[service] = session.client(service, endpoint_url=self.moto_url, config=config)
-        role = self._clients["iam"].create_role(
-            RoleName=f"{APP_NAME}-{self.stage}-local-role", AssumeRolePolicyDocument="{}"
-        )
-        self._role_arn = role["Role"]["Arn"]
         self._runtime = LambdaRuntime(self.repo_root, endpoint_url=self.moto_url, region=REGION, log=self.log)
         self._runtime.install()
-        name = f"{APP_NAME}-{self.stage}"
-        resolver = Resolver(
+        resolver, provisioner = provision(
             template,
             parameters,
+            self._clients,
+            stack_name=f"{APP_NAME}-{self.stage}",
             region=REGION,
             account_id=ACCOUNT_ID,
-            stack_name=name,
-            provision=self._create,
+            secret_value=self._secret_value,
+            local_environment={**LOCAL_ONLY_ENVIRONMENT, **local_only},
+            on_function=self._register,
         )
-        for logical_id in template.resources:
-            resolver.physical(logical_id)
+        self._hash_keys = provisioner.hash_keys
         self.routes = api_routes(resolver)
         self._event_sources = EventSources(
             self._clients,
@@ -318,109 +303,48 @@ class LocalStack:
             workers=MAX_WORKERS_PER_FUNCTION,
         )
         schedule = os.environ.get("LOCAL_SCHEDULE_SECONDS")
-        self._event_sources.start(mappings(resolver, self._queue_url, float(schedule) if schedule else None))
+        found = mappings(resolver, self._queue_url, float(schedule) if schedule else None)
+        self._mapped_queues = [mapping.queue_url for mapping in found if mapping.queue_url]
+        self._event_sources.start(found)
         self._frontdoor = FrontDoor(
             self.routes,
             invoke=self._invoke,
             api_key=self.api_keys,
             account_id=ACCOUNT_ID,
-            admin={"GET /_local/stats": self.stats, "POST /_local/reset": self.reset},
+            admin={
+                "GET /_local/stats": self.stats,
+                "GET /_local/progress": self.progress,
+                "POST /_local/reset": self.reset,
+            },
             log=lambda line: self.log("api", line),
         )
 
-    def _create(self, resolver: Resolver, logical_id: str, resource: dict[str, Any]) -> Physical:
-        rtype, physical = resource["Type"], cfn.default_physical(resolver, logical_id, resource)
-        if rtype == "AWS::DynamoDB::Table":
-            props = resolver.resolve(resource["Properties"])
-            names = (
-                "KeySchema",
-                "AttributeDefinitions",
-                "BillingMode",
-                "StreamSpecification",
-                "GlobalSecondaryIndexes",
-            )
-            keys = {k: props[k] for k in names if k in props}
-            hash_key = next(k["AttributeName"] for k in keys["KeySchema"] if k["KeyType"] == "HASH")
-            self._hash_keys[physical.ref] = hash_key
-            if "StreamSpecification" in keys:
-                keys["StreamSpecification"] = {**keys["StreamSpecification"], "StreamEnabled": True}
-            table = self._clients["dynamodb"].create_table(TableName=physical.ref, **keys)["TableDescription"]
-            ttl = props.get("TimeToLiveSpecification") or {}
-            if ttl.get("Enabled"):
-                self._clients["dynamodb"].update_time_to_live(
-                    TableName=physical.ref,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-                )
-            return Physical(
-                physical.ref, {"Arn": table["TableArn"], "StreamArn": table.get("LatestStreamArn", "")}
-            )
-        if rtype == "AWS::SQS::Queue":
-            props = resolver.resolve(resource["Properties"])
-            attributes = {
-                key: json.dumps(props[key]) if isinstance(props[key], dict) else str(props[key])
-                for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "RedrivePolicy")
-                if key in props
-            }
-            url = self._clients["sqs"].create_queue(
-                QueueName=physical.ref.rsplit("/", 1)[-1], Attributes=attributes
-            )
-            return Physical(url["QueueUrl"], physical.attrs)
-        if rtype == "AWS::SecretsManager::Secret":
-            return self._create_secret(resolver, resource)
-        if rtype == "AWS::KMS::Key":  # the OIDC signing keys: moto's KMS signs as KMS does
-            props = resource["Properties"]
-            key = self._clients["kms"].create_key(
-                Description=str(resolver.resolve(props.get("Description", ""))),
-                KeySpec=str(props.get("KeySpec", "SYMMETRIC_DEFAULT")),
-                KeyUsage=str(props.get("KeyUsage", "ENCRYPT_DECRYPT")),
-            )["KeyMetadata"]
-            return Physical(key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]})
-        if rtype == "AWS::Serverless::Function":
-            function = cfn.function_config(resolver, logical_id)
-            environment = {**function.environment, **self._local_environment}
-            function = replace(function, environment=environment)
-            assert self._runtime is not None
-            self._runtime.register(function)
-            answer = self._clients["lambda"].create_function(
-                FunctionName=function.name,
-                Runtime=function.runtime,
-                Role=self._role_arn,
-                Handler=function.handler,
-                Code={"ZipFile": _EMPTY_ZIP},
-                Timeout=function.timeout,
-                MemorySize=function.memory_size,
-                Environment={"Variables": function.environment},
-            )
-            return Physical(function.name, {"Arn": answer["FunctionArn"]})
-        if rtype == "AWS::Serverless::StateMachine":
-            machine = cfn.state_machine_config(resolver, logical_id)
-            arn = self._clients["stepfunctions"].create_state_machine(
-                name=machine.name, definition=machine.definition, roleArn=self._role_arn, type=machine.type
-            )["stateMachineArn"]
-            return Physical(arn, {"Arn": arn, "Name": machine.name})
-        return physical  # nothing to create locally (layer, log groups, the API: the front door serves it)
+    def _register(self, function: FunctionConfig) -> FunctionConfig:
+        """A function runs in this stack's workers."""
+        assert self._runtime is not None
+        self._runtime.register(function)
+        return function
 
-    def _create_secret(self, resolver: Resolver, resource: dict[str, Any]) -> Physical:
-        name = str(resolver.resolve(resource["Properties"]["Name"]))
+    def _secret_value(self, name: str, generate: dict[str, Any] | None) -> dict[str, str]:
         provider = name.rsplit("/", 1)[-1]
         spec = next((s.spec for s in self._sandboxes if s.spec.provider == provider), None)
         if spec is not None:
             value, from_env = self._credentials(spec)
         else:  # the broker's own key: generated, as GenerateSecretString does, unless the environment has one
-            generate = resolver.resolve(resource["Properties"]["GenerateSecretString"])
-            value = json.loads(generate.get("SecretStringTemplate") or "{}")
+            assert generate is not None, f"secret {name} has neither a sandbox nor GenerateSecretString"
             key = generate["GenerateStringKey"]
             from_env = {key} if _variable(provider, key) in self.environ else set()
-            value[key] = self.environ[_variable(provider, key)] if from_env else secrets.token_urlsafe(24)
-        arn = self._clients["secretsmanager"].create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
-        # The built-in eeID sandbox's webhook secret is shown (for signing test webhooks);
-        # nothing that came from the environment ever is.
+            value = generated_secret(
+                generate, self.environ[_variable(provider, key)] if from_env else secrets.token_urlsafe(24)
+            )
+        # The built-in eeID sandbox's webhook secret is shown (for signing test webhooks); nothing that came
+        # from the environment ever is.
         printable = set(spec.printable) if spec is not None else set()
         for key in sorted(value):
             shown = value[key] if key in printable and value[key] else "(built-in sandbox default)"
             shown = "(from the environment)" if key in from_env else shown
             self._secret_notes.append(f"{name}: {key} = {shown}   [{_variable(provider, key)}]")
-        return Physical(arn, {"Id": arn})
+        return value
 
     def _queue_url(self, arn: str) -> str:
         return self._clients["sqs"].get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
@@ -431,18 +355,38 @@ class LocalStack:
 
     def _executions(self) -> list[tuple[str, int]]:
         """Every execution moto knows, with the states it has entered so far."""
+        found = []
+        for execution in self._all_executions():
+            try:
+                events = execution.to_history_output()["events"]
+            except Exception:  # noqa: BLE001 - an execution that is just starting has no history yet
+                events = []
+            entered = sum(1 for e in events if str(e.get("type", "")).endswith("StateEntered"))
+            found.append((execution.exec_arn, entered))
+        return found
+
+    def _all_executions(self) -> list[Any]:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-        found = []
-        for machine in list(stepfunctions_parser_backends[ACCOUNT_ID][REGION].state_machines):
-            for execution in list(machine.executions):
-                try:
-                    events = execution.to_history_output()["events"]
-                except Exception:  # noqa: BLE001 - an execution that is just starting has no history yet
-                    events = []
-                entered = sum(1 for e in events if str(e.get("type", "")).endswith("StateEntered"))
-                found.append((execution.exec_arn, entered))
-        return found
+        machines = list(stepfunctions_parser_backends[ACCOUNT_ID][REGION].state_machines)
+        return [execution for machine in machines for execution in list(machine.executions)]
+
+    def progress(self) -> dict[str, Any]:
+        """What is still under way, for a test to wait on instead of sleeping: the names of running
+        executions (a session's poll loop is named after the session), each stream's completed passes,
+        queue batches being handled and the messages still queued for a function (visible, in flight or
+        delayed)."""
+        running = [
+            e.name for e in self._all_executions() if getattr(e.exec_status, "value", None) == "RUNNING"
+        ]
+        queued = 0
+        for url in self._mapped_queues:  # not the dead-letter queue: nothing reads it
+            names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            names.append("ApproximateNumberOfMessagesDelayed")
+            attributes = self._clients["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=names)
+            queued += sum(int(attributes["Attributes"].get(name, 0)) for name in names)
+        sources = self._event_sources.progress() if self._event_sources else {}
+        return {"running_executions": sorted(running), "queued_messages": queued, **sources}
 
     def stats(self) -> dict[str, Any]:
         executions = transitions = 0

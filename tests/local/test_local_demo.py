@@ -19,8 +19,8 @@ from eid_broker.methods import (
     mosip,
 )
 from local import demo
-from local.cfn import Resolver, Template
-from local.frontdoor import api_routes
+from local.emulator.cfn import Resolver, Template
+from local.emulator.frontdoor import api_routes
 from local.sandboxes import SANDBOXES
 
 REPO = Path(__file__).resolve().parents[2]
