@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from eid_broker import identifiers
+from eid_broker.aws import provider_credentials
 from eid_broker.config import get_settings
 from eid_broker.errors import (
     TRANSIENT,
@@ -70,7 +71,7 @@ class WebhookBody(BaseModel):
 
 
 def _secret() -> dict[str, str]:
-    return get_settings().provider(EeidSettings).secret("client_id", "client_secret")
+    return provider_credentials(get_settings().provider(EeidSettings), "client_id", "client_secret")
 
 
 class EeidMethod(Method):

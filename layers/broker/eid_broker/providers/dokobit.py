@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from eid_broker.aws import provider_credentials
 from eid_broker.certificates import pem_from_value
 from eid_broker.config import ProviderSettings, get_settings
 from eid_broker.errors import Code, Outcome, ProviderBadResponse, SessionOutcomeError, outcome_of
@@ -125,7 +126,11 @@ class DokobitClient:
     @classmethod
     def configured(cls) -> Self:
         settings = get_settings().provider(DokobitSettings)
-        return cls(settings.base_url or "", settings.secret("access_token")["access_token"], shared_session())
+        return cls(
+            settings.base_url or "",
+            provider_credentials(settings, "access_token")["access_token"],
+            shared_session(),
+        )
 
     def __init__(self, base_url: str, access_token: str, http: requests.Session) -> None:
         self._base = base_url.rstrip("/")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from eid_broker.aws import provider_credentials
 from eid_broker.certificates import pem_from_value
 from eid_broker.config import ProviderSettings, get_settings
 from eid_broker.errors import (
@@ -149,7 +150,7 @@ class MarkSignClient:
         settings = get_settings().provider(MarkSignSettings)
         return cls(
             settings.base_url or "",
-            settings.secret("access_token")["access_token"],
+            provider_credentials(settings, "access_token")["access_token"],
             shared_session(),
             locale_prefix="/en" if settings.locale == "en" else "",
             peps=settings.peps_check,
