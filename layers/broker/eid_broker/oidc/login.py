@@ -22,16 +22,15 @@ from eid_broker.observability import logger
 from eid_broker.oidc import forms, otp_step, web
 from eid_broker.oidc.authorize import PageError, Redirected, error_location, parse
 from eid_broker.oidc.claims import authentication, person_claims
-from eid_broker.oidc.clients import default_clients
 from eid_broker.oidc.grant import Grants
 from eid_broker.oidc.i18n import choose_locale
 from eid_broker.oidc.issuer import endpoint, issuer, with_params
 from eid_broker.oidc.pages import DEFAULT_REASON, FORM_PROBLEMS, PAGE_ERRORS, REASONS, render, translate
-from eid_broker.oidc.store import default_store
 from eid_broker.oidc.transaction import COOKIE, LIFETIME_SECONDS, LoginTransaction, Transactions, csrf_ok
 from eid_broker.oidc.transaction import csrf_token as make_csrf
 from eid_broker.sessions import EnterOtp, Redirect, SessionRecord
-from eid_broker.sessions.service import SessionService, service_for
+from eid_broker.sessions.service import SessionService
+from eid_broker.wiring import default_clients, default_store, service_for
 
 STATUS_WAIT_SECONDS = 20
 

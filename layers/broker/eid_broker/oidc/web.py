@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import contextlib
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from eid_broker import api, routes
 from eid_broker.oidc.issuer import remember_request, secure_cookies
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 # Pages may load their own stylesheet and script only; nothing may frame them (clickjacking).
 CSP = (
@@ -122,10 +125,10 @@ def json_content(schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"application/json": {"schema": schema or {"type": "object"}}}
 
 
-def documented(answers: dict[int, tuple[str, dict[str, Any]]]) -> dict[int | str, dict[str, Any]]:
+def documented(answers: dict[int, tuple[str, dict[str, Any]]]) -> dict[int, OpenAPIResponse]:
     """A public route's answers (status: description, content by type), plus what any route may
     answer as problem+json (API Gateway's refusals, an AWS service that did not answer)."""
-    merged: dict[int | str, dict[str, Any]] = dict(api.problem_responses())
+    merged: dict[int, OpenAPIResponse] = dict(api.problem_responses())
     for status, (description, content) in answers.items():
         problem = merged.get(status, {}).get("content", {})
         merged[status] = {"description": description, "content": {**problem, **content}}

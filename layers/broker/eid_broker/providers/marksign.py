@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from eid_broker.aws import provider_credentials
-from eid_broker.certificates import pem_from_value
+from eid_broker.certificates import Certificate, pem_from_value
 from eid_broker.config import ProviderSettings, get_settings
 from eid_broker.errors import (
     Code,
@@ -30,7 +30,6 @@ from eid_broker.providers.base import (
     null_as_no_object,
     unreadable,
 )
-from eid_broker.sessions import Certificate
 
 if TYPE_CHECKING:
     import requests

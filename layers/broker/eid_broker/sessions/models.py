@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
+from eid_broker.certificates import Certificate
+
 Status = Literal["pending", "completed", "failed", "expired", "cancelled"]
 FINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "expired", "cancelled"})
 
@@ -72,14 +74,6 @@ class SessionError(BaseModel):
         if isinstance(message, str) and len(message) > MAX_MESSAGE:
             return message[: MAX_MESSAGE - 1] + "…"
         return message
-
-
-class Certificate(BaseModel):
-    subject: dict[str, str] = {}
-    issuer: dict[str, str] = {}
-    valid_from: str | None = None
-    valid_to: str | None = None
-    pem: str | None = None
 
 
 class Identity(BaseModel):
