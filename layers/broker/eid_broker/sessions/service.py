@@ -7,8 +7,9 @@ its status and fault rules), erasure.py (on request and by retention), otp_attem
 from __future__ import annotations
 
 from eid_broker.sessions.cancel import CancelSessions
-from eid_broker.sessions.core import SESSION_ID, as_session_error, count_final, timeout_error
+from eid_broker.sessions.core import as_session_error, count_final, timeout_error
 from eid_broker.sessions.erasure import EraseSessions
+from eid_broker.sessions.models import SESSION_ID
 from eid_broker.sessions.otp_attempts import OtpAttempts
 from eid_broker.sessions.poll_step import PollStep
 from eid_broker.sessions.start import StartSessions
