@@ -50,9 +50,12 @@ setup: $(VENV)/.installed
 run: $(VENV)/.installed
 	exec $(BIN)/python -m local --port $(PORT)
 
+# Style, the import layers (import-linter, pyproject.toml) and the types (mypy, pyproject.toml).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=layers/broker $(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 check: $(VENV)/.installed $(SAM_VENV)/.installed $(SCAN_VENV)/.installed node_modules/.installed
 	$(SAM) validate --lint

@@ -14,8 +14,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from eid_broker import aws, config, tokens
-from eid_broker.sessions import service
+from eid_broker import aws, config, tokens, wiring
 from local.sandboxes import CREDENTIALS
 from local.sandboxes.dokobit import DokobitSandbox
 from local.sandboxes.eeid import EeidSandbox
@@ -52,7 +51,7 @@ def _clear_caches() -> None:
         config.process_settings,
         aws.client,
         aws.secrets_provider,
-        service.service_for,
+        wiring.service_for,
         tokens.shared_cache,
     ):
         if hasattr(cached, "cache_clear"):  # an integration test may have replaced one

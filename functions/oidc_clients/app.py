@@ -4,7 +4,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from eid_broker import api, routes
-from eid_broker.oidc.clients import ClientIn, ClientOut, Deleted, SecretOut, default_clients
+from eid_broker.oidc.clients import ClientIn, ClientOut, Deleted, SecretOut
+from eid_broker.wiring import default_clients
 
 app = api.make_resolver()
 PATH = "/v1/oidc-clients/<client_id>"

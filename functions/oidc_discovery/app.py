@@ -5,8 +5,8 @@ from aws_lambda_powertools.event_handler import Response
 from eid_broker import api
 from eid_broker.oidc import web
 from eid_broker.oidc.discovery import configuration
-from eid_broker.oidc.jose import default_signer
 from eid_broker.oidc.web import public_handler
+from eid_broker.wiring import default_signer
 
 app = api.make_resolver()
 CACHEABLE = {"Cache-Control": "public, max-age=300"}

@@ -5,10 +5,8 @@ from aws_lambda_powertools.event_handler import Response
 
 from eid_broker import api
 from eid_broker.oidc import web
-from eid_broker.oidc.clients import default_clients
-from eid_broker.oidc.jose import default_signer
-from eid_broker.oidc.store import default_store
 from eid_broker.oidc.token import OAuthError, TokenEndpoint
+from eid_broker.wiring import default_clients, default_signer, default_store
 
 app = api.make_resolver()
 TOKENS = {

@@ -4,7 +4,7 @@ from typing import Any
 
 from eid_broker.http import RESERVE_SECONDS
 from eid_broker.observability import logger
-from eid_broker.sessions.service import default_service
+from eid_broker.wiring import default_service
 
 
 @logger.inject_lambda_context

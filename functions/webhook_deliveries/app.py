@@ -4,10 +4,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from eid_broker import api, routes
-from eid_broker.sessions.service import SESSION_ID
+from eid_broker.sessions.models import SESSION_ID
 from eid_broker.webhooks.deliveries import DEFAULT_PAGE, MAX_PAGE
 from eid_broker.webhooks.models import DeliveryList, DeliveryQueued
-from eid_broker.webhooks.service import deliveries
+from eid_broker.wiring import deliveries
 
 app = api.make_resolver()
 

@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from eid_broker import api, routes
 from eid_broker.webhooks.models import Deleted, DeliveryQueued, EndpointIn, EndpointOut, SecretOut
-from eid_broker.webhooks.service import endpoints
+from eid_broker.wiring import endpoints
 
 app = api.make_resolver()
 PATH = "/v1/webhook-endpoint"

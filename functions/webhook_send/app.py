@@ -3,12 +3,13 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from eid_broker import aws
 from eid_broker.observability import logger
 from eid_broker.webhooks.models import Attempt
-from eid_broker.webhooks.service import sender
+from eid_broker.wiring import sender
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -18,7 +19,7 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

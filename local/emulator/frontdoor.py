@@ -134,6 +134,10 @@ class MalformedProxyResponse(ValueError):
 class _GatewayError(Exception):
     """API Gateway answers itself: ``(response type, the route if known)``."""
 
+    def __init__(self, response_type: str, route: Route | None) -> None:
+        super().__init__(response_type, route)
+        self.response_type, self.route = response_type, route
+
 
 class FrontDoor:
     """WSGI app: HTTP request -> REST proxy event -> ``invoke`` -> HTTP response."""
@@ -190,7 +194,7 @@ class FrontDoor:
                 raise _GatewayError("INVALID_API_KEY", route)
             return self._call_function(route, self.build_event(request, route, path_params, body, request_id))
         except _GatewayError as error:
-            return self.gateway_response(*error.args, request_id)
+            return self.gateway_response(error.response_type, error.route, request_id)
 
     def _route(self, request: Request) -> tuple[Route, dict[str, str]]:
         # Match on the raw path, so that an encoded "/" inside a segment stays inside it.
@@ -337,7 +341,7 @@ def proxy_response(payload: bytes, request_id: str) -> Response:
         if not 100 <= status <= 599 or not isinstance(body, (str, type(None))):
             raise ValueError("statusCode out of range, or body not a string")
         encoded = bool(result.get("isBase64Encoded") and body)
-        data = base64.b64decode(body, validate=True) if encoded else (body or "").encode()
+        data = base64.b64decode(body, validate=True) if encoded and body else (body or "").encode()
         headers = Headers()
         for name, values in (result.get("multiValueHeaders") or {}).items():
             if not isinstance(values, list):

@@ -90,7 +90,7 @@ def _load_handler(handler_spec: str) -> Callable[[Any, Any], Any]:
     handler = getattr(module, attribute, None)
     if handler is None:
         raise _Failure("Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_name}'")
-    return handler  # type: ignore[no-any-return]
+    return handler
 
 
 def worker_main(argv: list[str]) -> int:
@@ -188,7 +188,7 @@ class _Worker:
         line = self._lines.get(timeout=timeout)
         if line is None:
             raise EOFError
-        return json.loads(line)  # type: ignore[no-any-return]
+        return json.loads(line)
 
     def send(self, message: dict[str, Any]) -> None:
         try:
@@ -418,7 +418,8 @@ class LambdaRuntime:
 
     def shutdown(self, grace: float = 3.0) -> None:
         """End every worker in parallel: stdin EOF first, so that each can finish what it is doing."""
-        self.closing, workers = True, []
+        self.closing = True
+        workers: list[_Worker] = []
         for pool in self._pools.values():
             with pool.lock:
                 workers += pool.all

@@ -111,7 +111,7 @@ class Sandbox:
             kind = self.faults.draw()
             if kind is not None:
                 return self.faults.respond(kind, request)
-        return self._handle(endpoint, request, args)
+        return self._handle(endpoint, request, dict(args))
 
 
 # HS256 JSON Web Tokens (MobbID and MOSIP)

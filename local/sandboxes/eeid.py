@@ -336,7 +336,10 @@ class EeidSandbox(Sandbox):
             request.claims_matched = mismatched is None
             request.mismatched_claims = mismatched
             generation = self._generation
-            notice = {"identification_request_id": request.id, "client_id": self._client_id}
+            notice: dict[str, str | None] = {
+                "identification_request_id": request.id,
+                "client_id": self._client_id,
+            }
             notice["reference"] = request.reference
             body = json.dumps(notice, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if webhook and self._webhook_url is not None:

@@ -319,7 +319,7 @@ _NAME_PARTS = (
 def oneline(name: x509.Name) -> str:
     """OpenSSL's one-line form, e.g. ``/C=EE/CN=…/serialNumber=PNOEE-…``."""
     short = {oid: text for oid, text, _ in _NAME_PARTS}
-    return "".join(f"/{short.get(a.oid, a.oid.dotted_string)}={a.value}" for a in name)
+    return "".join(f"/{short.get(a.oid, a.oid.dotted_string)}={a.value!s}" for a in name)
 
 
 def name_dict(name: x509.Name, *, complete: bool = False) -> dict[str, str | None]:

@@ -30,7 +30,16 @@ _LANGUAGES = frozenset({"LIT", "ENG", "RUS", "EST"})
 _MESSAGE_LIMITS = {"GSM-7": 40, "UCS-2": 20}
 _INVALID_TOKEN = (40003, "Invalid access token")
 # The documented Smart-ID status sample's field order (Mobile-ID's differs).
-_SMART_ID_ORDER = ("status", "certificate", "code", "country", "name", "surname", "token", "control_code")
+_SMART_ID_ORDER: tuple[str, ...] = (
+    "status",
+    "certificate",
+    "code",
+    "country",
+    "name",
+    "surname",
+    "token",
+    "control_code",
+)
 _SMART_ID_ORDER += ("sanctions_data", "peps_data")
 
 _TEN = Person("60001017705", "EE", "TEN", "TESTNUMBER")

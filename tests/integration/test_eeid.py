@@ -13,6 +13,7 @@ import pytest
 from eid_broker import config
 from eid_broker.errors import ProviderUnavailable
 from eid_broker.methods import eeid as eeid_method
+from eid_broker.sessions.service import SessionService
 from local.emulator.cfn import function_config
 from tests.conftest import EEID_CLIENT, Served
 from tests.integration.conftest import Deployed, _Context
@@ -305,13 +306,13 @@ def test_the_webhook_claim_lasts_no_longer_than_the_invocation(
     session = start(deployed)
     request = request_id(eeid)
     claims: list[float] = []
-    claim = eeid_method.SessionService.settle_once
+    claim = SessionService.settle_once
 
     def spy(self: object, record: object, check: object, *, claim_seconds: float) -> bool:
         claims.append(claim_seconds)
         return claim(self, record, check, claim_seconds=claim_seconds)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(eeid_method.SessionService, "settle_once", spy)
+    monkeypatch.setattr(SessionService, "settle_once", spy)
     body = event_body(request, session["session_id"])
     assert deployed.webhook(body, sign(body))["status"] == 204
     # _Context says 15 s remain; the template's webhook timeout is 9 s in AWS

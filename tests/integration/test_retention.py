@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 
-from eid_broker.sessions.service import service_for
+from eid_broker.wiring import service_for
 from local.emulator.cfn import function_config
 from tests.conftest import Served
 from tests.integration.conftest import REGION, Deployed, _Context

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from eid_broker.methods.base import registry
-from eid_broker.oidc import forms
+from eid_broker.oidc import forms, hints
 from eid_broker.oidc.authorize import Redirected, parse
 from eid_broker.oidc.transaction import LoginTransaction
 
@@ -86,7 +86,7 @@ def test_mosip_otp_infers_the_id_type_and_sends_by_the_chosen_channel(
 )
 def test_the_login_hint_prefills_and_decides_whether_a_face_is_asked_for(hint, prefill, face) -> None:
     assert forms.prefill(_transaction("mosip-otp", hint)) == prefill
-    assert forms.face_offered(hint) is face
+    assert hints.face_offered(hint) is face
 
 
 class _Client:

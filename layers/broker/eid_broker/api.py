@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -34,7 +34,10 @@ from eid_broker.errors import (
 from eid_broker.keys import keyed_digest
 from eid_broker.observability import logger
 from eid_broker.sessions import SessionRecord
-from eid_broker.sessions.service import default_service as session_service
+from eid_broker.wiring import default_service as session_service
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 PROBLEM = "application/problem+json"
 # Any string is accepted as a session id and a malformed one is simply not found (404), so the route
@@ -66,7 +69,7 @@ ANY_ROUTE = (403, 429, 502, 503, 504)
 WITH_BODY = (400, 413, 415, 422)
 
 
-def problem_responses(*statuses: int, body: bool = False) -> dict[int | str, dict[str, Any]]:
+def problem_responses(*statuses: int, body: bool = False) -> dict[int, OpenAPIResponse]:
     codes = sorted({*statuses, *ANY_ROUTE, *(WITH_BODY if body else ())})
     return {
         status: {"description": "Problem details (RFC 9457)", "content": {PROBLEM: {"model": Problem}}}
@@ -87,10 +90,12 @@ def responses(
     model: type[BaseModel] | None = None,
     body: bool = False,
     status: int = 200,
-) -> dict[int | str, dict[str, Any]]:
+) -> dict[int, OpenAPIResponse]:
     """A route's documented answers: `status` (with its `model`, if any) and its problem statuses."""
-    content = {"content": {"application/json": {"model": model}}} if model else {}
-    return {status: {"description": description, **content}, **problem_responses(*problems, body=body)}
+    answer: OpenAPIResponse = {"description": description}
+    if model:
+        answer["content"] = {"application/json": {"model": model}}
+    return {status: answer, **problem_responses(*problems, body=body)}
 
 
 def json_response(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from eid_broker.config import ProviderSettings, get_settings
 from eid_broker.errors import InternalUnavailable
 from eid_broker.observability import logger
 
@@ -63,3 +64,9 @@ def provider_secret(name: str | None, *, required: tuple[str, ...], max_age: int
         logger.error("provider secret unreadable", extra={"secret": name, "reason": type(exc).__name__})
         raise InternalUnavailable("The broker's provider configuration could not be read.") from exc
     return value
+
+
+def provider_credentials(settings: ProviderSettings, *required: str) -> dict[str, str]:
+    """A provider's credentials secret (`{PREFIX}_SECRET_NAME`), which must hold every `required` key."""
+    max_age = get_settings().secrets_max_age_seconds
+    return provider_secret(settings.secret_name, required=required, max_age=max_age)

@@ -7,6 +7,16 @@ import base64
 import binascii
 import textwrap
 
+from pydantic import BaseModel
+
+
+class Certificate(BaseModel):
+    subject: dict[str, str] = {}
+    issuer: dict[str, str] = {}
+    valid_from: str | None = None
+    valid_to: str | None = None
+    pem: str | None = None
+
 
 def _b64(value: str | bytes) -> bytes | None:
     try:

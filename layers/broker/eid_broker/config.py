@@ -161,13 +161,6 @@ class ProviderSettings(BaseModel):
     def _base_url(cls, value: str | None) -> str | None:
         return check_base_url(value)
 
-    def secret(self, *required: str) -> dict[str, str]:
-        """The provider's credentials secret (JSON), which must hold every `required` key."""
-        from eid_broker.aws import provider_secret
-
-        max_age = get_settings().secrets_max_age_seconds
-        return provider_secret(self.secret_name, required=required, max_age=max_age)
-
 
 P = TypeVar("P", bound=ProviderSettings)
 

@@ -50,7 +50,7 @@ def time_left() -> float | None:
 def _bounded_retry() -> type[Any]:
     from urllib3.util.retry import Retry
 
-    class BoundedRetry(Retry):  # type: ignore[misc]
+    class BoundedRetry(Retry):
         """urllib3's retries, stopped when the invocation's time is up, Retry-After capped."""
 
         def is_exhausted(self) -> bool:

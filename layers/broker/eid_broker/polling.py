@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from eid_broker.http import bounded_by
 from eid_broker.observability import Metric, count, logger
 from eid_broker.sessions.poll_answer import PollAnswer, execution_input, final, pending, whole_seconds
-from eid_broker.sessions.service import default_service
+from eid_broker.wiring import default_service
 
 if TYPE_CHECKING:
     from eid_broker.methods.base import Method

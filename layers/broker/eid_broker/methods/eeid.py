@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from eid_broker import identifiers
+from eid_broker.aws import provider_credentials
 from eid_broker.config import get_settings
 from eid_broker.errors import (
     TRANSIENT,
@@ -26,11 +27,10 @@ from eid_broker.errors import (
 )
 from eid_broker.http import RESERVE_SECONDS, time_left
 from eid_broker.methods.base import Method, Opening, StartBody, subject_digest
+from eid_broker.methods.ports import WebhookSessions
 from eid_broker.observability import Metric, count, logger
 from eid_broker.providers.eeid import PROVIDER, EeidClient, EeidResult, EeidSettings, IdentificationRequest
-from eid_broker.sessions import Identity, Redirect, SessionRecord
-from eid_broker.sessions.models import iso, utcnow
-from eid_broker.sessions.service import SessionService
+from eid_broker.sessions.models import Identity, Redirect, SessionRecord, iso, utcnow
 from eid_broker.validation import birth_date, personal_code_problem
 
 FALLBACK_FIRST_WAIT_SECONDS = 60.0
@@ -70,7 +70,7 @@ class WebhookBody(BaseModel):
 
 
 def _secret() -> dict[str, str]:
-    return get_settings().provider(EeidSettings).secret("client_id", "client_secret")
+    return provider_credentials(get_settings().provider(EeidSettings), "client_id", "client_secret")
 
 
 class EeidMethod(Method):
@@ -184,7 +184,7 @@ def signature_valid(raw: bytes, signature: str | None, secrets: Iterable[str]) -
     return valid
 
 
-def record_webhook(raw: bytes, signature: str | None, *, sessions: SessionService) -> None:
+def record_webhook(raw: bytes, signature: str | None, *, sessions: WebhookSessions) -> None:
     """Verify, deduplicate, then fetch the request from eeID and trust only that."""
     secret = _secret()
     keys = [
@@ -226,7 +226,7 @@ def record_webhook(raw: bytes, signature: str | None, *, sessions: SessionServic
     logger.info("eeID webhook processed", extra={"session_id": record.session_id})
 
 
-def proof(session_id: str, owner: str, *, sessions: SessionService) -> bytes:
+def proof(session_id: str, owner: str, *, sessions: WebhookSessions) -> bytes:
     record = sessions.read(session_id, owner)
     if record.erased_at is not None:
         raise Erased("This session's personal data, its proof included, was erased.")
@@ -240,7 +240,7 @@ def proof(session_id: str, owner: str, *, sessions: SessionService) -> bytes:
     return pdf
 
 
-def identifications(owner: str, page: int, page_size: int, *, sessions: SessionService) -> dict[str, Any]:
+def identifications(owner: str, page: int, page_size: int, *, sessions: WebhookSessions) -> dict[str, Any]:
     """eeID's page of the service's requests, keeping only those of the caller's own sessions (each
     request's reference is our session id) that are not erased, and only what the caller needs: no
     names, codes or links."""

@@ -9,7 +9,7 @@ from eid_broker.config import is_loopback_host
 from eid_broker.errors import Code, SessionOutcomeError
 from eid_broker.methods.base import Method, Opening, StartBody, subject_digest
 from eid_broker.providers.mobbid import PROVIDER, MobbidClient, Operation
-from eid_broker.sessions import Identity, Redirect, SessionRecord
+from eid_broker.sessions.models import Identity, Redirect, SessionRecord
 
 # A face capture takes a person a minute or two; four minutes bounds an abandoned one. Every 5 s keeps
 # a full 240 s session inside the cost target (see README).

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -16,7 +16,7 @@ from eid_broker.certificates import serial_matches
 from eid_broker.errors import Code, SessionOutcomeError
 from eid_broker.methods.base import Method, Opening, StartBody, subject_digest
 from eid_broker.providers.base import ConfirmedPerson, LoginStarted
-from eid_broker.sessions import Identity, SessionRecord, ShowControlCode
+from eid_broker.sessions.models import Identity, SessionRecord, ShowControlCode
 from eid_broker.validation import birth_date, mobile_country, personal_code_problem
 
 
@@ -90,16 +90,18 @@ def identity_of(person: ConfirmedPerson) -> Identity:
     )
 
 
-class MobileIdMethod(Method):
-    body = MobileIdStart
+B = TypeVar("B", bound=StartBody)
+C = TypeVar("C", bound=MobileIdClient)
+
+
+class ControlCodeMethod(Method, Generic[B, C]):
+    """A method of the control-code flow (Mobile-ID, Smart-ID): its own start body `B` and a client `C`
+    that speaks at least `MobileIdClient`; the poll check, the identity and the cancel are shared."""
+
     interval_seconds = 3.0
     timeout_seconds = 120.0
-    throttle_family = "mobile-id"
-    person_shares = MappingProxyType({"phone": 3, "personal_code": 3})
 
-    def __init__(
-        self, name: str, client: Callable[[], MobileIdClient], *, summary: str, about: str = ""
-    ) -> None:
+    def __init__(self, name: str, client: Callable[[], C], *, summary: str, about: str = "") -> None:
         self.name = name
         self.client = client
         self.summary = summary
@@ -107,21 +109,11 @@ class MobileIdMethod(Method):
             "Show `next_action.control_code` to the person, then read the session until it is final. " + about
         ).strip()
 
-    def person(self, body: MobileIdStart) -> dict[str, str]:
-        """The pair the provider matches, and each half loosely (the halves at 3 x the limit)."""
-        number, code = (
-            identifiers.phone(body.phone),
-            identifiers.personal_code(body.country, body.personal_code),
-        )
-        return {"pair": f"{number}|{code}", "phone": number, "personal_code": code}
+    def person(self, body: B) -> dict[str, str]:
+        raise NotImplementedError
 
-    def begin(self, body: MobileIdStart, session_id: str) -> Opening:
-        started = self.client().start_login(body.phone, body.personal_code)
-        return Opening(
-            next_action=ShowControlCode(control_code=started.control_code),
-            provider_ref={"token": started.token},
-            expected_subject_hmac=subject_digest(body.country, body.personal_code),
-        )
+    def begin(self, body: B, session_id: str) -> Opening:
+        raise NotImplementedError
 
     def check(self, record: SessionRecord) -> Identity | None:
         """One status call. None while the person has not answered."""
@@ -143,3 +135,25 @@ class MobileIdMethod(Method):
 
     def abandon(self, record: SessionRecord) -> None:
         self.client().abandon(record.provider_ref["token"])
+
+
+class MobileIdMethod(ControlCodeMethod[MobileIdStart, MobileIdClient]):
+    body = MobileIdStart
+    throttle_family = "mobile-id"
+    person_shares = MappingProxyType({"phone": 3, "personal_code": 3})
+
+    def person(self, body: MobileIdStart) -> dict[str, str]:
+        """The pair the provider matches, and each half loosely (the halves at 3 x the limit)."""
+        number, code = (
+            identifiers.phone(body.phone),
+            identifiers.personal_code(body.country, body.personal_code),
+        )
+        return {"pair": f"{number}|{code}", "phone": number, "personal_code": code}
+
+    def begin(self, body: MobileIdStart, session_id: str) -> Opening:
+        started = self.client().start_login(body.phone, body.personal_code)
+        return Opening(
+            next_action=ShowControlCode(control_code=started.control_code),
+            provider_ref={"token": started.token},
+            expected_subject_hmac=subject_digest(body.country, body.personal_code),
+        )

@@ -15,12 +15,11 @@ from eid_broker import identifiers
 from eid_broker.config import get_settings
 from eid_broker.errors import ActionNotAllowed, BrokerError, Code, ProviderRefused, SessionOutcomeError
 from eid_broker.methods.base import Method, Opening, StartBody
+from eid_broker.methods.ports import OtpSessions
 from eid_broker.observability import logger
 from eid_broker.password_guard import AttemptGuard, password_guard
 from eid_broker.providers.mosip import PROVIDER, MosipClient, MosipSettings
-from eid_broker.sessions import Credentials, EnterOtp, Identity, SessionRecord
-from eid_broker.sessions.models import iso
-from eid_broker.sessions.service import SessionService
+from eid_broker.sessions.models import Credentials, EnterOtp, Identity, SessionRecord, iso
 
 ATTEMPTS = 3
 WATCH_SLACK_SECONDS = 1.0  # the expiry watch wakes this long after the deadline
@@ -173,7 +172,7 @@ PASSWORD_METHOD = MosipPasswordMethod()
 
 
 def submit_otp(
-    session_id: str, owner: str, submission: OtpSubmission, *, sessions: SessionService
+    session_id: str, owner: str, submission: OtpSubmission, *, sessions: OtpSessions
 ) -> tuple[SessionRecord, Credentials | None]:
     """Reserve an attempt, then check the OTP with MOSIP; the broker enforces lifetime and attempts."""
     record = sessions.read(session_id, owner)

@@ -10,9 +10,9 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from eid_broker import identifiers
 from eid_broker.methods.base import Opening, StartBody, subject_digest
-from eid_broker.methods.mobile_id import MobileIdClient, MobileIdMethod
+from eid_broker.methods.mobile_id import ControlCodeMethod, MobileIdClient
 from eid_broker.providers.base import LoginStarted
-from eid_broker.sessions import ShowControlCode
+from eid_broker.sessions.models import ShowControlCode
 from eid_broker.validation import personal_code_problem
 
 
@@ -44,7 +44,7 @@ class SmartIdClient(MobileIdClient, Protocol):
         """Start a login in the person's Smart-ID app; raises SessionOutcomeError for a refusal."""
 
 
-class SmartIdMethod(MobileIdMethod):
+class SmartIdMethod(ControlCodeMethod[SmartIdStart, SmartIdClient]):
     body = SmartIdStart
     throttle_family = "smart-id"
     person_shares = MappingProxyType({})  # country + code is all Smart-ID matches: it counts at the limit
@@ -53,8 +53,7 @@ class SmartIdMethod(MobileIdMethod):
         return {"personal_code": identifiers.personal_code(body.country, body.personal_code)}
 
     def begin(self, body: SmartIdStart, session_id: str) -> Opening:
-        client: SmartIdClient = self.client()  # type: ignore[assignment]
-        started = client.start_smart_id(body.personal_code, body.country)
+        started = self.client().start_smart_id(body.personal_code, body.country)
         return Opening(
             next_action=ShowControlCode(control_code=started.control_code),
             provider_ref={"token": started.token},

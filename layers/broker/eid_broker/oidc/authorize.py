@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from eid_broker.oidc.catalog import ACR_LEVELS, FAMILY_SCOPES, OFFERS, meets
 from eid_broker.oidc.clients import Client, ClientService
-from eid_broker.oidc.forms import face_offered
+from eid_broker.oidc.hints import face_offered
 from eid_broker.oidc.i18n import choose_locale
-from eid_broker.oidc.web import issuer, with_params
+from eid_broker.oidc.issuer import issuer, with_params
 
 STATE = re.compile(r"[\x20-\x7e]{1,512}")
 CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")

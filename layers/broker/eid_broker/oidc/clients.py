@@ -19,7 +19,7 @@ from eid_broker.errors import BrokerError, InvalidInput
 from eid_broker.keys import keyed_digest
 from eid_broker.oidc.catalog import OFFERS
 from eid_broker.oidc.jose import public_jwks
-from eid_broker.oidc.store import OidcStore, default_store
+from eid_broker.oidc.store import OidcStore
 from eid_broker.sessions.models import iso, utcnow
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{3,64}")
@@ -208,7 +208,3 @@ class ClientService:
         if not self.store.update(_key(client_id), {"updated_at": client.updated_at}, changes):
             raise ClientIdTaken("The client changed meanwhile; try again.")
         return SecretOut(client_secret=secret)
-
-
-def default_clients() -> ClientService:
-    return ClientService(default_store())

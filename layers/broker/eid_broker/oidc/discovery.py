@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eid_broker.oidc.catalog import ACR_LEVELS, FAMILY_SCOPES
-from eid_broker.oidc.web import endpoint, issuer
+from eid_broker.oidc.issuer import endpoint, issuer
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 UI_LOCALES = ["et", "en", "ru", "lt", "lv"]

@@ -10,7 +10,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from eid_broker.oidc.catalog import OFFERS
-from eid_broker.oidc.web import endpoint
+from eid_broker.oidc.hints import is_phone, personal_code_hint, user_id_hint
+from eid_broker.oidc.issuer import endpoint
 
 if TYPE_CHECKING:
     from eid_broker.oidc.transaction import LoginTransaction
@@ -25,35 +26,12 @@ FIELDS: dict[str, tuple[str, ...]] = {
 CHANNELS = ("phone", "email")
 # MOSIP's UINs are ten digits; every other id is a user id.
 UIN = re.compile(r"[0-9]{10}")
-MOBBID_USER = re.compile(r"[A-Za-z0-9._@:-]{1,128}")
 # A start body's field that the form shows under another name.
 SHOWN_AS = {"subject": "personal_code", "user_id_type": "user_id", "channels": "channel"}
 
 
 def fields(method: str) -> tuple[str, ...]:
     return FIELDS[OFFERS[method].family]
-
-
-def is_phone(hint: str) -> bool:
-    return hint.startswith("+") and hint[1:].isdigit()
-
-
-def personal_code_hint(hint: str) -> tuple[str, str] | None:
-    if len(hint) > 2 and hint[:2] in ("EE", "LT", "LV") and hint[2:].replace("-", "").isdigit():
-        return hint[:2], hint[2:]
-    return None
-
-
-def user_id_hint(hint: str | None) -> str | None:
-    """A login_hint that names a user (MOSIP, MobbID) rather than a phone or a personal code."""
-    if not hint or is_phone(hint) or personal_code_hint(hint):
-        return None
-    return hint
-
-
-def face_offered(hint: str | None) -> bool:
-    user = user_id_hint(hint)
-    return user is not None and MOBBID_USER.fullmatch(user) is not None
 
 
 def prefill(transaction: LoginTransaction) -> dict[str, str]:

@@ -15,8 +15,6 @@ from typing import Any
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from eid_broker import aws
-from eid_broker.config import get_settings
 from eid_broker.errors import InternalUnavailable
 
 CLIENT_ALGS = {"RSA": "RS256", "EC": "ES256"}
@@ -99,15 +97,3 @@ class KmsSigner:
         except Exception as exc:
             raise InternalUnavailable("The ID token could not be signed; try again.") from exc
         return f"{signing_input}.{b64url(signature)}"
-
-
-@cache
-def _signer(key_id: str, next_key_id: str) -> KmsSigner:
-    return KmsSigner(aws.client("kms"), key_id, (next_key_id,))
-
-
-def default_signer() -> KmsSigner:
-    settings = get_settings()
-    if not settings.oidc_signing_key_id:
-        raise InternalUnavailable("The login service has no signing key configured.")
-    return _signer(settings.oidc_signing_key_id, settings.oidc_next_signing_key_id or "")

@@ -22,15 +22,15 @@ from eid_broker.observability import logger
 from eid_broker.oidc import forms, otp_step, web
 from eid_broker.oidc.authorize import PageError, Redirected, error_location, parse
 from eid_broker.oidc.claims import authentication, person_claims
-from eid_broker.oidc.clients import default_clients
 from eid_broker.oidc.grant import Grants
 from eid_broker.oidc.i18n import choose_locale
+from eid_broker.oidc.issuer import endpoint, issuer, with_params
 from eid_broker.oidc.pages import DEFAULT_REASON, FORM_PROBLEMS, PAGE_ERRORS, REASONS, render, translate
-from eid_broker.oidc.store import default_store
 from eid_broker.oidc.transaction import COOKIE, LIFETIME_SECONDS, LoginTransaction, Transactions, csrf_ok
 from eid_broker.oidc.transaction import csrf_token as make_csrf
 from eid_broker.sessions import EnterOtp, Redirect, SessionRecord
-from eid_broker.sessions.service import SessionService, service_for
+from eid_broker.sessions.service import SessionService
+from eid_broker.wiring import default_clients, default_store, service_for
 
 STATUS_WAIT_SECONDS = 20
 
@@ -71,7 +71,7 @@ def authorize(app: APIGatewayRestResolver) -> Response[str]:
         return web.redirect(redirected.location, status=302)
     transaction_id, _ = Transactions(default_store()).open(request)
     cookie = web.set_cookie(COOKIE, transaction_id, max_age=LIFETIME_SECONDS)
-    return web.redirect(web.endpoint("/oidc/login"), cookies=[cookie])
+    return web.redirect(endpoint("/oidc/login"), cookies=[cookie])
 
 
 def _current(app: APIGatewayRestResolver) -> tuple[str, LoginTransaction] | None:
@@ -113,7 +113,7 @@ def _page(
         method=transaction.method,
         fields=forms.fields(transaction.method) if transaction.method else (),
         channels=forms.CHANNELS,
-        status_url=web.endpoint("/oidc/login/status"),
+        status_url=endpoint("/oidc/login/status"),
         **context,
     )
     return web.html(body, status, redirect_uri=transaction.redirect_uri)
@@ -151,12 +151,12 @@ def _complete(transaction_id: str, transaction: LoginTransaction, record: Sessio
     """One code per completion: only the request that ends the transaction issues it."""
     transactions = Transactions(default_store())
     if not transactions.advance(transaction_id, transaction, step="done", phone=None):
-        return web.redirect(web.endpoint("/oidc/login"))
+        return web.redirect(endpoint("/oidc/login"))
     code = Grants(default_store()).issue_code(
         transaction, person_claims(record, transaction.phone), authentication(record)
     )
-    location = web.with_params(
-        transaction.redirect_uri, {"code": code, "state": transaction.state, "iss": web.issuer()}
+    location = with_params(
+        transaction.redirect_uri, {"code": code, "state": transaction.state, "iss": issuer()}
     )
     return web.redirect(location, cookies=[web.set_cookie(COOKIE, "", max_age=0)])
 
@@ -182,7 +182,7 @@ def step(app: APIGatewayRestResolver) -> Response[str]:
 def _act(transaction_id: str, transaction: LoginTransaction, fields: dict[str, str]) -> Response[str]:
     action = fields.get("action")
     transactions = Transactions(default_store())
-    again = web.redirect(web.endpoint("/oidc/login"))
+    again = web.redirect(endpoint("/oidc/login"))
     if action == "return":
         return _return(transaction_id, transaction)
     if action == "choose" and transaction.step in ("choose", "identify"):
@@ -222,7 +222,7 @@ def _start(transaction_id: str, transaction: LoginTransaction, fields: dict[str,
     transactions = Transactions(default_store())
     claimed = transactions.advance(transaction_id, transaction, step="starting")
     if claimed is None:
-        return web.redirect(web.endpoint("/oidc/login"))
+        return web.redirect(endpoint("/oidc/login"))
     try:
         record, _ = session_service(method.name).start(method, body, transaction.owner)
     except BrokerError as refused:
@@ -236,7 +236,7 @@ def _start(transaction_id: str, transaction: LoginTransaction, fields: dict[str,
         return _page(transaction_id, transaction, "identify.html", 503, values=values, problem=problem)
     phone = values.get("phone") if "phone" in transaction.scope else None
     transactions.advance(transaction_id, claimed, step="wait", session_id=record.session_id, phone=phone)
-    return web.redirect(web.endpoint("/oidc/login"))
+    return web.redirect(endpoint("/oidc/login"))
 
 
 def _return(transaction_id: str, transaction: LoginTransaction) -> Response[str]:

@@ -9,7 +9,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from eid_broker.oidc.i18n import catalogue
-from eid_broker.oidc.web import endpoint
+from eid_broker.oidc.issuer import endpoint
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {"login.css": "text/css; charset=utf-8", "login.js": "text/javascript; charset=utf-8"}

@@ -13,8 +13,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from eid_broker import aws
-from eid_broker.config import get_settings
 from eid_broker.dynamo import is_condition_failure, plain_item, serialize
 from eid_broker.errors import InternalUnavailable
 from eid_broker.keys import keyed_digest
@@ -99,10 +97,3 @@ class OidcStore:
 
     def delete(self, key: str) -> None:
         self._call("delete_item", Key={"pk": {"S": key}})
-
-
-def default_store() -> OidcStore:
-    table = get_settings().oidc_table
-    if not table:
-        raise InternalUnavailable("The login service is not configured.")
-    return OidcStore(table, aws.client("dynamodb"))

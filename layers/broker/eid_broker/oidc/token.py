@@ -19,9 +19,9 @@ from urllib.parse import unquote
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from eid_broker.oidc import web
 from eid_broker.oidc.clients import KEY_JWT, Client, ClientService
 from eid_broker.oidc.grant import GrantError, Grants
+from eid_broker.oidc.issuer import endpoint, issuer
 from eid_broker.oidc.jose import KmsSigner, client_keyset
 from eid_broker.oidc.store import OidcStore
 
@@ -101,7 +101,7 @@ class TokenEndpoint:
             raise _invalid_client("the assertion's iss and sub must be the client_id")
         if fields.get("client_id", client.client_id) != client.client_id:
             raise _invalid_client("client_id differs from the assertion's")
-        if not {web.endpoint("/oidc/token"), web.issuer()} & {str(a) for a in audiences}:
+        if not {endpoint("/oidc/token"), issuer()} & {str(a) for a in audiences}:
             raise _invalid_client("the assertion's aud must be the token endpoint or the issuer")
         if not isinstance(expires, int | float) or expires <= now - CLOCK_SKEW:
             raise _invalid_client("the assertion has expired or has no exp")
@@ -135,7 +135,7 @@ class TokenEndpoint:
             raise OAuthError("invalid_grant", str(refused)) from None
         now = int(time.time())
         claims = {
-            "iss": web.issuer(),
+            "iss": issuer(),
             "aud": client.client_id,
             "azp": client.client_id,
             "iat": now,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import contextvars
 from http.cookies import SimpleCookie
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from eid_broker.config import get_settings
+from eid_broker import api, routes
+from eid_broker.oidc.issuer import remember_request, secure_cookies
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 # Pages may load their own stylesheet and script only; nothing may frame them (clickjacking).
 CSP = (
@@ -19,27 +22,6 @@ CSP = (
     "form-action 'self' {actions}; frame-ancestors 'none'; base-uri 'none'"
 )
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_base: contextvars.ContextVar[str] = contextvars.ContextVar("oidc_request_base", default="")
-
-
-def remember_request(event: dict[str, Any]) -> None:
-    """The API's own URL, for an issuer left unset (OIDC_ISSUER empty): `https://{domain}/{stage}`."""
-    context = event.get("requestContext") or {}
-    domain, stage = context.get("domainName") or "", context.get("stage") or ""
-    _base.set(f"https://{domain}/{stage}" if domain else "")
-
-
-def issuer() -> str:
-    configured = get_settings().oidc_issuer
-    return (configured or _base.get()).rstrip("/")
-
-
-def endpoint(path: str) -> str:
-    return f"{issuer()}{path}"
-
-
-def secure_cookies() -> bool:
-    return issuer().startswith("https://")
 
 
 def form(app: APIGatewayRestResolver) -> dict[str, str]:
@@ -84,14 +66,6 @@ def set_cookie(name: str, value: str, *, max_age: int, path: str = "/") -> str:
     return "; ".join(attributes)
 
 
-def with_params(uri: str, params: dict[str, str]) -> str:
-    """`uri` with `params` added to its query (a registered redirect URI may have a query already)."""
-    parts = urlsplit(uri)
-    extra = urlencode(params)
-    joined = f"{parts.query}&{extra}" if parts.query else extra
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, joined, ""))
-
-
 def page_headers(redirect_uri: str | None = None) -> dict[str, str]:
     origin = ""
     if redirect_uri:
@@ -124,8 +98,6 @@ def redirect(location: str, *, cookies: list[str] | None = None, status: int = 3
 
 def public_handler(app: APIGatewayRestResolver) -> Any:
     """The Lambda of a public OIDC function: no JSON body guard (forms), the request's URL remembered."""
-    from eid_broker import routes
-
     inner = routes.api_handler(app, guard=False)
 
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -153,12 +125,10 @@ def json_content(schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"application/json": {"schema": schema or {"type": "object"}}}
 
 
-def documented(answers: dict[int, tuple[str, dict[str, Any]]]) -> dict[int | str, dict[str, Any]]:
+def documented(answers: dict[int, tuple[str, dict[str, Any]]]) -> dict[int, OpenAPIResponse]:
     """A public route's answers (status: description, content by type), plus what any route may
     answer as problem+json (API Gateway's refusals, an AWS service that did not answer)."""
-    from eid_broker import api
-
-    merged: dict[int | str, dict[str, Any]] = dict(api.problem_responses())
+    merged: dict[int, OpenAPIResponse] = dict(api.problem_responses())
     for status, (description, content) in answers.items():
         problem = merged.get(status, {}).get("content", {})
         merged[status] = {"description": description, "content": {**problem, **content}}

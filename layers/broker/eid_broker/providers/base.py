@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ValidationError
 
+from eid_broker.aws import provider_credentials
+from eid_broker.certificates import Certificate
 from eid_broker.config import ProviderSettings, get_settings
 from eid_broker.errors import ProviderBadResponse
 from eid_broker.http import shared_session
 from eid_broker.observability import logger
-from eid_broker.sessions.models import Certificate
 from eid_broker.tokens import Token, TokenCache, shared_cache, with_token
 
 if TYPE_CHECKING:
@@ -100,9 +101,18 @@ class TokenClient:
     def configured(cls, *args: Any) -> Self:
         """The client as this function's settings and the provider's secret configure it."""
         settings = get_settings().provider(cls.settings_model)
-        secret = settings.secret(*cls.credential_keys)
+        secret = provider_credentials(settings, *cls.credential_keys)
         client_id, key = (secret[name] for name in cls.credential_keys)
-        return cls(settings.base_url or "", client_id, key, *args, shared_session(), shared_cache())
+        # A subclass may take its own settings (`args`) between the credentials and the HTTP session.
+        arguments: tuple[Any, ...] = (
+            settings.base_url or "",
+            client_id,
+            key,
+            *args,
+            shared_session(),
+            shared_cache(),
+        )
+        return cls(*arguments)
 
     @property
     def _token_key(self) -> str:

@@ -6,11 +6,12 @@ errors and logs name the provider and the HTTP status only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from eid_broker.certificates import pem_from_value
+from eid_broker.aws import provider_credentials
+from eid_broker.certificates import Certificate, pem_from_value
 from eid_broker.config import ProviderSettings, get_settings
 from eid_broker.errors import Code, Outcome, ProviderBadResponse, SessionOutcomeError, outcome_of
 from eid_broker.http import json_body, path_segment, send, shared_session
@@ -21,7 +22,6 @@ from eid_broker.providers.base import (
     null_as_no_object,
     unreadable,
 )
-from eid_broker.sessions import Certificate
 
 if TYPE_CHECKING:
     import requests
@@ -125,14 +125,18 @@ class DokobitClient:
     @classmethod
     def configured(cls) -> Self:
         settings = get_settings().provider(DokobitSettings)
-        return cls(settings.base_url or "", settings.secret("access_token")["access_token"], shared_session())
+        return cls(
+            settings.base_url or "",
+            provider_credentials(settings, "access_token")["access_token"],
+            shared_session(),
+        )
 
     def __init__(self, base_url: str, access_token: str, http: requests.Session) -> None:
         self._base = base_url.rstrip("/")
         self._token = access_token
         self._http = http
 
-    def _call(self, method: str, path: str, **kwargs: object) -> dict:
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict:
         response = send(
             self._http,
             method,

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from eid_broker.certificates import pem_from_value
+from eid_broker.aws import provider_credentials
+from eid_broker.certificates import Certificate, pem_from_value
 from eid_broker.config import ProviderSettings, get_settings
 from eid_broker.errors import (
     Code,
@@ -29,7 +30,6 @@ from eid_broker.providers.base import (
     null_as_no_object,
     unreadable,
 )
-from eid_broker.sessions import Certificate
 
 if TYPE_CHECKING:
     import requests
@@ -149,7 +149,7 @@ class MarkSignClient:
         settings = get_settings().provider(MarkSignSettings)
         return cls(
             settings.base_url or "",
-            settings.secret("access_token")["access_token"],
+            provider_credentials(settings, "access_token")["access_token"],
             shared_session(),
             locale_prefix="/en" if settings.locale == "en" else "",
             peps=settings.peps_check,

@@ -65,7 +65,7 @@ class Process(BaseModel):
     operationId: str | None = None
 
 
-def refused(code: str, message: str, status: int) -> SessionOutcomeError:
+def refused(code: Code, message: str, status: int) -> SessionOutcomeError:
     return SessionOutcomeError(code, message, provider=PROVIDER, provider_code=f"HTTP_{status}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -11,11 +10,9 @@ from typing import Any
 
 from eid_broker.errors import Code, SessionOutcomeError
 from eid_broker.observability import Metric, MetricUnit, emit
-from eid_broker.sessions.models import Identity, SessionError, SessionRecord, utcnow
+from eid_broker.sessions.models import SESSION_ID, Identity, SessionError, SessionRecord, utcnow
 from eid_broker.sessions.repository import SessionRepository
 from eid_broker.wait_slots import WaitSlots
-
-SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def new_session_id() -> str:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
+
+from eid_broker.certificates import Certificate
+
+# A session id: the UUID the broker gave it (a route or a filter refuses anything else).
+SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 Status = Literal["pending", "completed", "failed", "expired", "cancelled"]
 FINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -72,14 +78,6 @@ class SessionError(BaseModel):
         if isinstance(message, str) and len(message) > MAX_MESSAGE:
             return message[: MAX_MESSAGE - 1] + "…"
         return message
-
-
-class Certificate(BaseModel):
-    subject: dict[str, str] = {}
-    issuer: dict[str, str] = {}
-    valid_from: str | None = None
-    valid_to: str | None = None
-    pem: str | None = None
 
 
 class Identity(BaseModel):

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from eid_broker.errors import SessionNotFound
 from eid_broker.http import RESERVE_SECONDS, time_left
-from eid_broker.sessions.core import SESSION_ID, SessionCore
-from eid_broker.sessions.models import SessionRecord
+from eid_broker.sessions.core import SessionCore
+from eid_broker.sessions.models import SESSION_ID, SessionRecord
 
 LONG_POLL_STEP = 0.5  # seconds between the reads of a long-poll: an outcome is seen within this
 # A pending session read this long after expires_at is recorded as expired (the contract promises 30 s).

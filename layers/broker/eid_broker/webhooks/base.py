@@ -125,7 +125,7 @@ class WebhookPart:
         return Delivery(
             owner=owner,
             delivery_id=delivery_id,
-            event_type=event_type,  # type: ignore[arg-type]
+            event_type=event_type,
             session_id=session_id,
             created_at=iso(created),
             next_attempt_at=iso(now),  # due now: a pending delivery always says when it is tried

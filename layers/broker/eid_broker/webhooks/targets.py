@@ -98,7 +98,7 @@ def bounded_lookup(seconds: float, resolver: Resolver = socket.getaddrinfo) -> R
             raise LookupTimedOut("name lookup timed out")
         if isinstance(answer[0], BaseException):
             raise answer[0]
-        return answer[0]  # type: ignore[no-any-return]
+        return answer[0]
 
     return lookup
 
