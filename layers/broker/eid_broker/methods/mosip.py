@@ -141,7 +141,7 @@ class MosipOtpMethod(Method):
 
 
 class MosipPasswordMethod(Method):
-    name = "mosip-password"  # nosec B105  # a method name, not a password
+    name = "mosip-password"
     body = MosipPasswordStart
     summary = "Log in to MOSIP with user name and password"
     description = (
