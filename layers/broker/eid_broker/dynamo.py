@@ -7,8 +7,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
+
+from eid_broker.errors import InternalUnavailable
 
 
 @lru_cache(maxsize=1)
@@ -54,3 +56,14 @@ def is_condition_failure(exc: Exception) -> bool:
         "ConditionalCheckFailedException",
         "TransactionCanceledException",
     )
+
+
+def conditional_call(client: Any, table: str, operation: str, unavailable: str, **request: Any) -> Any:
+    """One request on `table`; None when its condition did not hold. Any other failure is
+    InternalUnavailable with the `unavailable` text (the store's own words for the caller)."""
+    try:
+        return getattr(client, operation)(TableName=table, **request)
+    except (ClientError, BotoCoreError) as exc:
+        if is_condition_failure(exc):
+            return None
+        raise InternalUnavailable(unavailable) from exc

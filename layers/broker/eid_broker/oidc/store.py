@@ -11,10 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from eid_broker.dynamo import is_condition_failure, plain_item, serialize
-from eid_broker.errors import InternalUnavailable
+from eid_broker.dynamo import conditional_call, plain_item, serialize
 from eid_broker.keys import keyed_digest
 
 
@@ -30,12 +27,13 @@ class OidcStore:
 
     def _call(self, operation: str, **request: Any) -> dict[str, Any] | None:
         """One request; None when its condition did not hold."""
-        try:
-            return getattr(self._client, operation)(TableName=self._table, **request)
-        except (ClientError, BotoCoreError) as exc:
-            if is_condition_failure(exc):
-                return None
-            raise InternalUnavailable("The login service's storage did not answer; try again.") from exc
+        return conditional_call(
+            self._client,
+            self._table,
+            operation,
+            "The login service's storage did not answer; try again.",
+            **request,
+        )
 
     def get(self, key: str) -> dict[str, Any] | None:
         answer = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True) or {}

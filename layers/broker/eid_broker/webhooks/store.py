@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from eid_broker.dynamo import is_condition_failure, item_of, plain_item
-from eid_broker.errors import InternalUnavailable
+from eid_broker.dynamo import conditional_call, item_of, plain_item
 from eid_broker.webhooks.listing import DELIVERY, DELIVERY_NAMES, Listing, _delivery, _partition, _values
 from eid_broker.webhooks.models import Delivery, DeliveryStatus, Endpoint
 
@@ -32,12 +29,9 @@ class WebhookStore(Listing):
 
     def _call(self, operation: str, **request: Any) -> dict[str, Any] | None:
         """One request; None when its condition did not hold."""
-        try:
-            return getattr(self._client, operation)(TableName=self._table, **request)
-        except (ClientError, BotoCoreError) as exc:
-            if is_condition_failure(exc):
-                return None
-            raise InternalUnavailable("Webhook settings could not be read or stored.") from exc
+        return conditional_call(
+            self._client, self._table, operation, "Webhook settings could not be read or stored.", **request
+        )
 
     def _update(self, owner: str, item: str, expression: str, condition: str, **values: Any) -> Any:
         names = {name: name[1:] for name in ("#status", "#url") if name in expression + condition}
