@@ -5,8 +5,10 @@ and what one login costs on AWS at list prices, from the local stack's counts.""
 from __future__ import annotations
 
 import math
+import threading
 import uuid
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -63,6 +65,7 @@ class OidcResult:
     memory_mb: int
     wall_seconds: float = 0.0
     warmup_failed: int | None = None
+    new_workers: int = 0  # the page's function, started a few at a time before the logins
     statuses: dict[str, int] = field(default_factory=dict)
     latency: dict[str, Any] = field(default_factory=dict)  # provider ok → 303 to redirect_uri
     api_latency: dict[str, Any] = field(default_factory=dict)  # the Mobile-ID phase's: p95 and bound
@@ -212,6 +215,34 @@ def singles(stack: LocalStack, work: Any, names: dict[str, str], *, cold: bool) 
     return found
 
 
+def _probe(url: str, gate: threading.Barrier, _: int) -> int:
+    gate.wait(timeout=60)
+    return requests.get(url, timeout=120).status_code
+
+
+def warm_workers(stack: LocalStack, probe: str, function: str, wanted: int) -> int:
+    """Start up to ``wanted`` new workers of ``function``, at most MAX_WORKERS_PER_FUNCTION at a time:
+    N new interpreters at once on a small shared machine can starve each other past the init timeout.
+    Each step lets four more invocations run than workers were started and sends that many at once
+    (``probe``: a route of the function that answers at once, so that a step may find workers free and
+    start fewer); the warm-up wave starts the rest. How many started."""
+
+    def started() -> int:
+        return int(stack.stats()["lambda"][function]["cold_starts"])
+
+    first = started()
+    for _ in range(wanted):
+        if (done := started() - first) >= wanted:
+            break
+        k = done + MAX_WORKERS_PER_FUNCTION
+        stack.set_concurrency(function, k)
+        gate = threading.Barrier(k)
+        with ThreadPoolExecutor(k) as pool:
+            if (answers := set(pool.map(partial(_probe, probe, gate), range(k)))) != {200}:
+                raise BenchError(f"warming the OIDC page's workers got {sorted(answers)}")
+    return started() - first
+
+
 def measure_oidc(
     stack: LocalStack, url: str, n: int, mb: int, *, warmup: bool, api: tuple[dict[str, Any], dict[str, Any]]
 ) -> OidcResult:
@@ -220,6 +251,7 @@ def measure_oidc(
     names = {short(x): x for x in stack.stats()["lambda"]}
     client_id, secret, jwks = register_client(url)
     # Each waiting page holds a worker with its long-poll, as on AWS; the other steps need theirs.
+    r.new_workers = warm_workers(stack, f"{url}/oidc/static/login.css", names["oidc-login"], n)
     stack.set_concurrency(names["oidc-login"], n + MAX_WORKERS_PER_FUNCTION)
     # Logins spread over one poll interval, a steady flow (as the webhook phase's sessions).
     work = partial(oidc_login, url, client_id, secret, jwks, interval)

@@ -278,6 +278,12 @@ def render_oidc(o: OidcResult) -> list[str]:
         " → reload → 303 to redirect_uri → /oidc/token (client_secret_basic, PKCE) → /oidc/userinfo;"
         f" every ID token verified against the JWKS (RS256; iss, aud, sub, nonce, acr, amr, exp);"
         f" measured wave {o.wall_seconds:.1f} s; logins {o.statuses}",
+        f"  before it: {o.new_workers} new oidc-login workers (four at a time), then "
+        + (
+            f"an unmeasured wave of {n} ({o.warmup_failed} failed)"
+            if o.warmup_failed is not None
+            else "no warm-up"
+        ),
         "  provider ok (sandbox ready_at) → browser got the 303 to redirect_uri",
         seconds_line("login", lat, lat["target_p95"])
         + f"   {VERDICT[ok['redirect']]}  ({lat['paired']}/{n} paired)",
