@@ -183,3 +183,9 @@ def control_code_session(
     run = read_until_final(http, url, started, every, ok_after + 90, abort, wait)
     run.ref = str((started.get("next_action") or {}).get("control_code", ""))
     return run
+
+
+# The OIDC phase: its bound is the API path's plus this; single logins cold and warm; list prices, USD
+# (KMS: an asymmetric RSA 2048 Sign; WAF: per request the web ACL inspects).
+OIDC_SLACK_SECONDS, OIDC_SINGLE_RUNS, OIDC_COLD_PATH = 1.0, 3, ("oidc-login", "oidc-token")
+KMS_PER_RSA_REQUEST, WAF_PER_REQUEST = 0.15 / 10_000, 0.60 / 1_000_000

@@ -23,15 +23,21 @@ from local.bench.common import (
     HOOK_TARGET_P95,
     IMPORT_RUNS,
     IMPORT_TARGET_MS,
+    KMS_PER_RSA_REQUEST,
     LONG_POLL_WAIT,
     LONG_SESSION_SECONDS,
     MOBILE_ID,
+    OIDC_SINGLE_RUNS,
+    OIDC_SLACK_SECONDS,
     VERDICT,
+    WAF_PER_REQUEST,
     short,
 )
 from local.bench.counts import Function
 from local.bench.eeid import EeidResult
 from local.bench.mobile_id import MobileIdResult
+from local.bench.oidc import OidcResult
+from local.bench.oidc_client import OIDC_METHOD
 from local.bench.webhooks import WebhookResult
 from local.emulator.lambda_runtime import MAX_WORKERS_PER_FUNCTION
 
@@ -260,4 +266,66 @@ def render_eeid(e: EeidResult) -> list[str]:
         f" (3×{len(polls)}+2) × $0.025/1k = ${sfn_usd:.6f} + λ {len(polls)} × {EEID_POLL_MS:g} ms"
         f" = ${lambda_usd:.8f}  → ${sfn_usd + lambda_usd:.6f}",
     ]
+    return out
+
+
+def render_oidc(o: OidcResult) -> list[str]:
+    n, lat, api, per, ok = o.logins, o.latency, o.api_latency, o.per_login, o.passes
+    api_p95 = f"{api['p95']:.3f} s" if api.get("p95") is not None else "n/a"
+    out = [
+        f"\nOIDC: {n} browser-less logins ({OIDC_METHOD}, plain HTTP) started over one poll interval:"
+        " authorize → identity form → the waiting page's JavaScript long-poll (GET /oidc/login/status)"
+        " → reload → 303 to redirect_uri → /oidc/token (client_secret_basic, PKCE) → /oidc/userinfo;"
+        f" every ID token verified against the JWKS (RS256; iss, aud, sub, nonce, acr, amr, exp);"
+        f" measured wave {o.wall_seconds:.1f} s; logins {o.statuses}",
+        f"  before it: {o.new_workers} new oidc-login workers (four at a time), then "
+        + (
+            f"an unmeasured wave of {n} ({o.warmup_failed} failed)"
+            if o.warmup_failed is not None
+            else "no warm-up"
+        ),
+        "  provider ok (sandbox ready_at) → browser got the 303 to redirect_uri",
+        seconds_line("login", lat, lat["target_p95"])
+        + f"   {VERDICT[ok['redirect']]}  ({lat['paired']}/{n} paired)",
+        f"    API path        p95 {api_p95} (Mobile-ID phase: provider ok → session completed),"
+        f" its bound {api['target_p95']:g} s; the login's bound = it + {OIDC_SLACK_SECONDS:g} s",
+        f"  status long-polls per login {o.status_polls:.2f}",
+        "  as the clients saw them (measured wave): "
+        + "; ".join(
+            f"{step} p50 {v['p50']:.0f} ms, p95 {v['p95']:.0f} ms"
+            for step, v in o.client_ms.items()
+            if v.get("p50") is not None
+        ),
+        f"  handler times ({OIDC_SINGLE_RUNS} single logins each; cold: the function's idle workers ended"
+        " first, so the login's first call to it starts a new worker)",
+    ]
+    for route, h in o.handlers.items():
+        out.append(
+            f"    /oidc/{route:<10} cold: init {ms_list(x / 1000 for x in h.get('cold_init_ms', []))}, call"
+            f" {ms_list(x / 1000 for x in h.get('cold_call_ms', []))}; warm call"
+            f" {ms_list(x / 1000 for x in h['warm_call_ms'])}"
+        )
+    fns = ", ".join(
+        f"{name} {f['invocations']:.2f} × {f['billed_ms'] / max(f['invocations'], 1e-9):.0f} ms"
+        for name, f in sorted(per["lambda"].items())
+    )
+    ddb = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per["dynamodb"].items()))
+    kms = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per["kms"].items())) or "none"
+    sfn = per["stepfunctions"]
+    out += [
+        "  per login (exact counts ÷ N, the measured wave)",
+        f"    API requests {per['api_requests']:.2f} (each also a WAF request); λ (invocations × billed ms"
+        f" each): {fns}",
+        f"    DynamoDB capacity units: {ddb}; KMS: {kms}; Step Functions: StartExecution"
+        f" {sfn.get('StartExecution', 0):.2f}, {sfn['state_transitions']:.2f} transitions, Express"
+        f" {per['execution_seconds_p50']:.1f} s p50; SQS {per['sqs']:.2f}",
+        f"  cost at list prices ({o.memory_mb} MB Lambda; KMS ${KMS_PER_RSA_REQUEST * 10_000:g}/10k,"
+        f" WAF ${WAF_PER_REQUEST * 1e6:g}/M requests)      one OIDC login    API path session",
+    ]
+    for row in o.cost:
+        out.append(f"    {row:<22}{o.cost[row]:>20.8f}{o.api_cost.get(row, 0.0):>20.8f}")
+    out.append(
+        "    (the login's Lambda includes the page's status long-poll, held until the session is final; the"
+        f" API path's client reads are apart: ${per.get('api_per_get', 0.0):.8f} per GET)"
+    )
     return out

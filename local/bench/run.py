@@ -32,7 +32,8 @@ from local.bench.common import (
 from local.bench.cost import import_breakdown, import_ms, importtime
 from local.bench.eeid import finish_eeid, start_eeid
 from local.bench.mobile_id import measure_mobile_id
-from local.bench.render import render_counts, render_eeid, render_mobile_id, render_webhooks
+from local.bench.oidc import measure_oidc
+from local.bench.render import render_counts, render_eeid, render_mobile_id, render_oidc, render_webhooks
 from local.bench.smart_id import measure_smart_id, render_smart_id
 from local.bench.webhook_receiver import WebhookReceiver
 from local.bench.webhooks import measure_schedule, measure_webhooks, retry_schedule
@@ -50,10 +51,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=True, help=warmup)
     parser.add_argument("--eeid-sessions", type=int, help="concurrent eeID sessions (default: --sessions)")
     parser.add_argument("--skip-eeid", action="store_true", help="leave out the eeID webhook phase")
+    parser.add_argument("--oidc-logins", type=int, help="concurrent OIDC logins (default: --sessions)")
+    parser.add_argument("--skip-oidc", action="store_true", help="leave out the OIDC login phase")
     args = parser.parse_args(argv)
     args.eeid_sessions = args.sessions if args.eeid_sessions is None else args.eeid_sessions
-    if min(args.sessions, args.eeid_sessions) < 1 or args.ok_after <= 0:
-        parser.error("--sessions and --eeid-sessions must be >= 1, --ok-after > 0")
+    args.oidc_logins = args.sessions if args.oidc_logins is None else args.oidc_logins
+    if min(args.sessions, args.eeid_sessions, args.oidc_logins) < 1 or args.ok_after <= 0:
+        parser.error("--sessions, --eeid-sessions and --oidc-logins must be >= 1, --ok-after > 0")
     return args
 
 
@@ -69,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     # The bench queues its test events in waves: the per-key manual webhook call limit is not measured.
     os.environ["WEBHOOK_MANUAL_LIMIT"] = "1000"
     # Every bench client long-polls with the one bench key: the per-key cap must not refuse them.
-    os.environ["LONG_POLL_MAX_PER_KEY"] = str(min(1000, max(50, 2 * max(args.sessions, args.eeid_sessions))))
+    os.environ["LONG_POLL_MAX_PER_KEY"] = str(
+        min(1000, max(50, 2 * max(args.sessions, args.eeid_sessions, args.oidc_logins)))
+    )
     # A delivery that fails is retried at once instead of after the default's minutes and hours, as often.
     os.environ["WEBHOOK_RETRY_SCHEDULE"] = ",".join("0" for _ in retry_schedule())
     os.environ["DOKOBIT_SANDBOX_OK_AFTER"] = os.environ["MARKSIGN_SANDBOX_OK_AFTER"] = str(args.ok_after)
@@ -88,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         phases["stack start"] = time.monotonic()
         result = measure_mobile_id(args, stack, url, mb)
         phases["mobile-id"] = time.monotonic()
+        api = (result.latency, result.cost)
+        oidc = (
+            None
+            if args.skip_oidc
+            else measure_oidc(stack, url, args.oidc_logins, mb, warmup=args.warmup, api=api)
+        )
+        phases["oidc"] = time.monotonic()
         hooks = measure_webhooks(stack, url, n, args.ok_after, mb, receiver, result.runs[0].session_id)
         phases["webhooks"] = time.monotonic()
         # The eeID fallback executions wait a minute before their first poll: Smart-ID and the retry
@@ -129,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes += f" {hooks.sizes.get('final', 0):.0f} B final"
     lines = render_mobile_id(result) + render_webhooks(hooks) + render_smart_id(smart_id, n)
     lines += render_eeid(eeid_result) if eeid_result else []
+    lines += render_oidc(oidc) if oidc else []
     lines += render_counts(counts, sizes)
     lines += capacity.report(counts, MOBILE_ID.interval_seconds, SESSION_LIFETIME, CAPACITY_TARGET)
     ends = list(phases.items())
@@ -142,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             "smart_id": smart_id,
             "capacity_inputs": [asdict(c) for c in counts],
             **({"eeid": asdict(eeid_result)} if eeid_result else {}),
+            **({"oidc": asdict(oidc)} if oidc else {}),
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
@@ -149,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     eeid_done = eeid_result is None or set(eeid_result.statuses) == {"completed"}
     smart_id_done = all(f["completed"] == n for f in smart_id.values())
     done = result.statuses == hooks.statuses == {"completed": n}
+    done = done and (oidc is None or oidc.statuses == {"completed": args.oidc_logins})
     if not done or not eeid_done or not smart_id_done:
         print(f"bench: not every session completed; stack log kept in {log.name}", file=sys.stderr)
         return 1
