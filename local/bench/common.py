@@ -186,6 +186,6 @@ def control_code_session(
 
 
 # The OIDC phase: its bound is the API path's plus this; single logins cold and warm; list prices, USD
-# (KMS: an asymmetric RSA 2048 Sign; WAF: per request the web ACL inspects).
+# (KMS: a Sign with an RSA 2048 key, priced as symmetric requests; WAF: per request the web ACL inspects).
 OIDC_SLACK_SECONDS, OIDC_SINGLE_RUNS, OIDC_COLD_PATH = 1.0, 3, ("oidc-login", "oidc-token")
-KMS_PER_RSA_REQUEST, WAF_PER_REQUEST = 0.15 / 10_000, 0.60 / 1_000_000
+KMS_PER_RSA_REQUEST, WAF_PER_REQUEST = 0.03 / 10_000, 0.60 / 1_000_000

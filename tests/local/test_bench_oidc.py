@@ -132,7 +132,7 @@ def test_login_cost_prices_each_service_at_list_prices() -> None:
     assert cost["API Gateway"] == pytest.approx(8 * 3.5e-6)
     assert cost["WAF"] == pytest.approx(8 * 0.6e-6)
     assert cost["DynamoDB"] == pytest.approx(10 * 0.125e-6 + 6 * 0.625e-6)
-    assert cost["KMS"] == pytest.approx(0.15 / 10_000)
+    assert cost["KMS"] == pytest.approx(0.03 / 10_000)  # requests involving RSA 2048 keys
     # Express: $1 per million starts plus 9.1 s (billed by 100 ms) at 64 MB
     assert cost["Step Functions"] == pytest.approx(1e-6 + 9.1 * 0.0625 * 0.00001667)
     assert cost["total"] == pytest.approx(math.fsum(v for k, v in cost.items() if k != "total"))
