@@ -10,8 +10,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODULES = Path("/usr/lib/apache2/modules")
@@ -66,8 +68,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(directory: Path, issuer: str, client_id: str, client_secret: str, port: int) -> Apache:
+def start(
+    directory: Path,
+    issuer: str,
+    client_id: str,
+    client_secret: str,
+    port: int,
+    auth_request_params: Mapping[str, str] | None = None,
+) -> Apache:
+    """`auth_request_params`: fixed parameters Apache adds to every authorization request
+    (`OIDCAuthRequestParams`, URL-encoded), e.g. a `login_hint`."""
     url = f"http://127.0.0.1:{port}"
+    extra = f"OIDCAuthRequestParams {urlencode(auth_request_params)}" if auth_request_params else ""
     redirect_uri = f"{url}/protected/redirect_uri"
     script = directory / "claims.cgi"
     script.write_text(CGI, encoding="utf-8")
@@ -97,6 +109,7 @@ OIDCPKCEMethod S256
 OIDCProviderTokenEndpointAuth client_secret_basic
 OIDCPassClaimsAs environment
 OIDCSessionType client-cookie
+{extra}
 
 <Location /protected>
     AuthType openid-connect

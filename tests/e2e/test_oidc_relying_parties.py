@@ -2,8 +2,8 @@
 `make run`: node `openid-client` (certified; discovery, code flow with PKCE and private_key_jwt,
 userinfo; the browser part by plain HTTP) and Apache's mod_auth_openidc (certified) driven by
 headless Chromium. Every method: Mobile-ID, Smart-ID, eeID, MobbID face and MOSIP OTP with
-openid-client; Mobile-ID, Smart-ID, eeID (the page continuing by its JavaScript long-poll) and MOSIP
-OTP with mod_auth_openidc."""
+openid-client; Mobile-ID, Smart-ID, eeID (the page continuing by its JavaScript long-poll), MOSIP
+OTP and MobbID face (its `login_hint` set by `OIDCAuthRequestParams`) with mod_auth_openidc."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -130,28 +131,29 @@ def test_openid_client_logs_a_person_in_with_private_key_jwt_and_pkce(
     assert userinfo["sub"] == claims["sub"] and userinfo.get("given_name") == claims.get("given_name")
 
 
-@pytest.fixture
-def apache(stack: Stack) -> Iterator[oidc_apache.Apache]:
+@contextmanager
+def _apache(stack: Stack, methods: list[str], **auth_request_params: str) -> Iterator[oidc_apache.Apache]:
     if not oidc_apache.available():
         pytest.skip("apache2 and libapache2-mod-auth-openidc are needed (make deps installs them as root)")
     port = oidc_apache.free_port()
     client_id = f"apache-{uuid.uuid4().hex[:8]}"
     redirect_uri = f"http://127.0.0.1:{port}/protected/redirect_uri"
-    client = register(
-        stack.url,
-        API_KEY,
-        client_id,
-        redirect_uris=[redirect_uri],
-        methods=["dokobit-mobile-id", "dokobit-smart-id", "eeid", "mosip-otp"],
-    )
+    client = register(stack.url, API_KEY, client_id, redirect_uris=[redirect_uri], methods=methods)
     # Not pytest's tmp_path: Apache's unprivileged user must reach the CGI through every parent.
     directory = Path(tempfile.mkdtemp(prefix="eidb-apache-"))
     try:
-        server = oidc_apache.start(directory, stack.url, client_id, client["client_secret"], port)
+        secret = client["client_secret"]
+        server = oidc_apache.start(directory, stack.url, client_id, secret, port, auth_request_params)
         yield server
         server.stop()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def apache(stack: Stack) -> Iterator[oidc_apache.Apache]:
+    with _apache(stack, ["dokobit-mobile-id", "dokobit-smart-id", "eeid", "mosip-otp"]) as server:
+        yield server
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no `chromium` on PATH (make deps installs Debian's chromium)")
@@ -240,3 +242,32 @@ def test_mod_auth_openidc_with_eeid_by_long_poll_and_with_a_mosip_otp(
         assert polls, "the waiting page should long-poll its status"
     else:
         assert sub == "mosip:carol" and "otp" in amr
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no `chromium` on PATH (make deps installs Debian's chromium)")
+def test_mod_auth_openidc_with_mobbid_face_and_a_login_hint_from_auth_request_params(stack: Stack) -> None:
+    """MobbID is offered only with a user-id login_hint: Apache adds `login_hint=alice` to its
+    authorization request. The person goes to the MobbID sandbox's gateway in the same tab, verifies
+    as the enrolled person, and the gateway returns them to the page, which continues to Apache."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    methods = ["eeid", "mobbid-face", "mosip-otp"]
+    with _apache(stack, methods, login_hint="alice") as apache, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(locale="en-GB")
+            authorize: list[str] = []
+            page.on("request", lambda r: authorize.append(r.url) if "/oidc/authorize?" in r.url else None)
+            page.goto(f"{apache.url}/protected/claims")
+            assert [dict(parse_qsl(urlsplit(url).query)).get("login_hint") for url in authorize] == ["alice"]
+            choice = page.locator('button[name="method"][value="mobbid-face"]')
+            assert choice.count() == 1, (page.url, page.content()[:2000], apache.error_log()[-2000:])
+            choice.click()
+            assert page.locator("#user_id").count() == 0  # the user is the login_hint
+            page.locator('button[type="submit"].primary').click()
+            page.locator("#provider-link").click()
+            page.locator('button[name="choice"][value="verified"]').click()
+            sync_api.expect(page.locator("#claims")).to_be_visible(timeout=30_000)
+            claims = {name: page.locator(f"#claim-{name}").inner_text() for name in ("sub", "amr", "acr")}
+        finally:
+            browser.close()
+    assert claims == {"sub": "mobbid:alice", "amr": "face", "acr": "substantial"}, apache.error_log()[-2000:]
