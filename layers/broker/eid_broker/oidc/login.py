@@ -254,7 +254,8 @@ def _return(transaction_id: str, transaction: LoginTransaction) -> Response[str]
 
 
 def status(app: APIGatewayRestResolver) -> Response[dict[str, Any]]:
-    """GET /oidc/login/status?wait=N: the waiting page's long-poll (JavaScript); status only."""
+    """GET /oidc/login/status?wait=N: the waiting page's long-poll (JavaScript); status only.
+    A second waiting read while one waits for the same transaction is refused (429 busy)."""
     found = _current(app)
     headers = web.NO_STORE
     if found is not None and found[1].step == "starting":
@@ -262,13 +263,22 @@ def status(app: APIGatewayRestResolver) -> Response[dict[str, Any]]:
     if found is None or found[1].step != "wait":
         body = {"status": "none"}
         return Response(404, "application/json", json.dumps(body), headers)  # type: ignore[arg-type]
-    transaction = found[1]
+    transaction_id, transaction = found
     try:
         wait = min(max(int(web.query(app).get("wait", STATUS_WAIT_SECONDS)), 0), STATUS_WAIT_SECONDS)
     except ValueError:
         wait = 0
+    # One waiting read per transaction: a cookie cannot hold any number of functions waiting.
+    transactions = Transactions(default_store())
+    held = transactions.hold_poll(transaction_id, wait) if wait > 0 else None
+    if wait > 0 and held is None:
+        busy = {**headers, "Retry-After": "2"}
+        return Response(429, "application/json", json.dumps({"status": "busy"}), busy)  # type: ignore[arg-type]
     try:
         record = _session(transaction, wait)
     except SessionNotFound:
         return Response(404, "application/json", json.dumps({"status": "none"}), headers)  # type: ignore[arg-type]
+    finally:
+        if held is not None:
+            transactions.release_poll(transaction_id, held)
     return Response(200, "application/json", json.dumps({"status": record.status}), headers)  # type: ignore[arg-type]
