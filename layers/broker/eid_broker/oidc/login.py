@@ -20,7 +20,7 @@ from eid_broker.errors import BrokerError, PersonRateLimited, SessionNotFound
 from eid_broker.methods.base import registry
 from eid_broker.observability import logger
 from eid_broker.oidc import forms, otp_step, web
-from eid_broker.oidc.authorize import PageError, Redirected, error_location, parse
+from eid_broker.oidc.authorize import PageError, Redirected, error_location, parse, still_registered
 from eid_broker.oidc.claims import authentication, person_claims
 from eid_broker.oidc.grant import Grants
 from eid_broker.oidc.i18n import choose_locale
@@ -147,8 +147,20 @@ def _waiting(
     return _page(transaction_id, transaction, "failed.html", reason=reason)
 
 
+def _unregistered(transaction_id: str, transaction: LoginTransaction) -> Response[str] | None:
+    """The error page (the login ended) when its redirect URI is no longer registered, else None."""
+    clients, uri = default_clients(), transaction.redirect_uri
+    if still_registered(clients, transaction.client_id, transaction.client_created, uri):
+        return None
+    Transactions(default_store()).end(transaction_id)
+    message = translate(transaction.locale, PAGE_ERRORS["unknown_redirect_uri"])
+    return web.html(render("error.html", transaction.locale, message=message), 400)
+
+
 def _complete(transaction_id: str, transaction: LoginTransaction, record: SessionRecord) -> Response[str]:
     """One code per completion: only the request that ends the transaction issues it."""
+    if (refused := _unregistered(transaction_id, transaction)) is not None:
+        return refused
     transactions = Transactions(default_store())
     if not transactions.advance(transaction_id, transaction, step="done", phone=None):
         return web.redirect(endpoint("/oidc/login"))
@@ -248,6 +260,8 @@ def _return(transaction_id: str, transaction: LoginTransaction) -> Response[str]
             session_service(record.method).cancel(record.session_id, transaction.owner)
         elif record.error is not None:
             code = record.error.code
+    if (refused := _unregistered(transaction_id, transaction)) is not None:
+        return refused
     Transactions(default_store()).end(transaction_id)
     location = error_location(transaction.redirect_uri, "access_denied", code, transaction.state)
     return web.redirect(location, cookies=[web.set_cookie(COOKIE, "", max_age=0)])
