@@ -16,7 +16,7 @@ from eid_broker import config, keys
 from eid_broker.oidc import login
 from eid_broker.oidc.clients import ClientIn, ClientService
 from eid_broker.oidc.store import OidcStore
-from eid_broker.oidc.transaction import COOKIE, Transactions, csrf_token
+from eid_broker.oidc.transaction import Transactions, cookie_name, csrf_token
 
 CALLBACK = "https://bank.example/cb"
 
@@ -27,7 +27,7 @@ class Event(dict):
     def __init__(self, transaction_id: str, body: dict[str, str] | None) -> None:
         super().__init__(body=urlencode(body) if body is not None else None)
         self.headers = {"content-type": "application/x-www-form-urlencoded"}
-        self.multi_value_headers = {"Cookie": [f"{COOKIE}={transaction_id}"]}
+        self.multi_value_headers = {"Cookie": [f"{cookie_name()}={transaction_id}"]}
         self.query_string_parameters: dict[str, str] = {}
 
 

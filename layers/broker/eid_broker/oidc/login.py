@@ -26,7 +26,7 @@ from eid_broker.oidc.grant import Grants
 from eid_broker.oidc.i18n import choose_locale
 from eid_broker.oidc.issuer import endpoint, issuer, with_params
 from eid_broker.oidc.pages import DEFAULT_REASON, FORM_PROBLEMS, PAGE_ERRORS, REASONS, render, translate
-from eid_broker.oidc.transaction import COOKIE, LIFETIME_SECONDS, LoginTransaction, Transactions, csrf_ok
+from eid_broker.oidc.transaction import LIFETIME_SECONDS, LoginTransaction, Transactions, cookie_name, csrf_ok
 from eid_broker.oidc.transaction import csrf_token as make_csrf
 from eid_broker.sessions import EnterOtp, Redirect, SessionRecord
 from eid_broker.sessions.service import SessionService
@@ -70,12 +70,12 @@ def authorize(app: APIGatewayRestResolver) -> Response[str]:
     except Redirected as redirected:
         return web.redirect(redirected.location, status=302)
     transaction_id, _ = Transactions(default_store()).open(request)
-    cookie = web.set_cookie(COOKIE, transaction_id, max_age=LIFETIME_SECONDS)
+    cookie = web.set_cookie(cookie_name(), transaction_id, max_age=LIFETIME_SECONDS)
     return web.redirect(endpoint("/oidc/login"), cookies=[cookie])
 
 
 def _current(app: APIGatewayRestResolver) -> tuple[str, LoginTransaction] | None:
-    transaction_id = web.cookie(app, COOKIE)
+    transaction_id = web.cookie(app, cookie_name())
     transaction = Transactions(default_store()).load(transaction_id)
     return (transaction_id, transaction) if transaction_id and transaction else None
 
@@ -170,7 +170,7 @@ def _complete(transaction_id: str, transaction: LoginTransaction, record: Sessio
     location = with_params(
         transaction.redirect_uri, {"code": code, "state": transaction.state, "iss": issuer()}
     )
-    return web.redirect(location, cookies=[web.set_cookie(COOKIE, "", max_age=0)])
+    return web.redirect(location, cookies=[web.set_cookie(cookie_name(), "", max_age=0)])
 
 
 def step(app: APIGatewayRestResolver) -> Response[str]:
@@ -264,7 +264,7 @@ def _return(transaction_id: str, transaction: LoginTransaction) -> Response[str]
         return refused
     Transactions(default_store()).end(transaction_id)
     location = error_location(transaction.redirect_uri, "access_denied", code, transaction.state)
-    return web.redirect(location, cookies=[web.set_cookie(COOKIE, "", max_age=0)])
+    return web.redirect(location, cookies=[web.set_cookie(cookie_name(), "", max_age=0)])
 
 
 def status(app: APIGatewayRestResolver) -> Response[dict[str, Any]]:

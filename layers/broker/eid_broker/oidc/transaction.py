@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from eid_broker.keys import keyed_digest
 from eid_broker.oidc.authorize import AuthRequest
+from eid_broker.oidc.issuer import secure_cookies
 from eid_broker.oidc.store import OidcStore, secret_key
 
 LIFETIME_SECONDS = 600
@@ -45,6 +46,11 @@ class LoginTransaction(BaseModel):
     phone: str | None = None  # only with the `phone` scope, for the phone_number claim
     started: int  # epoch seconds
     version: int = 0
+
+
+def cookie_name() -> str:
+    """`__Host-` when Secure (deployed): no sibling subdomain or plain-http page can set or shadow it."""
+    return f"__Host-{COOKIE}" if secure_cookies() else COOKIE
 
 
 def csrf_token(transaction_id: str) -> str:
