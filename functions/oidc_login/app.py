@@ -84,6 +84,10 @@ def step() -> Response[Any]:
         {
             200: ("The session's status", web.json_content(STATUS)),
             404: ("No login waiting here", web.json_content(STATUS)),
+            429: (
+                "Another read of this login is waiting: `busy`, retry after Retry-After",
+                web.json_content(STATUS),
+            ),
         }
     ),
 )

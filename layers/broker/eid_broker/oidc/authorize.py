@@ -69,6 +69,13 @@ def error_location(redirect_uri: str, error: str, description: str, state: str |
     return with_params(redirect_uri, params)
 
 
+def still_registered(clients: ClientService, client_id: str, created: str | None, redirect_uri: str) -> bool:
+    """The login's client (the same registration) still has its redirect URI: checked again before
+    the page redirects, so a client deleted or a URI removed meanwhile is never redirected to."""
+    client = clients.find(client_id)
+    return client is not None and client.created_at == created and redirect_uri in client.redirect_uris
+
+
 def parse(
     clients: ClientService,
     params: dict[str, list[str]],

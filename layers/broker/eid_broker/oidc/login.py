@@ -20,13 +20,13 @@ from eid_broker.errors import BrokerError, PersonRateLimited, SessionNotFound
 from eid_broker.methods.base import registry
 from eid_broker.observability import logger
 from eid_broker.oidc import forms, otp_step, web
-from eid_broker.oidc.authorize import PageError, Redirected, error_location, parse
+from eid_broker.oidc.authorize import PageError, Redirected, error_location, parse, still_registered
 from eid_broker.oidc.claims import authentication, person_claims
 from eid_broker.oidc.grant import Grants
 from eid_broker.oidc.i18n import choose_locale
 from eid_broker.oidc.issuer import endpoint, issuer, with_params
 from eid_broker.oidc.pages import DEFAULT_REASON, FORM_PROBLEMS, PAGE_ERRORS, REASONS, render, translate
-from eid_broker.oidc.transaction import COOKIE, LIFETIME_SECONDS, LoginTransaction, Transactions, csrf_ok
+from eid_broker.oidc.transaction import LIFETIME_SECONDS, LoginTransaction, Transactions, cookie_name, csrf_ok
 from eid_broker.oidc.transaction import csrf_token as make_csrf
 from eid_broker.sessions import EnterOtp, Redirect, SessionRecord
 from eid_broker.sessions.service import SessionService
@@ -70,12 +70,12 @@ def authorize(app: APIGatewayRestResolver) -> Response[str]:
     except Redirected as redirected:
         return web.redirect(redirected.location, status=302)
     transaction_id, _ = Transactions(default_store()).open(request)
-    cookie = web.set_cookie(COOKIE, transaction_id, max_age=LIFETIME_SECONDS)
+    cookie = web.set_cookie(cookie_name(), transaction_id, max_age=LIFETIME_SECONDS)
     return web.redirect(endpoint("/oidc/login"), cookies=[cookie])
 
 
 def _current(app: APIGatewayRestResolver) -> tuple[str, LoginTransaction] | None:
-    transaction_id = web.cookie(app, COOKIE)
+    transaction_id = web.cookie(app, cookie_name())
     transaction = Transactions(default_store()).load(transaction_id)
     return (transaction_id, transaction) if transaction_id and transaction else None
 
@@ -147,8 +147,20 @@ def _waiting(
     return _page(transaction_id, transaction, "failed.html", reason=reason)
 
 
+def _unregistered(transaction_id: str, transaction: LoginTransaction) -> Response[str] | None:
+    """The error page (the login ended) when its redirect URI is no longer registered, else None."""
+    clients, uri = default_clients(), transaction.redirect_uri
+    if still_registered(clients, transaction.client_id, transaction.client_created, uri):
+        return None
+    Transactions(default_store()).end(transaction_id)
+    message = translate(transaction.locale, PAGE_ERRORS["unknown_redirect_uri"])
+    return web.html(render("error.html", transaction.locale, message=message), 400)
+
+
 def _complete(transaction_id: str, transaction: LoginTransaction, record: SessionRecord) -> Response[str]:
     """One code per completion: only the request that ends the transaction issues it."""
+    if (refused := _unregistered(transaction_id, transaction)) is not None:
+        return refused
     transactions = Transactions(default_store())
     if not transactions.advance(transaction_id, transaction, step="done", phone=None):
         return web.redirect(endpoint("/oidc/login"))
@@ -158,7 +170,7 @@ def _complete(transaction_id: str, transaction: LoginTransaction, record: Sessio
     location = with_params(
         transaction.redirect_uri, {"code": code, "state": transaction.state, "iss": issuer()}
     )
-    return web.redirect(location, cookies=[web.set_cookie(COOKIE, "", max_age=0)])
+    return web.redirect(location, cookies=[web.set_cookie(cookie_name(), "", max_age=0)])
 
 
 def step(app: APIGatewayRestResolver) -> Response[str]:
@@ -248,13 +260,16 @@ def _return(transaction_id: str, transaction: LoginTransaction) -> Response[str]
             session_service(record.method).cancel(record.session_id, transaction.owner)
         elif record.error is not None:
             code = record.error.code
+    if (refused := _unregistered(transaction_id, transaction)) is not None:
+        return refused
     Transactions(default_store()).end(transaction_id)
     location = error_location(transaction.redirect_uri, "access_denied", code, transaction.state)
-    return web.redirect(location, cookies=[web.set_cookie(COOKIE, "", max_age=0)])
+    return web.redirect(location, cookies=[web.set_cookie(cookie_name(), "", max_age=0)])
 
 
 def status(app: APIGatewayRestResolver) -> Response[dict[str, Any]]:
-    """GET /oidc/login/status?wait=N: the waiting page's long-poll (JavaScript); status only."""
+    """GET /oidc/login/status?wait=N: the waiting page's long-poll (JavaScript); status only.
+    A second waiting read while one waits for the same transaction is refused (429 busy)."""
     found = _current(app)
     headers = web.NO_STORE
     if found is not None and found[1].step == "starting":
@@ -262,13 +277,22 @@ def status(app: APIGatewayRestResolver) -> Response[dict[str, Any]]:
     if found is None or found[1].step != "wait":
         body = {"status": "none"}
         return Response(404, "application/json", json.dumps(body), headers)  # type: ignore[arg-type]
-    transaction = found[1]
+    transaction_id, transaction = found
     try:
         wait = min(max(int(web.query(app).get("wait", STATUS_WAIT_SECONDS)), 0), STATUS_WAIT_SECONDS)
     except ValueError:
         wait = 0
+    # One waiting read per transaction: a cookie cannot hold any number of functions waiting.
+    transactions = Transactions(default_store())
+    held = transactions.hold_poll(transaction_id, wait) if wait > 0 else None
+    if wait > 0 and held is None:
+        busy = {**headers, "Retry-After": "2"}
+        return Response(429, "application/json", json.dumps({"status": "busy"}), busy)  # type: ignore[arg-type]
     try:
         record = _session(transaction, wait)
     except SessionNotFound:
         return Response(404, "application/json", json.dumps({"status": "none"}), headers)  # type: ignore[arg-type]
+    finally:
+        if held is not None:
+            transactions.release_poll(transaction_id, held)
     return Response(200, "application/json", json.dumps({"status": record.status}), headers)  # type: ignore[arg-type]

@@ -78,6 +78,18 @@ class OidcStore:
         )
         return answer is not None
 
+    def hold(self, key: str, attribute: str, until: int, now: int) -> bool:
+        """Set `attribute` to `until` if the item exists and the attribute is absent or past `now`."""
+        answer = self._call(
+            "update_item",
+            Key={"pk": {"S": key}},
+            UpdateExpression="SET #a = :until",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#a) OR #a < :now)",
+            ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues={":until": {"N": str(until)}, ":now": {"N": str(now)}},
+        )
+        return answer is not None
+
     def take(self, key: str) -> dict[str, Any] | None:
         """Delete the item and return what it held: only one caller ever gets a given item."""
         answer = self._call(

@@ -3,7 +3,7 @@
 Client authentication as registered: `client_secret_basic`, `client_secret_post` (secrets compared
 in constant time, by keyed digest) or `private_key_jwt` (RFC 7523: a JWT signed with a key of the
 client's JWKS, `iss` = `sub` = client_id, `aud` the token endpoint or the issuer, `exp` at most five
-minutes ahead, a `jti` used once). Errors as RFC 6749 §5.2.
+minutes ahead, `nbf` and `iat` not in the future, a `jti` used once). Errors as RFC 6749 §5.2.
 """
 
 from __future__ import annotations
@@ -107,6 +107,10 @@ class TokenEndpoint:
             raise _invalid_client("the assertion has expired or has no exp")
         if expires > now + MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
             raise _invalid_client("the assertion's exp is more than 5 minutes ahead")
+        for name in ("nbf", "iat"):  # RFC 7523 §3: not before nbf; never issued in the future
+            moment = claims.get(name, now)
+            if not isinstance(moment, int | float) or isinstance(moment, bool) or moment > now + CLOCK_SKEW:
+                raise _invalid_client(f"the assertion's {name} is not a time or is in the future")
         jti = claims.get("jti")
         if not isinstance(jti, str) or not 1 <= len(jti) <= 256:
             raise _invalid_client("the assertion needs a jti")

@@ -17,9 +17,11 @@ from pydantic import BaseModel
 
 from eid_broker.keys import keyed_digest
 from eid_broker.oidc.authorize import AuthRequest
+from eid_broker.oidc.issuer import secure_cookies
 from eid_broker.oidc.store import OidcStore, secret_key
 
 LIFETIME_SECONDS = 600
+POLL_MARGIN_SECONDS = 5  # a long-poll slot outlives its wait, so one whose read died frees itself
 COOKIE = "eidb_login"
 Step = Literal["choose", "identify", "starting", "wait", "done"]
 
@@ -44,6 +46,11 @@ class LoginTransaction(BaseModel):
     phone: str | None = None  # only with the `phone` scope, for the phone_number claim
     started: int  # epoch seconds
     version: int = 0
+
+
+def cookie_name() -> str:
+    """`__Host-` when Secure (deployed): no sibling subdomain or plain-http page can set or shadow it."""
+    return f"__Host-{COOKIE}" if secure_cookies() else COOKIE
 
 
 def csrf_token(transaction_id: str) -> str:
@@ -102,6 +109,16 @@ class Transactions:
         if not self.store.update(key, {"version": transaction.version}, updated):
             return None
         return transaction.model_copy(update=updated)
+
+    def hold_poll(self, transaction_id: str, seconds: float) -> int | None:
+        """The transaction's one long-poll slot for `seconds`: its end, or None while another holds it."""
+        now = int(time.time())
+        until = now + int(seconds) + 1 + POLL_MARGIN_SECONDS
+        held = self.store.hold(secret_key("login", transaction_id), "poll_until", until, now)
+        return until if held else None
+
+    def release_poll(self, transaction_id: str, until: int) -> None:
+        self.store.update(secret_key("login", transaction_id), {"poll_until": until}, {"poll_until": 0})
 
     def end(self, transaction_id: str) -> None:
         self.store.delete(secret_key("login", transaction_id))
