@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from eid_broker import keys
 from eid_broker.errors import InvalidInput
+from eid_broker.oidc import clients as client_module
 from eid_broker.oidc.clients import ClientIdTaken, ClientIn, ClientNotFound, ClientService
 from eid_broker.oidc.store import OidcStore
 from tests.conftest import moto_table
@@ -71,6 +72,24 @@ def test_delete_removes_the_client(clients) -> None:
     service.put("bank-1", ClientIn(**BODY), "key-a")
     service.delete("bank-1", "key-a")
     assert service.find("bank-1") is None
+
+
+def test_a_delete_racing_a_re_registration_by_another_key_removes_nothing(clients, monkeypatch) -> None:
+    service, _ = clients
+    service.put("bank-1", ClientIn(**BODY), "key-a")
+    read = service.get
+
+    def read_then_lose_the_race(client_id: str, owner: str) -> Any:
+        found = read(client_id, owner)  # key-a's client, read before the delete
+        service.store.delete(client_module._key(client_id))  # key-a deleted it meanwhile, and key-b
+        service.put(client_id, ClientIn(**{**BODY, "client_name": "Key B's"}), "key-b")  # took the id
+        return found
+
+    monkeypatch.setattr(service, "get", read_then_lose_the_race)
+    with pytest.raises(ClientNotFound):
+        service.delete("bank-1", "key-a")
+    monkeypatch.setattr(service, "get", read)
+    assert service.get("bank-1", "key-b").client_name == "Key B's"
 
 
 def test_a_malformed_client_id_is_422_naming_it(clients) -> None:

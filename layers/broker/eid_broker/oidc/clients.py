@@ -188,7 +188,9 @@ class ClientService:
 
     def delete(self, client_id: str, owner: str) -> Deleted:
         self.get(client_id, owner)
-        self.store.delete(_key(client_id))
+        # Conditional: another key may have registered the id again since the read.
+        if not self.store.delete(_key(client_id), owner):
+            raise ClientNotFound("No OIDC client with this id.")
         return Deleted(client_id=client_id)
 
     def rotate_secret(self, client_id: str, owner: str) -> SecretOut:

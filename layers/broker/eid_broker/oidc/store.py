@@ -105,5 +105,12 @@ class OidcStore:
             return None
         return found
 
-    def delete(self, key: str) -> None:
-        self._call("delete_item", Key={"pk": {"S": key}})
+    def delete(self, key: str, owner: str | None = None) -> bool:
+        """Delete the item (only if `owner` still owns it, when given); False if it did not."""
+        condition = {
+            "ConditionExpression": "#owner = :owner",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": {":owner": {"S": owner}},
+        }
+        answer = self._call("delete_item", Key={"pk": {"S": key}}, **(condition if owner else {}))
+        return answer is not None
