@@ -59,17 +59,23 @@ def _clear_caches() -> None:
     parameters.clear_caches()
 
 
+def create_table(client: Any, name: str, key: str, sort_key: str | None = None) -> None:
+    """An on-demand table keyed by string attributes: `key`, and `sort_key` when given."""
+    keys = [(key, "HASH"), *([(sort_key, "RANGE")] if sort_key else [])]
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": attribute, "KeyType": kind} for attribute, kind in keys],
+        AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"} for attribute, _ in keys],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 @contextlib.contextmanager
 def moto_table(name: str, key: str) -> Iterator[Any]:
     """A moto DynamoDB client with one on-demand table keyed by `key` (a string hash key)."""
     with mock_aws():
         client = boto3.client("dynamodb")
-        client.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, name, key)
         yield client
 
 

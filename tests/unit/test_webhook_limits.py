@@ -23,6 +23,7 @@ from eid_broker.webhooks.service import WebhookService
 from eid_broker.webhooks.store import WebhookStore
 from eid_broker.webhooks.transport import AttemptFailed
 from local.emulator.atomic import atomic_items
+from tests.conftest import create_table
 from tests.unit.test_webhook_service import OWNER, SCHEDULE, TABLE, URL, Clock, Recorded, completed
 from tests.unit.test_webhook_targets import answering
 
@@ -54,24 +55,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[WebhookService, Rec
     atomic_items(monkeypatch.setattr)  # DynamoDB's atomic conditional writes, which moto lacks under threads
     with mock_aws():
         client = boto3.client("dynamodb")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "owner", "KeyType": "HASH"},
-                {"AttributeName": "item", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "owner", "AttributeType": "S"},
-                {"AttributeName": "item", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        client.create_table(
-            TableName=LIMITS,
-            KeySchema=[{"AttributeName": "counter_key", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "counter_key", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE, "owner", "item")
+        create_table(client, LIMITS, "counter_key")
         recorded, clock = Recorded(), Clock()
         sessions: dict[str, Any] = {}
         counting = Counting(client)

@@ -20,6 +20,7 @@ from eid_broker.sessions.models import SessionRecord
 from eid_broker.webhooks.models import Attempt
 from eid_broker.webhooks.service import Queue, WebhookService
 from eid_broker.webhooks.store import WebhookStore
+from tests.conftest import create_table
 from tests.unit.test_webhook_targets import answering
 
 TABLE, OWNER, URL = "webhooks", "key-a", "https://hooks.example.com/eid"
@@ -57,18 +58,7 @@ class Clock:
 def world() -> Iterator[tuple[WebhookService, Recorded, Clock, dict[str, Any]]]:
     with mock_aws():
         client = boto3.client("dynamodb")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "owner", "KeyType": "HASH"},
-                {"AttributeName": "item", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "owner", "AttributeType": "S"},
-                {"AttributeName": "item", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE, "owner", "item")
         recorded, clock = Recorded(), Clock()
         resolver = {"answer": answering("93.184.216.34")}
         sessions: dict[str, SessionRecord] = {}
